@@ -1,0 +1,53 @@
+"""The ``callcenter`` command (typer).
+
+Core subcommands live here; each capability adds its own through a ``register(app)`` function in
+its ``cli`` module (see ``_PLUGINS``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import typer
+
+from callcenter.cli_core import register as register_core
+
+app = typer.Typer(
+    help="12345 / 96010 hotline contact center: telephony, speech, routing and closed-loop cases.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+#: Capability modules that add subcommands (module path -> must expose ``register(app)``).
+_PLUGINS = (
+    "callcenter.telephony.cli",  # asterisk provision|start|stop|status, ami-bridge, agi, simulate-calls
+    "asr.cli",  # models list|install, transcribe, speech-service
+    "classifier.cli",  # suggest, train
+    "callcenter.worker.cli",  # worker (callbacks, return visits, sweeps)
+)
+
+
+def _load_plugins() -> None:
+    register_core(app)
+    for name in _PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            # Only a capability that is not there at all is skipped; a broken one must fail loudly.
+            if exc.name is not None and name.startswith(exc.name):
+                continue
+            raise
+        module.register(app)
+
+
+_load_plugins()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,367 @@
+"""SQLAlchemy models: the whole persistent state of the hotline center.
+
+Timestamps are UTC (``UTCDateTime``); codes are strings (administrative division codes, matter codes,
+unit codes) so that data files stay the source of the catalogue.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from callcenter.db.base import Base, utcnow
+from callcenter.db.types import UTCDateTime
+
+
+class Area(Base):
+    """Administrative area (行政区划): province / city / district / street (街道乡镇) / community (社区村)."""
+
+    __tablename__ = "areas"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(16))  # province|city|district|street|community
+    parent_code: Mapped[str | None] = mapped_column(String(12), index=True)
+
+
+class Unit(Base):
+    """Handling unit (承办单位): district bureau, street office (街道办), community (社区), utility, center."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(24))  # center|district_bureau|street_office|community|utility
+    parent_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    area_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    industry: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class MatterCategory(Base):
+    """Matter category (事项大类), one of 29."""
+
+    __tablename__ = "matter_categories"
+
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class Matter(Base):
+    """Matter (管理事项 / 诉求事项) of the catalogue, with time limits and owner rule."""
+
+    __tablename__ = "matters"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("matter_categories.code"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    owner_rule: Mapped[str] = mapped_column(String(16), default="locality")  # industry|locality
+    industry: Mapped[str | None] = mapped_column(String(32))
+    accept_hours: Mapped[float] = mapped_column(Float, default=2.0)
+    handle_days: Mapped[float] = mapped_column(Float, default=7.0)
+    source: Mapped[str] = mapped_column(String(64), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class TimeLimitPolicy(Base):
+    """Per-priority time-limit factors (时限): configuration data, not code constants."""
+
+    __tablename__ = "time_limit_policies"
+
+    priority: Mapped[str] = mapped_column(String(16), primary_key=True)  # normal|urgent|emergency
+    accept_hours: Mapped[float | None] = mapped_column(Float)  # overrides matter accept_hours if set
+    handle_factor: Mapped[float] = mapped_column(Float, default=1.0)  # multiplies matter handle_days
+    max_handle_hours: Mapped[float | None] = mapped_column(Float)
+
+
+class ResponsibilityRule(Base):
+    """Responsibility list entry (权责清单): matter × area → unit, industry (行业) or locality (属地) rule."""
+
+    __tablename__ = "responsibility_rules"
+    __table_args__ = (UniqueConstraint("matter_code", "area_code", "rule_kind", name="uq_rule_matter_area"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    matter_code: Mapped[str] = mapped_column(ForeignKey("matters.code"), index=True)
+    area_code: Mapped[str] = mapped_column(String(12), index=True)  # district or street code
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"))
+    rule_kind: Mapped[str] = mapped_column(String(16))  # industry|locality|override
+    note: Mapped[str] = mapped_column(String(256), default="")
+
+
+class User(Base):
+    """A person who logs in: agent (坐席), supervisor (班长), unit_handler (承办人), admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))
+    unit_code: Mapped[str | None] = mapped_column(ForeignKey("units.code"))
+    extension: Mapped[str | None] = mapped_column(String(16))  # softphone endpoint / queue member
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Call(Base):
+    """A telephone call as seen by Asterisk (来电 / 外呼)."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    linkedid: Mapped[str | None] = mapped_column(String(64), index=True)
+    direction: Mapped[str] = mapped_column(String(8), default="in")  # in|out
+    dialled_number: Mapped[str | None] = mapped_column(String(32))
+    caller_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    caller_name: Mapped[str | None] = mapped_column(String(128))
+    channel: Mapped[str | None] = mapped_column(String(128))
+    ivr_choice: Mapped[str | None] = mapped_column(String(16))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wait_seconds: Mapped[float | None] = mapped_column(Float)
+    talk_seconds: Mapped[float | None] = mapped_column(Float)
+    hangup_cause: Mapped[str | None] = mapped_column(String(64))
+    disposition: Mapped[str | None] = mapped_column(String(32))  # answered|abandoned|no_answer|busy|failed|ivr
+    recording: Mapped[str | None] = mapped_column(String(256))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TranscriptUtterance(Base):
+    """A final transcript utterance (转写文本) of a call."""
+
+    __tablename__ = "transcript_utterances"
+    __table_args__ = (UniqueConstraint("call_id", "seq", name="uq_utterance_call_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    speaker: Mapped[str] = mapped_column(String(16), default="caller")
+    text: Mapped[str] = mapped_column(Text)
+    start_s: Mapped[float] = mapped_column(Float, default=0.0)
+    end_s: Mapped[float] = mapped_column(Float, default=0.0)
+    engine: Mapped[str] = mapped_column(String(32), default="")
+    confidence: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Suggestion(Base):
+    """A classifier suggestion (智能建议): ranked matters, place, owning unit, evidence words."""
+
+    __tablename__ = "suggestions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    model_version: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    matters: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    unit_code: Mapped[str | None] = mapped_column(String(32))
+    area: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    auto_dispatch: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SuggestionFeedback(Base):
+    """An agent's confirmation or correction of a suggestion (人工确认 / 纠正), kept for retraining."""
+
+    __tablename__ = "suggestion_feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    text: Mapped[str] = mapped_column(Text)
+    matter_code: Mapped[str] = mapped_column(String(16))
+    unit_code: Mapped[str | None] = mapped_column(String(32))
+    area_code: Mapped[str | None] = mapped_column(String(12))
+    accepted: Mapped[bool] = mapped_column(Boolean)  # True = confirmed the top suggestion
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_in_model: Mapped[str | None] = mapped_column(String(64))
+
+
+class Case(Base):
+    """A citizen request (工单) through the closed loop 受理→立案→派遣→处置→反馈→核实→结案→评价."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_status_due", "status", "due_at"),
+        Index("ix_cases_unit_status", "unit_code", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    channel: Mapped[str] = mapped_column(String(16), default="phone")
+    hotline: Mapped[str | None] = mapped_column(String(16))  # 12345 | 96010
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", use_alter=True))
+    caller_phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    caller_name: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), default="request")  # request|complaint|consultation|…
+    matter_code: Mapped[str | None] = mapped_column(ForeignKey("matters.code"), index=True)
+    district_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    street_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    address: Mapped[str] = mapped_column(String(256), default="")
+    description: Mapped[str] = mapped_column(Text)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    unit_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    co_unit_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    loop: Mapped[str | None] = mapped_column(String(8))  # small (小循环) | large (大循环)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accept_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    extension_hours_requested: Mapped[float | None] = mapped_column(Float)
+    extension_reason: Mapped[str | None] = mapped_column(String(512))
+    supervised: Mapped[bool] = mapped_column(Boolean, default=False)
+    kpi_excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+    kpi_exclusion_reason: Mapped[str | None] = mapped_column(String(512))
+    merged_into: Mapped[str | None] = mapped_column(String(20))
+    return_count: Mapped[int] = mapped_column(Integer, default=0)
+    feedback_text: Mapped[str | None] = mapped_column(Text)
+    resolved: Mapped[bool | None] = mapped_column(Boolean)
+    satisfaction: Mapped[str | None] = mapped_column(String(16))  # satisfied|basic|unsatisfied
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.seq", lazy="raise_on_sql"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class CaseEvent(Base):
+    """Append-only audit trail of a case (工单流转记录): one row per change."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_event_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    unit_code: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class CaseNumberCounter(Base):
+    """Per-day sequence for human-readable case numbers (工单编号), e.g. 20261122 + 00042."""
+
+    __tablename__ = "case_number_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Callback(Base):
+    """A scheduled outbound call: queue callback (预约回拨) or return visit (回访)."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # queue_callback|return_visit
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    phone: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="scheduled", index=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_result: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SurveyResult(Base):
+    """A return-visit answer (回访评价): resolved? satisfied?"""
+
+    __tablename__ = "survey_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    callback_id: Mapped[int | None] = mapped_column(ForeignKey("callbacks.id"))
+    resolved: Mapped[bool | None] = mapped_column(Boolean)
+    satisfaction: Mapped[str | None] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(8))  # dtmf|voice|agent
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DoNotCall(Base):
+    """Do-not-call list (免打扰名单)."""
+
+    __tablename__ = "do_not_call"
+
+    phone: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxEvent(Base):
+    """Transactional outbox: events written with the change, published to Redis after commit."""
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KpiDaily(Base):
+    """Materialised daily KPI figures per unit (三率两度), refreshed by the worker."""
+
+    __tablename__ = "kpi_daily"
+    __table_args__ = (UniqueConstraint("day", "unit_code", name="uq_kpi_day_unit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[Any] = mapped_column(Date)
+    unit_code: Mapped[str] = mapped_column(String(32))
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,185 @@
+"""Domain events on Redis streams (事件总线), with a transactional outbox.
+
+The database is the source of truth. A change that matters to consoles and workers writes an
+``OutboxEvent`` row in the same transaction (:func:`enqueue`); after commit, :class:`OutboxRelay`
+copies unpublished rows to Redis with ``XADD`` and marks them published. If Redis is down the rows
+simply wait: a case change is never lost or blocked by Redis. Ephemeral, high-rate events
+(partial transcripts, queue snapshots) go straight to Redis with :func:`publish_now`.
+
+Each stream entry has the fields ``type`` (e.g. ``case.dispatched``), ``data`` (JSON) and ``ts``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.db.base import utcnow
+from callcenter.db.models import OutboxEvent
+
+log = logging.getLogger(__name__)
+
+STREAM_CASES = "cc:events:cases"
+STREAM_CALLS = "cc:events:calls"
+STREAM_QUEUES = "cc:events:queues"
+STREAM_AGENTS = "cc:events:agents"
+STREAM_TRANSCRIPTS = "cc:events:transcripts"
+STREAM_SUGGESTIONS = "cc:events:suggestions"
+STREAM_CALLBACKS = "cc:events:callbacks"
+STREAM_COMMANDS = "cc:commands:ami"  # commands to the process that owns AMI
+
+ALL_STREAMS = (
+    STREAM_CASES,
+    STREAM_CALLS,
+    STREAM_QUEUES,
+    STREAM_AGENTS,
+    STREAM_TRANSCRIPTS,
+    STREAM_SUGGESTIONS,
+    STREAM_CALLBACKS,
+)
+
+
+def transcript_stream(uniqueid: str) -> str:
+    """Per-call transcript stream (partials and finals of one call)."""
+    return f"cc:transcripts:{uniqueid}"
+
+
+def encode(type_: str, payload: dict[str, Any], ts: datetime | None = None) -> dict[str, str]:
+    return {
+        "type": type_,
+        "data": json.dumps(payload, ensure_ascii=False, default=str),
+        "ts": (ts or datetime.now(UTC)).isoformat(),
+    }
+
+
+def decode(fields: dict[Any, Any]) -> dict[str, Any]:
+    """Decode a stream entry (bytes or str keys) to ``{"type", "data", "ts"}``."""
+
+    def s(v: Any) -> str:
+        return v.decode() if isinstance(v, bytes) else str(v)
+
+    f = {s(k): s(v) for k, v in fields.items()}
+    return {"type": f.get("type", ""), "data": json.loads(f.get("data", "{}")), "ts": f.get("ts")}
+
+
+def enqueue(session: Session, stream: str, type_: str, payload: dict[str, Any]) -> OutboxEvent:
+    """Add an event to the outbox inside the caller's transaction."""
+    ev = OutboxEvent(stream=stream, type=type_, payload=payload, created_at=utcnow())
+    session.add(ev)
+    return ev
+
+
+def publish_now(
+    client: redis.Redis, stream: str, type_: str, payload: dict[str, Any], maxlen: int = 100_000
+) -> str:
+    """Publish straight to Redis (for ephemeral events). Raises ``redis.RedisError`` on outage."""
+    entry_id = client.xadd(stream, encode(type_, payload), maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+class OutboxRelay:
+    """Copies outbox rows to Redis streams in id order; safe to run in several processes.
+
+    ``flush`` returns the number of events published. Redis errors are logged and the rows are
+    left for the next flush. On PostgreSQL rows are claimed with ``FOR UPDATE SKIP LOCKED``.
+    """
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        client: redis.Redis,
+        batch: int = 500,
+        maxlen: int = 100_000,
+    ) -> None:
+        self.session_factory = session_factory
+        self.client = client
+        self.batch = batch
+        self.maxlen = maxlen
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def flush(self) -> int:
+        published = 0
+        while True:
+            with self.session_factory() as session, session.begin():
+                q = (
+                    select(OutboxEvent)
+                    .where(OutboxEvent.published_at.is_(None))
+                    .order_by(OutboxEvent.id)
+                    .limit(self.batch)
+                )
+                if session.get_bind().dialect.name == "postgresql":
+                    q = q.with_for_update(skip_locked=True)
+                rows = list(session.scalars(q))
+                if not rows:
+                    return published
+                try:
+                    pipe = self.client.pipeline(transaction=False)
+                    for row in rows:
+                        pipe.xadd(
+                            row.stream,
+                            encode(row.type, {**row.payload, "event_id": row.id}, row.created_at),  # type: ignore[arg-type]
+                            maxlen=self.maxlen,
+                            approximate=True,
+                        )
+                    pipe.execute()
+                except redis.RedisError as exc:
+                    log.warning("outbox: redis unavailable, %d events wait: %s", len(rows), exc)
+                    for row in rows:
+                        row.attempts += 1
+                    return published
+                now = utcnow()
+                for row in rows:
+                    row.published_at = now
+                published += len(rows)
+                if len(rows) < self.batch:
+                    return published
+
+    def notify(self) -> None:
+        """Ask the background loop to flush now (called after a commit)."""
+        self._wake.set()
+
+    def start(self, interval_s: float = 1.0) -> None:
+        """Run ``flush`` in a daemon thread: on ``notify`` and every ``interval_s``."""
+        if self._thread is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                self._wake.wait(interval_s)
+                self._wake.clear()
+                try:
+                    self.flush()
+                except Exception:  # database hiccup: log, retry next round
+                    log.exception("outbox flush failed")
+
+        self._thread = threading.Thread(target=loop, name="outbox-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+def redis_client(url: str | None = None) -> redis.Redis:
+    """A Redis client with short timeouts so an outage fails fast instead of blocking."""
+    from callcenter.config import get_settings
+
+    return redis.Redis.from_url(
+        url or get_settings().redis_url,
+        socket_timeout=2.0,
+        socket_connect_timeout=2.0,
+        health_check_interval=30,
+    )
