@@ -145,7 +145,9 @@ class Call(Base):
     wait_seconds: Mapped[float | None] = mapped_column(Float)
     talk_seconds: Mapped[float | None] = mapped_column(Float)
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
-    disposition: Mapped[str | None] = mapped_column(String(32))  # answered|abandoned|no_answer|busy|failed|ivr
+    disposition: Mapped[str | None] = mapped_column(
+        String(32)
+    )  # answered|abandoned|no_answer|busy|failed|ivr
     recording: Mapped[str | None] = mapped_column(String(256))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

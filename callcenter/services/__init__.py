@@ -1,0 +1,1 @@
+"""Services: database-backed operations built on the pure domain modules."""
