@@ -1,9 +1,198 @@
-"""Core subcommands: db, seed, user, serve, up (filled in by the case-core work)."""
+"""Core subcommands: ``db``, ``seed``, ``user``, ``serve``, ``sweep-overdue`` and ``up``."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+
+console = Console(stderr=True)
+
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
+
+#: Long-running services ``callcenter up`` starts when their subcommand exists (name → extra args).
+UP_SERVICES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("serve", ()),
+    ("agi", ()),
+    ("ami-bridge", ()),
+    ("speech-service", ()),
+    ("worker", ()),
+)
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from callcenter.config import get_settings
+
+    try:
+        return get_settings()
+    except Exception as exc:  # pydantic ValidationError: print the reason, not a traceback
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the configured database to the newest schema."""
+    from callcenter.db import migrate
+
+    url = _settings().database_url
+    migrate.upgrade(url, revision)
+    console.print(f"database at revision {migrate.current(url)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision of the configured database."""
+    from callcenter.db import migrate
+
+    typer.echo(migrate.current(_settings().database_url) or "(empty database)")
+
+
+def seed(
+    data_dir: Annotated[Path | None, typer.Option(help="catalogue data folder")] = None,
+    demo_users: Annotated[bool, typer.Option(help="create the demo logins (demo/test mode only)")] = False,
+) -> None:
+    """Load areas, units, the matter catalogue, the responsibility list and time limits."""
+    from callcenter.db.session import session_scope
+    from callcenter.seed import SeedError, seed_all, seed_demo_users
+
+    settings = _settings()
+    try:
+        with session_scope(settings.database_url) as session:
+            report = seed_all(session, data_dir)
+            console.print(
+                f"seeded {report.areas} areas, {report.units} units, {report.categories} categories, "
+                f"{report.matters} matters, {report.rules} responsibility rules, {report.policies} time-limit policies"
+            )
+            if demo_users:
+                if settings.mode == "production":
+                    console.print("[red]demo users are refused in production mode[/red]")
+                    raise typer.Exit(2)
+                for username, password, role in seed_demo_users(session):
+                    console.print(f"  demo login {username} / {password} ({role})")
+    except SeedError as exc:
+        console.print(f"[red]seed failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="agent | supervisor | unit_handler | admin")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    name: Annotated[str, typer.Option(help="display name")] = "",
+    unit: Annotated[str | None, typer.Option(help="unit code (unit handlers)")] = None,
+    extension: Annotated[str | None, typer.Option(help="softphone extension (agents)")] = None,
+    update: Annotated[bool, typer.Option(help="reset an existing user")] = False,
+) -> None:
+    """Create a user with a role."""
+    from callcenter.db.session import session_scope
+    from callcenter.seed import SeedError, add_user
+
+    try:
+        with session_scope(_settings().database_url) as session:
+            user = add_user(
+                session, username, password, role, display_name=name, unit_code=unit, extension=extension, update=update
+            )
+            console.print(f"user {user.username} ({user.role}) saved")
+    except SeedError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+
+
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes")] = 1,
+) -> None:
+    """Run the API and the web console (uvicorn)."""
+    import uvicorn
+
+    settings = _settings()
+    uvicorn.run(
+        "callcenter.api.asgi:app",
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+def sweep_overdue() -> None:
+    """督办: flag every overdue case once (also run periodically by the worker)."""
+    from callcenter.db.session import session_scope
+    from callcenter.services.cases import sweep_overdue as sweep
+
+    with session_scope(_settings().database_url) as session:
+        numbers = sweep(session)
+    console.print(f"{len(numbers)} overdue case(s) put under supervision")
+    for n in numbers:
+        typer.echo(n)
+
+
+def up(
+    only: Annotated[list[str] | None, typer.Option(help="start only these services")] = None,
+) -> None:
+    """Run every service that exists (API, FastAGI, AMI bridge, speech, worker); Ctrl-C stops all."""
+    from callcenter.cli import app
+
+    names = {c.name for c in app.registered_commands}
+    wanted = [(n, extra) for n, extra in UP_SERVICES if n in names and (not only or n in only)]
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    restarts: dict[str, float] = {}
+
+    def start(name: str, extra: tuple[str, ...]) -> None:
+        procs[name] = subprocess.Popen([sys.executable, "-m", "callcenter.cli", name, *extra], env=os.environ.copy())
+        console.print(f"started {name} (pid {procs[name].pid})")
+
+    for name, extra in wanted:
+        start(name, extra)
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping:
+            time.sleep(0.5)
+            for name, extra in wanted:
+                code = procs[name].poll()
+                if code is not None and not stopping:
+                    # A crashed worker restarts; its state is in the database and Redis.
+                    wait = 1.0 if time.monotonic() - restarts.get(name, 0) > 30 else 5.0
+                    console.print(f"[yellow]{name} exited with {code}; restarting in {wait:.0f}s[/yellow]")
+                    time.sleep(wait)
+                    restarts[name] = time.monotonic()
+                    start(name, extra)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        console.print("all services stopped")
 
 
 def register(app: typer.Typer) -> None:
     """Add the core subcommands to ``app``."""
+    app.add_typer(db_app, name="db")
+    app.add_typer(user_app, name="user")
+    app.command("seed")(seed)
+    app.command("serve")(serve)
+    app.command("sweep-overdue")(sweep_overdue)
+    app.command("up")(up)

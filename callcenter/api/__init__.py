@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI): auth, cases, catalogue, calls; OpenAPI at /docs."""

@@ -1,0 +1,106 @@
+"""The FastAPI application: API routes, console static files, error mapping, outbox relay."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from callcenter import __version__
+from callcenter.api.deps import get_current_user
+from callcenter.api.routes import auth, calls, cases, catalogue
+from callcenter.config import Settings, get_settings
+from callcenter.db.session import get_engine, get_sessionmaker
+from callcenter.events import OutboxRelay, redis_client
+from callcenter.exceptions import CallCenterError
+
+log = logging.getLogger(__name__)
+
+#: Requests larger than this are refused with 413 before they are parsed.
+MAX_BODY_BYTES = 1_000_000
+
+#: Optional routers of other capabilities: (module, attribute). Mounted behind authentication.
+_OPTIONAL_ROUTERS = (("classifier.http", "router"),)
+
+
+def create_app(settings: Settings | None = None, *, start_relay: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        relay = None
+        if start_relay:
+            relay = OutboxRelay(get_sessionmaker(settings.database_url), redis_client(settings.redis_url))
+            relay.start()
+            app.state.relay = relay
+        try:
+            yield
+        finally:
+            if relay is not None:
+                relay.stop()
+
+    app = FastAPI(
+        title="12345 / 96010 hotline contact center",
+        version=__version__,
+        lifespan=lifespan,
+        description="Closed-loop case handling (接诉即办) for citizen service hotlines.",
+    )
+    app.state.settings = settings
+    app.state.relay = None
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
+        return await call_next(request)
+
+    @app.exception_handler(CallCenterError)
+    async def on_error(_: Request, exc: CallCenterError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+
+    for router in (auth.router, cases.router, catalogue.router, calls.router):
+        app.include_router(router)
+    for module_name, attr in _OPTIONAL_ROUTERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        app.include_router(getattr(module, attr), dependencies=[Depends(get_current_user)])
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            with get_engine(settings.database_url).connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # report, do not raise
+            checks["database"] = f"error: {exc.__class__.__name__}"
+        try:
+            redis_client(settings.redis_url).ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {exc.__class__.__name__}"
+        ok = checks["database"] == "ok"  # Redis down degrades live updates only
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+    console = Path(__file__).resolve().parents[2] / "agent_console"
+    try:
+        mod = importlib.import_module("agent_console.web")
+        mod.mount(app)
+    except ModuleNotFoundError:
+        log.debug("agent console not installed at %s", console)
+    return app

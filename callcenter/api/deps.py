@@ -1,0 +1,63 @@
+"""FastAPI dependencies: database session, current user, role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from callcenter.db.models import User
+from callcenter.db.session import get_sessionmaker
+from callcenter.domain.workflow import Actor, Role
+from callcenter.security import decode_token
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    session = get_sessionmaker(request.app.state.settings.database_url)()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def get_current_user(
+    session: SessionDep, request: Request, token: Annotated[str | None, Depends(oauth2)]
+) -> User:
+    token = token or request.query_params.get("token") or request.cookies.get("cc_token")
+    if not token:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not authenticated", {"WWW-Authenticate": "Bearer"})
+    try:
+        claims = decode_token(token)
+        user = session.get(User, int(claims["sub"]))
+    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired token") from exc
+    if user is None or not user.active:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or inactive user")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: str) -> Callable[[User], User]:
+    """Dependency factory: the current user must have one of ``roles`` (admin always may)."""
+
+    def check(user: CurrentUser) -> User:
+        if user.role not in roles and user.role != Role.ADMIN:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role} may not do this")
+        return user
+
+    return check
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(role=Role(user.role), user_id=user.id, unit_code=user.unit_code)

@@ -1,0 +1,1 @@
+"""Pure domain logic (no I/O): workflow, deadlines, KPIs, masking, case numbers."""

@@ -1,0 +1,244 @@
+"""Seeding (初始化数据): areas, units, matter catalogue, responsibility list, time-limit policies.
+
+Everything comes from versioned data files in the repository (``classifier/data`` and
+``callcenter/data``); seeding is idempotent (upsert by code), so it also applies catalogue updates.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from callcenter.config import PROJECT_ROOT
+from callcenter.db.models import (
+    Area,
+    Matter,
+    MatterCategory,
+    ResponsibilityRule,
+    TimeLimitPolicy,
+    Unit,
+    User,
+)
+from callcenter.security import hash_password
+
+CATALOGUE_DIR = PROJECT_ROOT / "classifier" / "data"
+CORE_DATA_DIR = PROJECT_ROOT / "callcenter" / "data"
+
+
+class SeedError(Exception):
+    """A data file is missing or malformed; the message names the file and line."""
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    if not path.exists():
+        raise SeedError(f"missing data file {path}")
+    with path.open(encoding="utf-8", newline="") as fh:
+        for lineno, row in enumerate(csv.DictReader(fh), start=2):
+            yield lineno, {k: (v or "").strip() for k, v in row.items() if k is not None}
+
+
+def _split(cell: str) -> list[str]:
+    return [p.strip() for p in cell.split("|") if p.strip()]
+
+
+def _float(cell: str, default: float | None) -> float | None:
+    return float(cell) if cell else default
+
+
+def _require(row: dict[str, str], path: Path, lineno: int, *cols: str) -> None:
+    for col in cols:
+        if not row.get(col):
+            raise SeedError(f"{path.name}:{lineno}: column {col!r} is empty")
+
+
+def _upsert(session: Session, model: type[Any], key: str, values: dict[str, Any], existing: dict[str, Any]) -> None:
+    obj = existing.get(values[key])
+    if obj is None:
+        session.add(model(**values))
+    else:
+        for k, v in values.items():
+            if getattr(obj, k) != v:
+                setattr(obj, k, v)
+
+
+@dataclass
+class SeedReport:
+    areas: int = 0
+    units: int = 0
+    categories: int = 0
+    matters: int = 0
+    rules: int = 0
+    policies: int = 0
+
+
+def seed_all(session: Session, data_dir: Path | None = None, core_dir: Path | None = None) -> SeedReport:
+    """Load every data file into the database (idempotent)."""
+    data_dir = data_dir or CATALOGUE_DIR
+    core_dir = core_dir or CORE_DATA_DIR
+    report = SeedReport()
+
+    path = data_dir / "gazetteer" / "areas.csv"
+    existing_areas = {a.code: a for a in session.scalars(select(Area))}
+    for lineno, row in _rows(path):
+        _require(row, path, lineno, "code", "name", "level")
+        values = {"code": row["code"], "name": row["name"], "level": row["level"], "parent_code": row.get("parent_code") or None}
+        _upsert(session, Area, "code", values, existing_areas)
+        report.areas += 1
+    session.flush()
+
+    path = data_dir / "units.csv"
+    existing_units = {u.code: u for u in session.scalars(select(Unit))}
+    for lineno, row in _rows(path):
+        _require(row, path, lineno, "code", "name", "kind")
+        values = {
+            "code": row["code"],
+            "name": row["name"],
+            "kind": row["kind"],
+            "parent_code": row.get("parent_code") or None,
+            "area_code": row.get("area_code") or None,
+            "industry": row.get("industry") or None,
+            "phone": row.get("phone") or None,
+        }
+        _upsert(session, Unit, "code", values, existing_units)
+        report.units += 1
+    session.flush()
+
+    path = data_dir / "categories.csv"
+    existing_cats = {c.code: c for c in session.scalars(select(MatterCategory))}
+    for lineno, row in _rows(path):
+        _require(row, path, lineno, "code", "name")
+        _upsert(session, MatterCategory, "code", {"code": row["code"], "name": row["name"]}, existing_cats)
+        report.categories += 1
+    session.flush()
+
+    path = data_dir / "matters.csv"
+    existing_matters = {m.code: m for m in session.scalars(select(Matter))}
+    for lineno, row in _rows(path):
+        _require(row, path, lineno, "code", "category_code", "name")
+        if row["category_code"] not in existing_cats and session.get(MatterCategory, row["category_code"]) is None:
+            raise SeedError(f"{path.name}:{lineno}: unknown category {row['category_code']!r}")
+        owner_rule = row.get("owner_rule") or "locality"
+        if owner_rule not in ("industry", "locality"):
+            raise SeedError(f"{path.name}:{lineno}: owner_rule must be industry or locality")
+        values = {
+            "code": row["code"],
+            "category_code": row["category_code"],
+            "name": row["name"],
+            "description": row.get("description", ""),
+            "keywords": _split(row.get("keywords", "")),
+            "owner_rule": owner_rule,
+            "industry": row.get("industry") or None,
+            "accept_hours": _float(row.get("accept_hours", ""), 2.0),
+            "handle_days": _float(row.get("handle_days", ""), 7.0),
+            "source": row.get("source", "")[:64],
+        }
+        _upsert(session, Matter, "code", values, existing_matters)
+        report.matters += 1
+    session.flush()
+
+    path = data_dir / "responsibility_rules.csv"
+    if path.exists():
+        session.execute(delete(ResponsibilityRule))
+        batch = []
+        seen: set[tuple[str, str, str]] = set()
+        for lineno, row in _rows(path):
+            _require(row, path, lineno, "matter_code", "area_code", "unit_code", "rule_kind")
+            key = (row["matter_code"], row["area_code"], row["rule_kind"])
+            if key in seen:
+                raise SeedError(f"{path.name}:{lineno}: duplicate rule {key}")
+            seen.add(key)
+            batch.append(
+                {
+                    "matter_code": row["matter_code"],
+                    "area_code": row["area_code"],
+                    "unit_code": row["unit_code"],
+                    "rule_kind": row["rule_kind"],
+                    "note": row.get("note", "")[:256],
+                }
+            )
+        if batch:
+            session.execute(ResponsibilityRule.__table__.insert(), batch)
+        report.rules = len(batch)
+
+    path = core_dir / "time_limit_policies.csv"
+    existing_pol = {p.priority: p for p in session.scalars(select(TimeLimitPolicy))}
+    for lineno, row in _rows(path):
+        _require(row, path, lineno, "priority")
+        values = {
+            "priority": row["priority"],
+            "accept_hours": _float(row.get("accept_hours", ""), None),
+            "handle_factor": _float(row.get("handle_factor", ""), 1.0),
+            "max_handle_hours": _float(row.get("max_handle_hours", ""), None),
+        }
+        _upsert(session, TimeLimitPolicy, "priority", values, existing_pol)
+        report.policies += 1
+    session.flush()
+    return report
+
+
+ROLES = ("agent", "supervisor", "unit_handler", "admin")
+
+
+def add_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    *,
+    display_name: str = "",
+    unit_code: str | None = None,
+    extension: str | None = None,
+    update: bool = False,
+) -> User:
+    """Create (or with ``update`` reset) a user; unit handlers must belong to a unit."""
+    if role not in ROLES:
+        raise SeedError(f"role must be one of {', '.join(ROLES)}")
+    if role == "unit_handler" and not unit_code:
+        raise SeedError("a unit_handler needs --unit")
+    if unit_code and session.scalar(select(Unit.id).where(Unit.code == unit_code)) is None:
+        raise SeedError(f"unknown unit {unit_code!r} (run `callcenter seed` first)")
+    if len(password) < 8:
+        raise SeedError("password must have at least 8 characters")
+    user = session.scalar(select(User).where(User.username == username))
+    if user is not None and not update:
+        raise SeedError(f"user {username!r} exists (use --update to reset)")
+    if user is None:
+        user = User(username=username, password_hash="")
+        session.add(user)
+    user.password_hash = hash_password(password)
+    user.role = role
+    user.display_name = display_name or username
+    user.unit_code = unit_code
+    user.extension = extension
+    session.flush()
+    return user
+
+
+#: Demo logins printed by the demo (only created in demo/test mode).
+DEMO_USERS = (
+    ("agent1", "agent1-demo", "agent", "话务员一号", None, "8001"),
+    ("agent2", "agent2-demo", "agent", "话务员二号", None, "8002"),
+    ("supervisor1", "supervisor1-demo", "supervisor", "值班长", None, None),
+    ("admin", "admin-demo-pass", "admin", "管理员", None, None),
+)
+
+
+def seed_demo_users(session: Session) -> list[tuple[str, str, str]]:
+    """Demo logins, plus one handler for the first street office found (unit handler demo)."""
+    created = []
+    for username, password, role, name, unit, ext in DEMO_USERS:
+        add_user(session, username, password, role, display_name=name, unit_code=unit, extension=ext, update=True)
+        created.append((username, password, role))
+    street = session.scalar(select(Unit).where(Unit.kind == "street_office").order_by(Unit.code))
+    bureau = session.scalar(select(Unit).where(Unit.kind == "district_bureau").order_by(Unit.code))
+    for username, unit in (("street1", street), ("bureau1", bureau)):
+        if unit is not None:
+            add_user(session, username, f"{username}-demo", "unit_handler", display_name=unit.name, unit_code=unit.code, update=True)
+            created.append((username, f"{username}-demo", f"unit_handler ({unit.name})"))
+    return created
