@@ -1,0 +1,1 @@
+"""Asterisk AudioSocket server (AudioSocket 音频流服务)."""

@@ -1,0 +1,367 @@
+"""The speech service (语音转写服务): AudioSocket server + engines + Redis + database.
+
+* ``lookup``: Redis ``cc:audiosocket:{uuid}`` (written by the FastAGI intake handler) →
+  :class:`~asr.audiosocket.session.CallInfo`; missing or Redis down → the UUID is the call id
+  (warning).
+* :class:`RedisDbSink`: partials → ``transcript_stream(uniqueid)`` (``transcript.partial``);
+  finals → that stream and ``STREAM_TRANSCRIPTS`` (``transcript.final``) and a
+  ``TranscriptUtterance`` row against the call (``get_or_create_call``); at the end
+  ``transcript.done`` with the full text to both streams. A Redis outage is logged and Redis is
+  skipped for ``breaker_s`` seconds; the database still receives every final.
+* Engines load once per process; the partial and final worker pools are sized to the cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from asr.audiosocket.server import AudioSocketServer
+from asr.audiosocket.session import CallInfo, CallSession, SessionPolicy, SessionSummary
+from asr.engine import ModelMissingError, Result
+from asr.twopass import TwoPassConfig, TwoPassRecognizer
+from asr.vosk_engine import VoskEngine
+from asr.whisper_engine import WhisperEngine, WhisperOptions
+
+log = logging.getLogger(__name__)
+
+MAPPING_KEY = "cc:audiosocket:{uuid}"
+
+
+def mapping_key(audio_uuid: str) -> str:
+    """Redis key the intake AGI writes before ``AudioSocket()`` runs."""
+    return MAPPING_KEY.format(uuid=audio_uuid)
+
+
+def transcript_payload(uniqueid: str, seq: int, result: Result) -> dict[str, Any]:
+    """The payload of ``transcript.partial`` / ``transcript.final`` events."""
+    return {
+        "uniqueid": uniqueid,
+        "seq": seq,
+        "text": result.text,
+        "start_s": result.start_s,
+        "end_s": result.end_s,
+        "engine": result.engine,
+        "final": result.final,
+    }
+
+
+class RedisDbSink:
+    """Publishes to Redis and stores finals in the database (never raises)."""
+
+    def __init__(
+        self,
+        database_url: str | None,
+        redis_client: redis.Redis | None,
+        *,
+        breaker_s: float = 5.0,
+        maxlen: int = 100_000,
+    ) -> None:
+        self.database_url = database_url
+        self.redis = redis_client
+        self.breaker_s = breaker_s
+        self.maxlen = maxlen
+        self._redis_down_until = 0.0
+        self._seq_base: dict[str, int] = {}
+        self.redis_failures = 0
+        self.db_failures = 0
+
+    # -- Redis ---------------------------------------------------------------------------------
+    def _publish(self, streams: tuple[str, ...], type_: str, payload: dict[str, Any]) -> None:
+        from callcenter.events import publish_now
+
+        if self.redis is None or time.monotonic() < self._redis_down_until:
+            return
+        try:
+            for stream in streams:
+                publish_now(self.redis, stream, type_, payload, maxlen=self.maxlen)
+        except redis.RedisError as exc:
+            self.redis_failures += 1
+            self._redis_down_until = time.monotonic() + self.breaker_s
+            log.warning("speech: Redis unavailable (%s); skipping Redis for %.0f s", exc, self.breaker_s)
+
+    # -- database ------------------------------------------------------------------------------
+    def _db_start(self, call: CallInfo) -> int:
+        from sqlalchemy import func, select
+
+        from callcenter.db.models import TranscriptUtterance
+        from callcenter.db.session import session_scope
+        from callcenter.services.calls import get_or_create_call
+
+        with session_scope(self.database_url) as session:
+            row = get_or_create_call(
+                session,
+                call.uniqueid,
+                linkedid=call.linkedid,
+                caller_number=call.caller,
+                dialled_number=call.dialled,
+            )
+            last = session.scalar(
+                select(func.max(TranscriptUtterance.seq)).where(TranscriptUtterance.call_id == row.id)
+            )
+        return 0 if last is None else int(last) + 1
+
+    def _db_final(self, call: CallInfo, seq: int, result: Result) -> None:
+        from sqlalchemy import func, select
+        from sqlalchemy.exc import IntegrityError
+
+        from callcenter.db.models import TranscriptUtterance
+        from callcenter.db.session import session_scope
+        from callcenter.services.calls import get_or_create_call
+
+        for attempt in range(3):
+            try:
+                with session_scope(self.database_url) as session:
+                    row = get_or_create_call(session, call.uniqueid)
+                    if attempt:
+                        last = session.scalar(
+                            select(func.max(TranscriptUtterance.seq)).where(
+                                TranscriptUtterance.call_id == row.id
+                            )
+                        )
+                        seq = 0 if last is None else int(last) + 1
+                    session.add(
+                        TranscriptUtterance(
+                            call_id=row.id,
+                            seq=seq,
+                            speaker="caller" if call.mode == "intake" else "both",
+                            text=result.text,
+                            start_s=result.start_s,
+                            end_s=result.end_s,
+                            engine=result.engine,
+                            confidence=result.confidence,
+                        )
+                    )
+                return
+            except IntegrityError:
+                log.warning("speech: utterance seq %d of %s taken, renumbering", seq, call.uniqueid)
+        raise RuntimeError(f"could not store utterance of {call.uniqueid}")
+
+    # -- sink API ------------------------------------------------------------------------------
+    def _key(self, call: CallInfo) -> str:
+        return f"{call.uniqueid}|{call.audio_uuid}"
+
+    async def start(self, call: CallInfo) -> None:
+        try:
+            self._seq_base[self._key(call)] = await asyncio.to_thread(self._db_start, call)
+        except Exception:
+            self.db_failures += 1
+            log.exception("speech: could not register call %s in the database", call.uniqueid)
+            self._seq_base[self._key(call)] = 0
+
+    async def partial(self, call: CallInfo, seq: int, result: Result) -> None:
+        from callcenter.events import transcript_stream
+
+        payload = transcript_payload(call.uniqueid, self._seq_base.get(self._key(call), 0) + seq, result)
+        await asyncio.to_thread(
+            self._publish, (transcript_stream(call.uniqueid),), "transcript.partial", payload
+        )
+
+    async def final(self, call: CallInfo, seq: int, result: Result) -> None:
+        from callcenter.events import STREAM_TRANSCRIPTS, transcript_stream
+
+        seq = self._seq_base.get(self._key(call), 0) + seq
+        try:
+            await asyncio.to_thread(self._db_final, call, seq, result)
+        except Exception:
+            self.db_failures += 1
+            log.exception("speech: could not store final utterance %d of %s", seq, call.uniqueid)
+        payload = transcript_payload(call.uniqueid, seq, result)
+        await asyncio.to_thread(
+            self._publish, (transcript_stream(call.uniqueid), STREAM_TRANSCRIPTS), "transcript.final", payload
+        )
+
+    async def done(self, call: CallInfo, summary: SessionSummary) -> None:
+        from callcenter.events import STREAM_TRANSCRIPTS, transcript_stream
+
+        self._seq_base.pop(self._key(call), None)
+        payload = {
+            "uniqueid": call.uniqueid,
+            "text": summary.text,
+            "reason": summary.reason,
+            "utterances": len(summary.finals),
+            "audio_s": summary.audio_s,
+            "speech_s": summary.speech_s,
+            "engine": summary.engine,
+            "mode": call.mode,
+            "error": summary.error,
+        }
+        await asyncio.to_thread(
+            self._publish, (transcript_stream(call.uniqueid), STREAM_TRANSCRIPTS), "transcript.done", payload
+        )
+
+
+@dataclass
+class ServiceOptions:
+    """How the service is put together (defaults from ``settings.speech``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 9092
+    database_url: str | None = None
+    redis_url: str | None = None
+    twopass: TwoPassConfig = field(default_factory=TwoPassConfig)
+    vosk_model: str = "vosk-small-cn"
+    workers: int = 0
+    max_sessions: int = 64
+    policy: SessionPolicy = field(default_factory=SessionPolicy)
+    catalogue_hotwords: bool = False
+    models_dir: Path | None = None
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> ServiceOptions:
+        from callcenter.config import get_settings
+
+        s = get_settings()
+        sp = s.speech
+        partial = sp.partial_engine if sp.partial_engine in ("vosk", "whisper", "none") else "vosk"
+        final = sp.final_engine if sp.final_engine in ("vosk", "whisper") else "whisper"
+        base = cls(
+            host=sp.audiosocket_host,
+            port=sp.audiosocket_port,
+            database_url=s.database_url,
+            redis_url=s.redis_url,
+            twopass=TwoPassConfig(partial_engine=partial, final_engine=final),  # type: ignore[arg-type]
+            workers=sp.workers,
+            policy=SessionPolicy(max_duration_s=sp.max_utterance_s),
+            models_dir=sp.models_dir,
+        )
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(base, key, value)
+        return base
+
+
+def worker_count(workers: int) -> int:
+    return workers if workers > 0 else (os.cpu_count() or 1)
+
+
+def load_engines(options: ServiceOptions) -> tuple[VoskEngine | None, WhisperEngine | None, TwoPassConfig]:
+    """Load the engines the two-pass configuration needs (once per process).
+
+    A missing Vosk model for the *partial* pass only disables partials (with a warning naming the
+    install command); a missing model for the final pass is a :class:`ModelMissingError`.
+    """
+    from asr.models import resolve_model_path
+    from asr.vosk_engine import get_vosk_engine
+    from asr.whisper_engine import get_whisper_engine, load_catalogue_hotwords
+
+    cfg = options.twopass
+    vosk: VoskEngine | None = None
+    whisper: WhisperEngine | None = None
+    if "vosk" in (cfg.partial_engine, cfg.final_engine):
+        try:
+            vosk = get_vosk_engine(resolve_model_path(options.vosk_model, options.models_dir))
+        except ModelMissingError as exc:
+            if cfg.final_engine == "vosk":
+                raise
+            log.warning("speech: no partial results: %s", exc)
+            cfg = TwoPassConfig(partial_engine="none", final_engine=cfg.final_engine)
+    if "whisper" in (cfg.partial_engine, cfg.final_engine):
+        workers = worker_count(options.workers)
+        whisper = get_whisper_engine(
+            resolve_model_path("whisper-base", options.models_dir), cpu_threads=1, num_workers=workers
+        )
+        if options.catalogue_hotwords:
+            try:
+                words = load_catalogue_hotwords(options.database_url)
+            except Exception:
+                log.exception("speech: could not read the matter catalogue for hot words")
+                words = ()
+            if words:
+                whisper = whisper.with_options(WhisperOptions(hotwords=words))
+    return vosk, whisper, cfg
+
+
+class SpeechService:
+    """Wires the AudioSocket server to the engines, Redis and the database."""
+
+    def __init__(
+        self,
+        options: ServiceOptions,
+        *,
+        vosk: VoskEngine | None = None,
+        whisper: WhisperEngine | None = None,
+        redis_client: redis.Redis | None = None,
+        sink: Any = None,
+    ) -> None:
+        self.options = options
+        self.vosk = vosk
+        self.whisper = whisper
+        workers = worker_count(options.workers)
+        self.partial_pool = ThreadPoolExecutor(workers, thread_name_prefix="asr-partial")
+        self.final_pool = ThreadPoolExecutor(workers, thread_name_prefix="asr-final")
+        if redis_client is None and options.redis_url:
+            from callcenter.events import redis_client as make_client
+
+            redis_client = make_client(options.redis_url)
+        self.redis = redis_client
+        self.sink = sink or RedisDbSink(options.database_url, redis_client)
+        self.server = AudioSocketServer(
+            lookup=self.lookup,
+            make_session=self.make_session,
+            host=options.host,
+            port=options.port,
+            max_sessions=options.max_sessions,
+            max_payload=options.policy.max_payload,
+        )
+
+    def make_recognizer(self, sample_rate: int) -> TwoPassRecognizer:
+        return TwoPassRecognizer(sample_rate, self.options.twopass, vosk=self.vosk, whisper=self.whisper)
+
+    def make_session(self, call: CallInfo) -> CallSession:
+        return CallSession(
+            call,
+            make_recognizer=self.make_recognizer,
+            sink=self.sink,
+            partial_pool=self.partial_pool,
+            final_pool=self.final_pool,
+            policy=self.options.policy,
+        )
+
+    def _lookup_sync(self, audio_uuid: str) -> dict[str, Any] | None:
+        if self.redis is None:
+            return None
+        for candidate in dict.fromkeys((audio_uuid, audio_uuid.upper())):
+            raw = self.redis.get(mapping_key(candidate))
+            if raw is not None:
+                data = json.loads(raw)
+                return data if isinstance(data, dict) else None
+        return None
+
+    async def lookup(self, audio_uuid: str) -> CallInfo:
+        try:
+            data = await asyncio.to_thread(self._lookup_sync, audio_uuid)
+        except (redis.RedisError, ValueError) as exc:
+            log.warning("speech: call lookup for %s failed (%s); using the UUID as call id", audio_uuid, exc)
+            data = None
+        call = CallInfo.from_mapping(audio_uuid, data)
+        if not call.mapped:
+            log.warning("speech: no %s in Redis; using the UUID as call id", mapping_key(audio_uuid))
+        return call
+
+    async def start(self) -> None:
+        await self.server.start()
+
+    async def close(self) -> None:
+        await self.server.close()
+        self.partial_pool.shutdown(wait=False, cancel_futures=True)
+        self.final_pool.shutdown(wait=False, cancel_futures=True)
+        if self.redis is not None:
+            self.redis.close()
+
+
+def build_service(**overrides: Any) -> SpeechService:
+    """A service from settings (+ overrides), engines loaded."""
+    options = ServiceOptions.from_settings(**overrides)
+    vosk, whisper, cfg = load_engines(options)
+    options.twopass = cfg
+    return SpeechService(options, vosk=vosk, whisper=whisper)
