@@ -1,0 +1,1 @@
+"""FastAGI server and IVR handlers of the hotline (intake, status, return_visit)."""
