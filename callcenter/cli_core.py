@@ -13,6 +13,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from callcenter.config import Settings
+
 console = Console(stderr=True)
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
@@ -28,7 +30,7 @@ UP_SERVICES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from callcenter.config import get_settings
 
     try:
@@ -70,7 +72,8 @@ def seed(
             report = seed_all(session, data_dir)
             console.print(
                 f"seeded {report.areas} areas, {report.units} units, {report.categories} categories, "
-                f"{report.matters} matters, {report.rules} responsibility rules, {report.policies} time-limit policies"
+                f"{report.matters} matters, {report.rules} responsibility rules, "
+                f"{report.policies} time-limit policies"
             )
             if demo_users:
                 if settings.mode == "production":
@@ -100,7 +103,14 @@ def user_add(
     try:
         with session_scope(_settings().database_url) as session:
             user = add_user(
-                session, username, password, role, display_name=name, unit_code=unit, extension=extension, update=update
+                session,
+                username,
+                password,
+                role,
+                display_name=name,
+                unit_code=unit,
+                extension=extension,
+                update=update,
             )
             console.print(f"user {user.username} ({user.role}) saved")
     except SeedError as exc:
@@ -150,7 +160,9 @@ def up(
     restarts: dict[str, float] = {}
 
     def start(name: str, extra: tuple[str, ...]) -> None:
-        procs[name] = subprocess.Popen([sys.executable, "-m", "callcenter.cli", name, *extra], env=os.environ.copy())
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "callcenter.cli", name, *extra], env=os.environ.copy()
+        )
         console.print(f"started {name} (pid {procs[name].pid})")
 
     for name, extra in wanted:

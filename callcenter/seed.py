@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from callcenter.config import PROJECT_ROOT
@@ -57,7 +57,9 @@ def _require(row: dict[str, str], path: Path, lineno: int, *cols: str) -> None:
             raise SeedError(f"{path.name}:{lineno}: column {col!r} is empty")
 
 
-def _upsert(session: Session, model: type[Any], key: str, values: dict[str, Any], existing: dict[str, Any]) -> None:
+def _upsert(
+    session: Session, model: type[Any], key: str, values: dict[str, Any], existing: dict[str, Any]
+) -> None:
     obj = existing.get(values[key])
     if obj is None:
         session.add(model(**values))
@@ -82,12 +84,18 @@ def seed_all(session: Session, data_dir: Path | None = None, core_dir: Path | No
     data_dir = data_dir or CATALOGUE_DIR
     core_dir = core_dir or CORE_DATA_DIR
     report = SeedReport()
+    values: dict[str, Any]
 
     path = data_dir / "gazetteer" / "areas.csv"
     existing_areas = {a.code: a for a in session.scalars(select(Area))}
     for lineno, row in _rows(path):
         _require(row, path, lineno, "code", "name", "level")
-        values = {"code": row["code"], "name": row["name"], "level": row["level"], "parent_code": row.get("parent_code") or None}
+        values = {
+            "code": row["code"],
+            "name": row["name"],
+            "level": row["level"],
+            "parent_code": row.get("parent_code") or None,
+        }
         _upsert(session, Area, "code", values, existing_areas)
         report.areas += 1
     session.flush()
@@ -121,7 +129,10 @@ def seed_all(session: Session, data_dir: Path | None = None, core_dir: Path | No
     existing_matters = {m.code: m for m in session.scalars(select(Matter))}
     for lineno, row in _rows(path):
         _require(row, path, lineno, "code", "category_code", "name")
-        if row["category_code"] not in existing_cats and session.get(MatterCategory, row["category_code"]) is None:
+        if (
+            row["category_code"] not in existing_cats
+            and session.get(MatterCategory, row["category_code"]) is None
+        ):
             raise SeedError(f"{path.name}:{lineno}: unknown category {row['category_code']!r}")
         owner_rule = row.get("owner_rule") or "locality"
         if owner_rule not in ("industry", "locality"):
@@ -163,7 +174,7 @@ def seed_all(session: Session, data_dir: Path | None = None, core_dir: Path | No
                 }
             )
         if batch:
-            session.execute(ResponsibilityRule.__table__.insert(), batch)
+            session.execute(insert(ResponsibilityRule), batch)
         report.rules = len(batch)
 
     path = core_dir / "time_limit_policies.csv"
@@ -232,13 +243,31 @@ DEMO_USERS = (
 def seed_demo_users(session: Session) -> list[tuple[str, str, str]]:
     """Demo logins, plus one handler for the first street office found (unit handler demo)."""
     created = []
-    for username, password, role, name, unit, ext in DEMO_USERS:
-        add_user(session, username, password, role, display_name=name, unit_code=unit, extension=ext, update=True)
+    for username, password, role, name, unit_code, ext in DEMO_USERS:
+        add_user(
+            session,
+            username,
+            password,
+            role,
+            display_name=name,
+            unit_code=unit_code,
+            extension=ext,
+            update=True,
+        )
         created.append((username, password, role))
     street = session.scalar(select(Unit).where(Unit.kind == "street_office").order_by(Unit.code))
     bureau = session.scalar(select(Unit).where(Unit.kind == "district_bureau").order_by(Unit.code))
-    for username, unit in (("street1", street), ("bureau1", bureau)):
+    pairs: tuple[tuple[str, Unit | None], ...] = (("street1", street), ("bureau1", bureau))
+    for username, unit in pairs:
         if unit is not None:
-            add_user(session, username, f"{username}-demo", "unit_handler", display_name=unit.name, unit_code=unit.code, update=True)
+            add_user(
+                session,
+                username,
+                f"{username}-demo",
+                "unit_handler",
+                display_name=unit.name,
+                unit_code=unit.code,
+                update=True,
+            )
             created.append((username, f"{username}-demo", f"unit_handler ({unit.name})"))
     return created

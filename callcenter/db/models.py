@@ -39,7 +39,7 @@ class Area(Base):
 
 
 class Unit(Base):
-    """Handling unit (承办单位): district bureau, street office (街道办), community (社区), utility, center."""
+    """Handling unit (承办单位): district bureau, street office (街道办), community (社区), utility."""
 
     __tablename__ = "units"
 
@@ -261,7 +261,7 @@ class Case(Base):
         back_populates="case", order_by="CaseEvent.seq", lazy="raise_on_sql"
     )
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class CaseEvent(Base):

@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 SEQ_DIGITS = 5
-NUMBER_RE = re.compile(r"^\d{8}\d{%d,}$" % SEQ_DIGITS)
+NUMBER_RE = re.compile(rf"^\d{{8}}\d{{{SEQ_DIGITS},}}$")
 
 
 def day_key(now: datetime, tz: str) -> str:

@@ -244,7 +244,9 @@ ACTIONS: dict[str, ActionSpec] = {
     "send_back": ActionSpec("核实退回", _s(Status.FEEDBACK), CENTER, Status.ACCEPTED),
     "close": ActionSpec("结案", _s(Status.VERIFIED), CENTER_AND_SYSTEM, Status.CLOSED),
     "evaluate": ActionSpec("评价", _s(Status.CLOSED), CENTER_AND_SYSTEM, Status.EVALUATED),
-    "reopen": ActionSpec("重办", _s(Status.CLOSED, Status.EVALUATED), SUPERVISORS_AND_SYSTEM, Status.REGISTERED),
+    "reopen": ActionSpec(
+        "重办", _s(Status.CLOSED, Status.EVALUATED), SUPERVISORS_AND_SYSTEM, Status.REGISTERED
+    ),
     "supervise": ActionSpec(
         "督办",
         _s(Status.REGISTERED, Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED, Status.ARBITRATION),
@@ -301,7 +303,9 @@ def _dispatch_fields(cmd: Command, now: datetime) -> dict[str, Any]:
     }
 
 
-def create(actor: Actor, now: datetime, number: str, priority: str = Priority.NORMAL) -> tuple[CaseState, EventRecord]:
+def create(
+    actor: Actor, now: datetime, number: str, priority: str = Priority.NORMAL
+) -> tuple[CaseState, EventRecord]:
     """受理: a new case in ``received``."""
     if actor.role not in CENTER_AND_SYSTEM:
         raise TransitionError(f"role {actor.role} may not create cases", forbidden=True)
@@ -339,9 +343,7 @@ def apply(state: CaseState, cmd: Command, actor: Actor, now: datetime) -> tuple[
         if cmd.matter_code:
             changes["matter_code"] = cmd.matter_code
     elif a == "resolve_on_call":
-        changes.update(
-            feedback_text=_need(cmd.text or reason, "answer text"), resolved=True, closed_at=now
-        )
+        changes.update(feedback_text=_need(cmd.text or reason, "answer text"), resolved=True, closed_at=now)
     elif a == "reclassify":
         if not cmd.matter_code:
             raise CommandError("matter_code is required")

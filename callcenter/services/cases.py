@@ -305,7 +305,9 @@ def transition(
 
 
 def case_events(session: Session, case: Case) -> list[CaseEvent]:
-    return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq)))
+    return list(
+        session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.seq))
+    )
 
 
 @dataclass
@@ -364,7 +366,11 @@ def search_cases(session: Session, q: CaseQuery) -> tuple[int, list[Case]]:
         )
     total = session.scalar(select(func.count()).select_from(Case).where(*conds)) or 0
     rows = session.scalars(
-        select(Case).where(*conds).order_by(Case.created_at.desc(), Case.id.desc()).limit(q.limit).offset(q.offset)
+        select(Case)
+        .where(*conds)
+        .order_by(Case.created_at.desc(), Case.id.desc())
+        .limit(q.limit)
+        .offset(q.offset)
     )
     return int(total), list(rows)
 
@@ -395,7 +401,14 @@ def sweep_overdue(session: Session, now: datetime | None = None) -> list[str]:
     system = Actor(workflow.Role.SYSTEM)
     for case in list(candidates):
         if workflow.needs_supervision(to_state(case), now):
-            _apply(session, case, Command("supervise", data={"auto": True}), system, now, _next_seq(session, case.id))
+            _apply(
+                session,
+                case,
+                Command("supervise", data={"auto": True}),
+                system,
+                now,
+                _next_seq(session, case.id),
+            )
             flagged.append(case.number)
     session.flush()
     return flagged

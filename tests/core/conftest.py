@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from callcenter.api.app import create_app
 from callcenter.config import Settings
-from callcenter.db.session import session_scope
 from callcenter.db.models import User
+from callcenter.db.session import session_scope
 from callcenter.security import hash_password
 from callcenter.seed import seed_all
 
@@ -33,7 +33,9 @@ def seed_test_data(url: str) -> None:
     with session_scope(url) as session:
         seed_all(session, CATALOGUE)
         for username, (role, unit) in USERS.items():
-            session.add(User(username=username, password_hash=_HASH, role=role, unit_code=unit, display_name=username))
+            session.add(
+                User(username=username, password_hash=_HASH, role=role, unit_code=unit, display_name=username)
+            )
 
 
 @pytest.fixture

@@ -22,7 +22,9 @@ def create(client: TestClient, headers: dict[str, str], **body: object) -> dict[
     return r.json()  # type: ignore[no-any-return]
 
 
-def act(client: TestClient, headers: dict[str, str], number: str, action: str, **body: object) -> dict[str, object]:
+def act(
+    client: TestClient, headers: dict[str, str], number: str, action: str, **body: object
+) -> dict[str, object]:
     r = client.post(f"/api/cases/{number}/transitions", json={"action": action, **body}, headers=headers)
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
@@ -30,7 +32,10 @@ def act(client: TestClient, headers: dict[str, str], number: str, action: str, *
 
 def test_login_and_auth_required(client: TestClient, auth: Login) -> None:
     assert client.get("/api/cases").status_code == 401
-    assert client.post("/api/auth/token", data={"username": "agent1", "password": "wrong-pass"}).status_code == 401
+    assert (
+        client.post("/api/auth/token", data={"username": "agent1", "password": "wrong-pass"}).status_code
+        == 401
+    )
     assert client.get("/api/cases", headers={"Authorization": "Bearer not-a-token"}).status_code == 401
     me = client.get("/api/auth/me", headers=auth("street1")).json()
     assert me["role"] == "unit_handler" and me["unit_code"] == "S110101001"
@@ -102,12 +107,21 @@ def test_return_shows_up_for_arbitration(client: TestClient, auth: Login) -> Non
 def test_search_by_phone_status_unit_matter_area(client: TestClient, auth: Login) -> None:
     agent = auth("agent1")
     a = create(client, agent, caller_phone="13900000001")
-    b = create(client, agent, caller_phone="13900000002", matter_code="1101001", register=True,
-               dispatch_unit_code="B110101-SW", street_code="110101002")
+    b = create(
+        client,
+        agent,
+        caller_phone="13900000002",
+        matter_code="1101001",
+        register=True,
+        dispatch_unit_code="B110101-SW",
+        street_code="110101002",
+    )
+
     def numbers(**params: object) -> list[object]:
         r = client.get("/api/cases", params=params, headers=agent)
         assert r.status_code == 200, r.text
         return [c["number"] for c in r.json()["items"]]
+
     assert numbers(phone="13900000001") == [a["number"]]
     assert numbers(status="dispatched") == [b["number"]]
     assert numbers(unit="B110101-SW") == [b["number"]]
@@ -137,7 +151,9 @@ def test_unknown_references_are_422(client: TestClient, auth: Login) -> None:
     r = client.post("/api/cases", json={"description": "x", "street_code": "999999999"}, headers=agent)
     assert r.status_code == 422
     number = create(client, agent, register=True)["number"]
-    r = client.post(f"/api/cases/{number}/transitions", json={"action": "dispatch", "unit_code": "NOPE"}, headers=agent)
+    r = client.post(
+        f"/api/cases/{number}/transitions", json={"action": "dispatch", "unit_code": "NOPE"}, headers=agent
+    )
     assert r.status_code == 422
     assert client.get("/api/cases/2099010100001", headers=agent).status_code == 404
 
@@ -150,7 +166,9 @@ def test_oversized_and_malformed_bodies(client: TestClient, auth: Login) -> None
     assert r.status_code in (413, 422)
     r = client.post("/api/cases", content=b"{not json", headers={**agent, "Content-Type": "application/json"})
     assert r.status_code == 422
-    r = client.post("/api/cases", content=b"x" * 2_000_000, headers={**agent, "Content-Type": "application/json"})
+    r = client.post(
+        "/api/cases", content=b"x" * 2_000_000, headers={**agent, "Content-Type": "application/json"}
+    )
     assert r.status_code == 413
     r = client.post("/api/cases", json={"description": "   "}, headers=agent)
     assert r.status_code == 422
@@ -178,7 +196,9 @@ def test_role_checks(client: TestClient, auth: Login) -> None:
     assert client.get("/api/calls", headers=street).status_code == 403
     agent = auth("agent1")
     number = create(client, agent)["number"]
-    r = client.post(f"/api/cases/{number}/transitions", json={"action": "exclude_kpi", "reason": "x"}, headers=agent)
+    r = client.post(
+        f"/api/cases/{number}/transitions", json={"action": "exclude_kpi", "reason": "x"}, headers=agent
+    )
     assert r.status_code == 403
 
 

@@ -45,7 +45,9 @@ def get_call(uniqueid: str, session: SessionDep, user: CenterUser) -> CallDetail
     if call is None:
         raise NotFound(f"no call with uniqueid {uniqueid!r}")
     utterances = session.scalars(
-        select(TranscriptUtterance).where(TranscriptUtterance.call_id == call.id).order_by(TranscriptUtterance.seq)
+        select(TranscriptUtterance)
+        .where(TranscriptUtterance.call_id == call.id)
+        .order_by(TranscriptUtterance.seq)
     )
     detail = CallDetail.model_validate(call)
     detail.transcript = [UtteranceOut.model_validate(u) for u in utterances]

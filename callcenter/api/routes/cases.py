@@ -144,5 +144,3 @@ def transition(
 @router.get("/by-phone/{phone}/open", response_model=list[CaseOut])
 def open_for_phone(phone: str, session: SessionDep, user: CenterUser) -> list[CaseOut]:
     return [_out(c, user) for c in svc.open_cases_for_phone(session, phone)]
-
-

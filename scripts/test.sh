@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Run the whole test suite against the real components (Asterisk 22, Redis, PostgreSQL, SQLite,
+# speech models, Chromium). Installs what is missing first (scripts/bootstrap.sh).
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh tests/core -x   # extra arguments go to pytest
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CALLCENTER_MODE=test
+
+scripts/bootstrap.sh || exit 1
+
+mkdir -p test-artifacts
+.venv/bin/python -m pytest -ra --durations=15 --junitxml=test-artifacts/junit.xml "$@"
+rc=$?
+if [ "$rc" = 5 ]; then
+  echo "pytest collected no tests: refusing to pass" >&2
+  exit 1
+fi
+exit "$rc"
