@@ -1,0 +1,195 @@
+"""KPI queries (考核统计): load cases from the database and run the pure indicators of
+:mod:`callcenter.domain.kpi` — rankings by unit and by street (daily / monthly), high-frequency
+matters and places (高频事项 / 高频区域), trends, and the overdue list (督办清单).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from callcenter.db.models import Area, Case, Matter, Unit
+from callcenter.domain import kpi
+from callcenter.domain.workflow import Status
+
+_COLUMNS = (
+    Case.number,
+    Case.created_at,
+    Case.status,
+    Case.matter_code,
+    Case.unit_code,
+    Case.district_code,
+    Case.street_code,
+    Case.community_code,
+    Case.dispatched_at,
+    Case.accepted_at,
+    Case.accept_due_at,
+    Case.due_at,
+    Case.feedback_at,
+    Case.closed_at,
+    Case.resolved,
+    Case.satisfaction,
+    Case.kpi_excluded,
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A reporting window of local days ``start`` .. ``end`` (inclusive) in the hotline's time zone."""
+
+    start: date
+    end: date
+    tz: ZoneInfo
+
+    @property
+    def start_utc(self) -> datetime:
+        return datetime.combine(self.start, time.min, self.tz)
+
+    @property
+    def end_utc(self) -> datetime:
+        return datetime.combine(self.end + timedelta(days=1), time.min, self.tz)
+
+    @classmethod
+    def last_days(cls, days: int, now: datetime, tz_name: str) -> Window:
+        if days < 1 or days > 3660:
+            raise ValueError("days must be between 1 and 3660")
+        tz = ZoneInfo(tz_name)
+        today = now.astimezone(tz).date()
+        return cls(today - timedelta(days=days - 1), today, tz)
+
+
+def load_cases(session: Session, window: Window) -> list[kpi.KpiCase]:
+    """Cases created or dispatched within the window (merged duplicates left out)."""
+    lo, hi = window.start_utc, window.end_utc
+    stmt = select(*_COLUMNS).where(
+        Case.status != Status.MERGED,
+        or_(
+            (Case.created_at >= lo) & (Case.created_at < hi),
+            (Case.dispatched_at >= lo) & (Case.dispatched_at < hi),
+        ),
+    )
+    return [kpi.KpiCase(**row._mapping) for row in session.execute(stmt)]
+
+
+def _names(session: Session) -> dict[str, dict[str, str]]:
+    return {
+        "unit": {c: n for c, n in session.execute(select(Unit.code, Unit.name))},
+        "area": {c: n for c, n in session.execute(select(Area.code, Area.name))},
+        "matter": {c: n for c, n in session.execute(select(Matter.code, Matter.name))},
+    }
+
+
+def report(
+    session: Session,
+    window: Window,
+    *,
+    by: kpi.GroupBy = "unit",
+    period: kpi.Period = "day",
+    now: datetime,
+    weights: kpi.Weights = kpi.DEFAULT_WEIGHTS,
+    top: int = 10,
+) -> dict[str, Any]:
+    """The supervisor's KPI page as JSON-ready data (names resolved)."""
+    cases = load_cases(session, window)
+    names = _names(session)
+    label = names["unit"] if by == "unit" else names["area"]
+    ranks = kpi.rankings(cases, by=by, period=period, now=now, tz=window.tz, weights=weights)
+    in_window = [c for c in cases if window.start_utc <= c.created_at < window.end_utc]
+    total = kpi.scorecard("all", in_window, now, weights)
+
+    def freq(items: list[kpi.Frequency], table: dict[str, str]) -> list[dict[str, Any]]:
+        return [
+            {"code": f.key, "name": table.get(f.key, f.key), "count": f.count, "share": round(f.share, 4)}
+            for f in items
+        ]
+
+    top_matters = kpi.high_frequency(in_window, kpi.matter_of, top)
+    trend = kpi.daily_trend(
+        in_window,
+        window.start,
+        window.end,
+        window.tz,
+        series_key=kpi.matter_of,
+        series=[f.key for f in top_matters[:5]],
+    )
+    return {
+        "window": {"start": window.start.isoformat(), "end": window.end.isoformat(), "tz": str(window.tz)},
+        "by": by,
+        "period": period,
+        "weights": {
+            "response": weights.response,
+            "on_time": weights.on_time,
+            "resolution": weights.resolution,
+            "satisfaction": weights.satisfaction,
+            "basic_weight": weights.basic_weight,
+        },
+        "overall": total.as_dict(),
+        "rankings": {
+            p: [{**card.as_dict(), "name": label.get(card.key, card.key)} for card in cards]
+            for p, cards in ranks.items()
+        },
+        "high_frequency_matters": freq(top_matters, names["matter"]),
+        "high_frequency_streets": freq(kpi.high_frequency(in_window, kpi.street_of, top), names["area"]),
+        "high_frequency_communities": freq(
+            kpi.high_frequency(in_window, kpi.community_of, top), names["area"]
+        ),
+        "trend": [
+            {
+                "day": p.day,
+                "count": p.count,
+                "series": {names["matter"].get(k, k): v for k, v in p.by_key.items()},
+            }
+            for p in trend
+        ],
+    }
+
+
+def overdue(session: Session, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
+    """督办清单: open cases past the accept or handling deadline, most overdue first."""
+    stmt = (
+        select(Case, Unit.name)
+        .outerjoin(Unit, Unit.code == Case.unit_code)
+        .where(
+            or_(
+                (Case.status == Status.DISPATCHED) & (Case.accept_due_at < now),
+                Case.status.in_([Status.DISPATCHED, Status.ACCEPTED]) & (Case.due_at < now),
+            )
+        )
+        .order_by(Case.due_at, Case.id)
+        .limit(limit)
+    )
+    out = []
+    for case, unit_name in session.execute(stmt):
+        kc = kpi.KpiCase(
+            number=case.number,
+            created_at=case.created_at,
+            status=case.status,
+            accept_due_at=case.accept_due_at,
+            due_at=case.due_at,
+        )
+        kind = kpi.overdue_kind(kc, now)
+        if kind is None:
+            continue
+        deadline = case.accept_due_at if kind == "accept" else case.due_at
+        assert deadline is not None
+        out.append(
+            {
+                "number": case.number,
+                "status": case.status,
+                "unit_code": case.unit_code,
+                "unit_name": unit_name,
+                "matter_code": case.matter_code,
+                "kind": kind,
+                "deadline": deadline.isoformat(),
+                "overdue_hours": round((now - deadline).total_seconds() / 3600, 1),
+                "supervised": case.supervised,
+                "description": case.description[:120],
+            }
+        )
+    out.sort(key=lambda r: str(r["deadline"]))
+    return out
