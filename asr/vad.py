@@ -1,7 +1,7 @@
 """Voice activity detection and utterance endpointing (语音端点检测) with WebRTC VAD.
 
 :class:`UtteranceSegmenter` is fed PCM in chunks of any size, classifies 20 ms frames with
-``webrtcvad`` and cuts the stream into utterances: speech starts when 3 of 5 consecutive frames are
+``webrtcvad`` (behind an energy gate) and cuts the stream into utterances: speech starts when 3 of 5 consecutive frames are
 voiced, and ends after ``end_silence_s`` of unvoiced frames (or when an utterance reaches
 ``max_utterance_s``, so it fits Whisper's 30 s window). Each utterance carries its audio with a
 short pre-roll and tail, and its start/end times from the start of the stream. It also keeps the
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+
+import numpy as np
 
 from asr.engine import AudioFormatError, check_rate
 
@@ -30,6 +32,7 @@ class VadConfig:
     pre_roll_s: float = 0.5  # audio kept before the detected start (Whisper drops first syllables without it)
     tail_s: float = 0.3  # audio kept after the last voiced frame
     max_utterance_s: float = 28.0  # forced cut
+    min_rms_dbfs: float = -50.0  # quieter frames are never speech (WebRTC VAD fires on faint line noise)
 
     def __post_init__(self) -> None:
         if self.aggressiveness not in (0, 1, 2, 3):
@@ -73,6 +76,7 @@ class UtteranceSegmenter:
         self._utt_start_frame = 0
         self._last_voiced_frame = -1
         self._silence_frames = 0
+        self._min_rms = 10 ** (self.config.min_rms_dbfs / 20)
         self.speech_s = 0.0  # voiced time inside utterances, whole stream
         self.utterances = 0
 
@@ -119,7 +123,7 @@ class UtteranceSegmenter:
     def _frame(self, frame: bytes) -> Utterance | None:
         index = self._frames_seen
         self._frames_seen += 1
-        voiced = self._vad.is_speech(frame, self.sample_rate)
+        voiced = self._loud_enough(frame) and self._vad.is_speech(frame, self.sample_rate)
         if voiced:
             self._last_voiced_frame = index
         if not self._in_speech:
@@ -145,6 +149,11 @@ class UtteranceSegmenter:
         if len(self._utt) * self._frame_s >= self.config.max_utterance_s:
             return self._close(truncated=True)
         return None
+
+    def _loud_enough(self, frame: bytes) -> bool:
+        samples = np.frombuffer(frame, dtype="<i2").astype(np.float32)
+        rms = float(np.sqrt(np.mean(samples * samples))) / 32768.0
+        return rms > self._min_rms
 
     def _close(self, truncated: bool) -> Utterance:
         tail_frames = round(self.config.tail_s / self._frame_s)

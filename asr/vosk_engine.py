@@ -68,7 +68,7 @@ def endpoint_overlay(model_path: Path, endpoint: VoskEndpoint, root: Path | None
     """A model folder identical to ``model_path`` but with ``endpoint`` in ``conf/model.conf``."""
     model_path = model_path.resolve()
     conf = (model_path / "conf" / "model.conf").read_text(encoding="utf-8").splitlines()
-    kept = [line for line in conf if not line.strip().startswith("--endpoint.")]
+    kept = [line for line in conf if not line.strip().startswith("--endpoint.rule")]  # keep silence-phones
     text = "\n".join([*kept, *endpoint.options()]) + "\n"
     key = hashlib.sha256(f"{model_path}\n{text}".encode()).hexdigest()[:16]
     overlay = (root or _overlay_root()) / f"{model_path.name}-{key}"
