@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +9,7 @@ import typer
 from rich.console import Console
 
 from callcenter.config import Settings
+from callcenter.supervisor import Service
 
 console = Console(stderr=True)
 
@@ -152,52 +148,24 @@ def up(
     only: Annotated[list[str] | None, typer.Option(help="start only these services")] = None,
 ) -> None:
     """Run every service that exists (API, FastAGI, AMI bridge, speech, worker); Ctrl-C stops all."""
+    from callcenter.supervisor import Supervisor
+
+    sup = Supervisor(available_services(only), echo=console.print)
+    sup.install_signal_handlers()
+    sup.start_all()
+    sup.run()
+
+
+def available_services(only: list[str] | None = None, log_dir: Path | None = None) -> list[Service]:
+    """The long-running services whose subcommands are installed, in start order."""
     from callcenter.cli import app
 
     names = {c.name for c in app.registered_commands}
-    wanted = [(n, extra) for n, extra in UP_SERVICES if n in names and (not only or n in only)]
-    procs: dict[str, subprocess.Popen[bytes]] = {}
-    restarts: dict[str, float] = {}
-
-    def start(name: str, extra: tuple[str, ...]) -> None:
-        procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "callcenter.cli", name, *extra], env=os.environ.copy()
-        )
-        console.print(f"started {name} (pid {procs[name].pid})")
-
-    for name, extra in wanted:
-        start(name, extra)
-    stopping = False
-
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        while not stopping:
-            time.sleep(0.5)
-            for name, extra in wanted:
-                code = procs[name].poll()
-                if code is not None and not stopping:
-                    # A crashed worker restarts; its state is in the database and Redis.
-                    wait = 1.0 if time.monotonic() - restarts.get(name, 0) > 30 else 5.0
-                    console.print(f"[yellow]{name} exited with {code}; restarting in {wait:.0f}s[/yellow]")
-                    time.sleep(wait)
-                    restarts[name] = time.monotonic()
-                    start(name, extra)
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        console.print("all services stopped")
+    return [
+        Service(name, extra, log=(log_dir / f"{name}.log") if log_dir else None)
+        for name, extra in UP_SERVICES
+        if name in names and (not only or name in only)
+    ]
 
 
 def register(app: typer.Typer) -> None:
@@ -208,3 +176,6 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("sweep-overdue")(sweep_overdue)
     app.command("up")(up)
+    from callcenter.demo import demo
+
+    app.command("demo")(demo)

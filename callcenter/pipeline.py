@@ -1,0 +1,175 @@
+"""Transcript → suggestion pipeline (智能辅助受理).
+
+Reads final transcripts from the Redis stream ``STREAM_TRANSCRIPTS`` through a consumer group (so a
+restarted worker resumes where it stopped and unacknowledged entries are delivered again), asks the
+suggester for matters / place / owning unit, stores a :class:`~callcenter.db.models.Suggestion`
+row for the call and announces it as ``suggestion.ready`` on ``STREAM_SUGGESTIONS`` and on the
+call's own transcript stream, where the agent console listens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter import events
+from callcenter.db.models import Call, Case, Suggestion, TranscriptUtterance
+from callcenter.services.calls import get_or_create_call
+
+log = logging.getLogger(__name__)
+
+SuggestFn = Callable[[str, dict[str, Any] | None], dict[str, Any]]
+GROUP = "pipeline"
+#: Transcript events that trigger a suggestion.
+TRIGGERS = frozenset({"transcript.final", "transcript.done"})
+
+
+def default_suggest_fn() -> SuggestFn:
+    """The classifier's hot-reloading suggester (loads the current trained model)."""
+    from classifier.suggester import SuggesterHolder
+
+    holder = SuggesterHolder()
+
+    def suggest(text: str, hint: dict[str, Any] | None) -> dict[str, Any]:
+        return holder.get().suggest(text, caller_hint=hint).to_dict()
+
+    return suggest
+
+
+def caller_hint(session: Session, phone: str | None) -> dict[str, Any] | None:
+    """The place of the caller's latest case, as a hint for place extraction (来电人历史地址)."""
+    if not phone:
+        return None
+    case = session.scalar(
+        select(Case)
+        .where(Case.caller_phone == phone, Case.street_code.is_not(None))
+        .order_by(Case.created_at.desc())
+        .limit(1)
+    )
+    if case is None:
+        return None
+    return {
+        "district": case.district_code,
+        "street": case.street_code,
+        "community": case.community_code,
+        "address": case.address,
+    }
+
+
+class SuggestionPipeline:
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        client: redis.Redis,
+        suggest_fn: SuggestFn,
+        *,
+        consumer: str | None = None,
+        maxlen: int = 100_000,
+    ) -> None:
+        self.session_factory = session_factory
+        self.client = client
+        self.suggest_fn = suggest_fn
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.maxlen = maxlen
+
+    def ensure_group(self) -> None:
+        try:
+            self.client.xgroup_create(events.STREAM_TRANSCRIPTS, GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def _call_text(self, session: Session, call: Call, event_text: str) -> str:
+        texts = session.scalars(
+            select(TranscriptUtterance.text)
+            .where(TranscriptUtterance.call_id == call.id, TranscriptUtterance.speaker == "caller")
+            .order_by(TranscriptUtterance.seq)
+        )
+        joined = "".join(t for t in texts if t)
+        return joined if len(joined) >= len(event_text) else event_text
+
+    def handle(self, type_: str, data: dict[str, Any]) -> Suggestion | None:
+        """Process one transcript event; returns the stored suggestion (None when skipped)."""
+        if type_ not in TRIGGERS:
+            return None
+        uniqueid = str(data.get("uniqueid") or "")
+        if not uniqueid:
+            log.warning("pipeline: %s without uniqueid ignored", type_)
+            return None
+        with self.session_factory() as session, session.begin():
+            call = get_or_create_call(session, uniqueid)
+            text = self._call_text(session, call, str(data.get("text") or "")).strip()
+            if not text:
+                return None
+            last = session.scalar(
+                select(Suggestion)
+                .where(Suggestion.call_id == call.id)
+                .order_by(Suggestion.id.desc())
+                .limit(1)
+            )
+            if last is not None and last.text == text:
+                return last  # redelivered or no new words: nothing new to suggest
+            result = self.suggest_fn(text, caller_hint(session, call.caller_number))
+            unit = result.get("unit") or {}
+            suggestion = Suggestion(
+                call_id=call.id,
+                model_version=str(result.get("model_version") or ""),
+                text=text,
+                matters=list(result.get("matters") or []),
+                unit_code=unit.get("code"),
+                area=dict(result.get("area") or {}),
+                evidence=list(result.get("evidence") or []),
+                confidence=float(result.get("confidence") or 0.0),
+                auto_dispatch=bool(result.get("auto_dispatch")),
+            )
+            session.add(suggestion)
+            session.flush()
+            payload = {"uniqueid": uniqueid, "suggestion_id": suggestion.id, "text": text, **result}
+        for stream in (events.STREAM_SUGGESTIONS, events.transcript_stream(uniqueid)):
+            events.publish_now(self.client, stream, "suggestion.ready", payload, maxlen=self.maxlen)
+        return suggestion
+
+    def run_once(self, block_ms: int = 1000, count: int = 50) -> int:
+        """Read and process one batch (pending entries first); returns the number handled."""
+        handled = 0
+        for start in ("0", ">"):  # "0": our own unacknowledged entries from before a restart
+            resp: Any = self.client.xreadgroup(
+                GROUP,
+                self.consumer,
+                {events.STREAM_TRANSCRIPTS: start},
+                count=count,
+                block=block_ms if start == ">" else None,
+            )
+            for _stream, entries in resp or []:
+                for entry_id, fields in entries:
+                    if not fields:
+                        continue
+                    ev = events.decode(fields)
+                    try:
+                        self.handle(ev["type"], ev["data"])
+                    except Exception:
+                        log.exception("pipeline: event %s failed; it stays pending", entry_id)
+                        continue
+                    self.client.xack(events.STREAM_TRANSCRIPTS, GROUP, entry_id)
+                    handled += 1
+        return handled
+
+    def run_forever(self, stop: threading.Event) -> None:
+        self.ensure_group()
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except redis.RedisError as exc:
+                log.warning("pipeline: redis unavailable (%s); retrying", exc)
+                stop.wait(1.0)
+                with contextlib.suppress(redis.RedisError):
+                    self.ensure_group()
