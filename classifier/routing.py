@@ -86,9 +86,10 @@ def resolve_unit(catalogue: Catalogue, matter_code: str, area: Any) -> UnitChoic
         return UnitChoice(unit.code, unit.name, kind, rule_area, rule.note or reason)
 
     if street:
-        found = choice(street, "override", "特殊规定（按街道覆盖）")
-        if found:
-            return found
+        for area_code in (street, catalogue.areas[street].handled_by):
+            found = choice(area_code, "override", "特殊规定（按街道覆盖）") if area_code else None
+            if found:
+                return found
     if district is None:
         return UnitChoice(None, None, "unresolved", None, "所在区不明，无法确定承办单位")
     if matter.owner_rule == "industry":

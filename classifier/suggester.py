@@ -1,0 +1,287 @@
+"""Suggester (智能派单建议): top-3 matters, place, owning unit, evidence words and ``auto_dispatch``.
+
+``Suggester`` is immutable after loading and safe to share between threads. ``SuggesterHolder`` watches
+the model folder's ``current`` pointer and swaps in a newly trained model atomically (the old model keeps
+serving while the new one loads in the background).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from classifier.catalogue import Catalogue, load_catalogue
+from classifier.places import Gazetteer, PlaceResult, extract_places
+from classifier.routing import UnitChoice, resolve_unit
+from classifier.text import REASONS, NoSuggestion, check_text
+from classifier.training import META_FILE, MODEL_FILE, current_version, default_models_dir
+
+log = logging.getLogger(__name__)
+
+
+class ModelNotFound(FileNotFoundError):
+    """No trained model where one was expected (run ``callcenter train``)."""
+
+
+@dataclass
+class MatterScore:
+    code: str
+    name: str
+    category: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "category": self.category,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass
+class SuggestionResult:
+    """One suggestion; ``to_dict()`` is the API / CLI JSON shape."""
+
+    matters: list[MatterScore]
+    unit: UnitChoice | None
+    place: PlaceResult | None
+    evidence: list[str]
+    auto_dispatch: bool
+    model_version: str
+    confidence: float
+    no_suggestion_reason: str | None = None
+    message: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def none(cls, reason: str, message: str | None, model_version: str = "") -> SuggestionResult:
+        return cls(
+            [], None, None, [], False, model_version, 0.0, reason, message or REASONS.get(reason, reason)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        place = self.place
+
+        def area(code: str | None, name: str | None) -> dict[str, str | None] | None:
+            return {"code": code, "name": name} if code else None
+
+        return {
+            "matters": [m.to_dict() for m in self.matters],
+            "unit": (
+                {"code": self.unit.unit_code, "name": self.unit.unit_name}
+                if self.unit is not None and self.unit.unit_code
+                else None
+            ),
+            "area": {
+                "district": area(place.district_code, place.district_name) if place else None,
+                "street": area(place.street_code, place.street_name) if place else None,
+                "community": area(place.community_code, place.community_name) if place else None,
+            },
+            "evidence": list(self.evidence),
+            "auto_dispatch": self.auto_dispatch,
+            "model_version": self.model_version,
+            "confidence": round(self.confidence, 4),
+            "no_suggestion_reason": self.no_suggestion_reason,
+            "message": self.message,
+            "routing": (
+                {
+                    "rule_kind": self.unit.rule_kind,
+                    "area_code": self.unit.area_code,
+                    "reason": self.unit.reason,
+                }
+                if self.unit is not None
+                else None
+            ),
+            "place": (
+                {
+                    "road": place.road,
+                    "compound": place.compound,
+                    "building": place.building,
+                    "landmark": place.landmark,
+                    "address": place.address,
+                    "confidence": place.confidence,
+                    "source": place.source,
+                }
+                if place
+                else None
+            ),
+        }
+
+
+class Suggester:
+    """A loaded model bound to the catalogue."""
+
+    def __init__(
+        self, model: Any, catalogue: Catalogue, threshold: float | None = None, version: str = ""
+    ) -> None:
+        from classifier.text import tokenizer
+
+        self.model = model
+        self.catalogue = catalogue
+        self.gazetteer = Gazetteer.from_catalogue(catalogue)
+        self.version = version or str(model.meta.get("version", ""))
+        if threshold is None:
+            from callcenter.config import get_settings
+
+            threshold = get_settings().classifier.auto_dispatch_threshold
+        self.threshold = float(threshold)
+        tokenizer(model.user_words)
+        known = np.array([c in catalogue.matters for c in model.classes])
+        if not known.all():
+            log.warning(
+                "model %s knows %d matters missing from the catalogue", self.version, int((~known).sum())
+            )
+        self._known = known
+        self._place_words = frozenset(self.gazetteer.aliases)
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: Path | str | None = None,
+        catalogue: Catalogue | None = None,
+        threshold: float | None = None,
+    ) -> Suggester:
+        """Load the current model of ``model_dir`` (models folder with ``current``, or a version folder)."""
+        import joblib
+
+        folder = Path(model_dir) if model_dir else default_models_dir()
+        if not (folder / MODEL_FILE).exists():
+            version = current_version(folder)
+            if version is None:
+                raise ModelNotFound(f"no trained model in {folder}; run `callcenter train`")
+            folder = folder / version
+        if not (folder / MODEL_FILE).exists():
+            raise ModelNotFound(f"model file missing: {folder / MODEL_FILE}")
+        model = joblib.load(folder / MODEL_FILE)
+        return cls(model, catalogue or load_catalogue(), threshold, version=folder.name)
+
+    def _result(self, x_row: Any, probs: np.ndarray, text: str, hint: Any) -> SuggestionResult:
+        probs = np.where(self._known, probs, 0.0)
+        order = np.argsort(-probs)[:3]
+        matters = []
+        for i in order:
+            m = self.catalogue.matters[str(self.model.classes[i])]
+            matters.append(
+                MatterScore(m.code, m.name, self.catalogue.categories[m.category_code].name, float(probs[i]))
+            )
+        place = extract_places(text, self.gazetteer, hint)
+        unit = resolve_unit(self.catalogue, matters[0].code, place)
+        confidence = matters[0].score
+        auto = confidence >= self.threshold and unit.unit_code is not None and unit.rule_kind != "unresolved"
+        evidence = self.model.evidence(x_row, int(order[0]), exclude=self._place_words)
+        return SuggestionResult(matters, unit, place, evidence, bool(auto), self.version, confidence)
+
+    def suggest(self, text: Any, caller_hint: Any = None) -> SuggestionResult:
+        """Suggest for one text; never raises for bad text (returns a no-suggestion result with a reason)."""
+        try:
+            clean = check_text(text)
+        except NoSuggestion as exc:
+            return SuggestionResult.none(exc.reason, exc.message, self.version)
+        x, probs = self.model.predict([clean])
+        return self._result(x[0], probs[0], clean, caller_hint)
+
+    def suggest_many(self, texts: list[Any], hints: list[Any] | None = None) -> list[SuggestionResult]:
+        """Batch version of ``suggest`` (one vectorisation for all valid texts)."""
+        results: list[SuggestionResult | None] = [None] * len(texts)
+        valid: list[tuple[int, str]] = []
+        for i, text in enumerate(texts):
+            try:
+                valid.append((i, check_text(text)))
+            except NoSuggestion as exc:
+                results[i] = SuggestionResult.none(exc.reason, exc.message, self.version)
+        if valid:
+            x, probs = self.model.predict([t for _, t in valid])
+            for row, (i, clean) in enumerate(valid):
+                hint = hints[i] if hints else None
+                results[i] = self._result(x[row], probs[row], clean, hint)
+        return [r for r in results if r is not None]
+
+
+class SuggesterHolder:
+    """Serves the current model and hot-swaps a newly trained one without downtime (热更新).
+
+    ``get()`` is cheap: at most every ``check_interval`` seconds it reads the ``current`` pointer; when the
+    version changed it loads the new model in a background thread and swaps the reference when ready.
+    """
+
+    def __init__(
+        self,
+        models_dir: Path | str | None = None,
+        check_interval: float = 5.0,
+        catalogue: Catalogue | None = None,
+        threshold: float | None = None,
+    ) -> None:
+        self.models_dir = Path(models_dir) if models_dir else default_models_dir()
+        self.check_interval = check_interval
+        self.catalogue = catalogue
+        self.threshold = threshold
+        self._current: Suggester | None = None
+        self._lock = threading.Lock()
+        self._loading = False
+        self._last_check = 0.0
+        self.last_error: str | None = None
+
+    @property
+    def version(self) -> str | None:
+        return self._current.version if self._current else None
+
+    def _load(self, version: str) -> Suggester:
+        return Suggester.load(self.models_dir / version, self.catalogue, self.threshold)
+
+    def reload(self) -> bool:
+        """Load the version named by ``current`` now (synchronously); True when a new model was swapped in."""
+        version = current_version(self.models_dir)
+        if version is None or version == self.version:
+            return False
+        suggester = self._load(version)
+        with self._lock:
+            self._current = suggester
+        log.info("suggester model %s active", version)
+        return True
+
+    def _background(self, version: str) -> None:
+        try:
+            suggester = self._load(version)
+            with self._lock:
+                self._current = suggester
+            self.last_error = None
+            log.info("suggester model %s active", version)
+        except Exception as exc:  # keep serving the old model
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("could not load model %s; keeping %s", version, self.version)
+        finally:
+            self._loading = False
+
+    def get(self) -> Suggester:
+        """The active suggester; raises ``ModelNotFound`` when no model was ever trained."""
+        now = time.monotonic()
+        if self._current is None:
+            with self._lock:
+                if self._current is None:
+                    version = current_version(self.models_dir)
+                    if version is None:
+                        raise ModelNotFound(f"no trained model in {self.models_dir}; run `callcenter train`")
+                    self._current = self._load(version)
+                    self._last_check = now
+            assert self._current is not None
+            return self._current
+        if now - self._last_check >= self.check_interval and not self._loading:
+            self._last_check = now
+            version = current_version(self.models_dir)
+            if version and version != self._current.version:
+                self._loading = True
+                threading.Thread(target=self._background, args=(version,), daemon=True).start()
+        return self._current
+
+
+def read_metadata(models_dir: Path, version: str) -> dict[str, Any]:
+    import json
+
+    return dict(json.loads((Path(models_dir) / version / META_FILE).read_text(encoding="utf-8")))
