@@ -38,6 +38,7 @@ def default_suggest_fn() -> SuggestFn:
     from classifier.suggester import SuggesterHolder
 
     holder = SuggesterHolder()
+    holder.get()  # fail now (ModelNotFound) rather than on every transcript
 
     def suggest(text: str, hint: dict[str, Any] | None) -> dict[str, Any]:
         return holder.get().suggest(text, caller_hint=hint).to_dict()

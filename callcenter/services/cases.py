@@ -143,6 +143,34 @@ def time_limits(session: Session, matter_code: str | None, priority: str) -> Tim
     )
 
 
+class _KnownCodes:
+    """Codes already seen to exist, per database (catalogue rows are never deleted, only deactivated).
+
+    A hit costs no query; a miss asks the database once, so a newly seeded code is found at once.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], set[str]] = {}
+
+    def exists(self, session: Session, kind: str, code: str) -> bool:
+        key = (str(session.get_bind().url), kind)
+        known = self._known.setdefault(key, set())
+        if code in known:
+            return True
+        if kind == "matter":
+            found = session.scalar(select(Matter.code).where(Matter.code == code)) is not None
+        elif kind == "unit":
+            found = session.scalar(select(Unit.id).where(Unit.code == code)) is not None
+        else:
+            found = session.scalar(select(Area.code).where(Area.code == code)) is not None
+        if found:
+            known.add(code)
+        return found
+
+
+_known = _KnownCodes()
+
+
 def _check_refs(
     session: Session,
     *,
@@ -150,13 +178,13 @@ def _check_refs(
     unit_codes: tuple[str | None, ...] = (),
     area_codes: tuple[str | None, ...] = (),
 ) -> None:
-    if matter_code is not None and session.get(Matter, matter_code) is None:
+    if matter_code is not None and not _known.exists(session, "matter", matter_code):
         raise Unprocessable(f"unknown matter {matter_code!r}")
     for code in unit_codes:
-        if code is not None and session.scalar(select(Unit.id).where(Unit.code == code)) is None:
+        if code is not None and not _known.exists(session, "unit", code):
             raise Unprocessable(f"unknown unit {code!r}")
     for code in area_codes:
-        if code is not None and session.get(Area, code) is None:
+        if code is not None and not _known.exists(session, "area", code):
             raise Unprocessable(f"unknown area {code!r}")
 
 
