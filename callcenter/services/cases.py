@@ -153,7 +153,7 @@ class _KnownCodes:
         self._known: dict[tuple[str, str], set[str]] = {}
 
     def exists(self, session: Session, kind: str, code: str) -> bool:
-        key = (str(session.get_bind().url), kind)
+        key = (str(session.get_bind().engine.url), kind)
         known = self._known.setdefault(key, set())
         if code in known:
             return True
