@@ -38,6 +38,8 @@ DEBIAN_MIRROR = os.environ.get("CALLCENTER_DEBIAN_MIRROR", "http://deb.debian.or
 SOUNDS_IN_ROOT = Path("usr/share/asterisk/sounds")
 SPEECH_CLIPS_DIR = SHARED_DIR / "data" / "speech" / "8k"
 STATE_DIR = VAR_DIR / "asterisk"
+ESPEAK_VOICE = "cmn"
+ESPEAK_SPEED = 230  # words per minute; brisk but clear for IVR prompts
 _PLACEHOLDER = re.compile(r"%%\{([a-z_][a-z0-9_]*)\}")
 
 
@@ -249,7 +251,7 @@ def synthesize(text: str, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.wav"
-        _run(["espeak-ng", "-v", "cmn", "-s", "230", "-w", str(raw), text])
+        _run(["espeak-ng", "-v", ESPEAK_VOICE, "-s", str(ESPEAK_SPEED), "-w", str(raw), text])
         _run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)])
 
 
@@ -276,7 +278,7 @@ def install_sounds(root: Path, conf_dir: Path, cache_dir: Path | None = None) ->
             shutil.copyfile(recorded, target)
             counts["recorded"] += 1
             continue
-        key = hashlib.sha1(text.encode()).hexdigest()[:12]
+        key = hashlib.sha1(f"{ESPEAK_VOICE}|{ESPEAK_SPEED}|{text}".encode()).hexdigest()[:12]
         cached = cache / f"{name}.{key}.wav"
         if cached.is_file():
             counts["cached"] += 1
