@@ -35,6 +35,21 @@ log = logging.getLogger(__name__)
 MAX_ENV_LINES = 200
 MAX_LINE_BYTES = 8192
 REQUIRED_ENV = ("agi_request", "agi_channel", "agi_uniqueid")
+#: Commands whose duration is the caller's (prompts, keypad input): not part of the AGI round trip.
+MEDIA_COMMANDS = frozenset(
+    {
+        "GET DATA",
+        "STREAM FILE",
+        "CONTROL STREAM FILE",
+        "SAY DIGITS",
+        "SAY NUMBER",
+        "SAY ALPHA",
+        "GET OPTION",
+        "WAIT FOR DIGIT",
+        "RECORD FILE",
+        "EXEC",
+    }
+)
 _RE_CODE = re.compile(r"^(\d{3})[ -](.*)$")
 _RE_KV = re.compile(r"(?P<key>\w+)=(?P<value>[^\s]+)\s*(?:\((?P<data>.*)\))*")
 
@@ -59,7 +74,12 @@ class _NullWriter:
 
 @dataclass
 class AGIStats:
-    """Counters and command round-trip times (seconds), shared by all session threads."""
+    """Counters and command round-trip times (seconds), shared by all session threads.
+
+    ``round_trips`` holds only control commands (variables, verbose, ...): the time from writing the
+    command to reading Asterisk's answer. Prompt and keypad commands last as long as the caller
+    takes and are only counted (``media_commands``).
+    """
 
     sessions: int = 0
     completed: int = 0
@@ -70,6 +90,7 @@ class AGIStats:
     rejected: int = 0
     active: int = 0
     round_trips: deque[float] = field(default_factory=lambda: deque(maxlen=200_000))
+    media_commands: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def bump(self, name: str, delta: int = 1) -> None:
@@ -84,7 +105,16 @@ class AGIStats:
             rts = sorted(self.round_trips)
             out: dict[str, Any] = {
                 k: getattr(self, k)
-                for k in ("sessions", "completed", "hangups", "malformed", "errors", "timeouts", "rejected")
+                for k in (
+                    "sessions",
+                    "completed",
+                    "hangups",
+                    "malformed",
+                    "errors",
+                    "timeouts",
+                    "rejected",
+                    "media_commands",
+                )
             }
             out["active"] = self.active
         out["commands"] = len(rts)
@@ -161,7 +191,10 @@ class FastAGI(AGI):
         except (BrokenPipeError, ConnectionResetError) as exc:
             raise ChannelGone(f"socket closed during {command}") from exc
         if self.stats is not None:
-            self.stats.add_round_trip(time.perf_counter() - started)
+            if command.strip().upper() in MEDIA_COMMANDS:
+                self.stats.bump("media_commands")
+            else:
+                self.stats.add_round_trip(time.perf_counter() - started)
         return result
 
     def _readline(self) -> str:

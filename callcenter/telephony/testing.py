@@ -86,6 +86,12 @@ class AsteriskHandle:
         """Set a dialplan global at run time (e.g. ``SPEECH_STEP`` 0/1)."""
         self.cli(f"dialplan set global {name} {value}")
 
+    def reset_globals(self) -> None:
+        """Speech step off and the configured AudioSocket address (tests may change both)."""
+        sp = self.settings.speech
+        self.set_global("SPEECH_STEP", "0")
+        self.set_global("AUDIOSOCKET_ADDR", f"{sp.audiosocket_host}:{sp.audiosocket_port}")
+
     def kill(self) -> None:
         """``kill -9`` Asterisk."""
         self.process.kill()
@@ -94,7 +100,7 @@ class AsteriskHandle:
         """Start Asterisk again (after :meth:`kill` or a stop) and wait for FullyBooted."""
         self.process.proc = None
         self.process.start()
-        self.set_global("SPEECH_STEP", "0")
+        self.reset_globals()
 
 
 def _test_settings() -> Settings:
@@ -248,7 +254,7 @@ def telephony_stack(
     asterisk: AsteriskHandle, sqlite_url: str, telephony_redis_url: str
 ) -> Iterator[TelephonyStack]:
     """FastAGI + AMI bridge on a fresh SQLite database (Redis: ``telephony_redis_url``)."""
-    asterisk.set_global("SPEECH_STEP", "0")
+    asterisk.reset_globals()
     with start_stack(asterisk, sqlite_url, telephony_redis_url) as stack:
         yield stack
 
@@ -258,6 +264,6 @@ def telephony_stack_pg(
     asterisk: AsteriskHandle, pg_url: str, telephony_redis_url: str
 ) -> Iterator[TelephonyStack]:
     """FastAGI + AMI bridge on a fresh PostgreSQL database (Redis: ``telephony_redis_url``)."""
-    asterisk.set_global("SPEECH_STEP", "0")
+    asterisk.reset_globals()
     with start_stack(asterisk, pg_url, telephony_redis_url) as stack:
         yield stack
