@@ -68,9 +68,7 @@ def suggest(
     try:
         text = check_text(body.text)
     except NoSuggestion as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, {"reason": exc.reason, "message": exc.message}
-        ) from exc
+        raise HTTPException(422, {"reason": exc.reason, "message": exc.message}) from exc
     try:
         suggester = holder.get()
     except ModelNotFound as exc:
