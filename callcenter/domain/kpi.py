@@ -225,6 +225,7 @@ def rank(cards: Iterable[Scorecard]) -> list[Scorecard]:
 
     Equal scores share a rank (competition ranking 1, 2, 2, 4).
     """
+    cards = list(cards)
     scored = sorted(
         (c for c in cards if c.score is not None), key=lambda c: (-(c.score or 0.0), -c.total, c.key)
     )
