@@ -17,6 +17,8 @@ import asyncio
 import json
 import logging
 import os
+import queue
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -73,21 +75,67 @@ class RedisDbSink:
         self._redis_down_until = 0.0
         self._seq_base: dict[str, int] = {}
         self.redis_failures = 0
+        self.redis_dropped = 0
         self.db_failures = 0
+        # One publisher thread keeps the order of events and keeps a slow or dead Redis off the
+        # recognition path; when its queue is full, events are dropped (finals are in the DB).
+        self._outbox: queue.Queue[tuple[tuple[str, ...], str, dict[str, Any]] | None] = queue.Queue(
+            maxsize=5000
+        )
+        self._publisher = threading.Thread(target=self._publish_loop, name="asr-redis-publisher", daemon=True)
+        self._publisher.start()
 
     # -- Redis ---------------------------------------------------------------------------------
     def _publish(self, streams: tuple[str, ...], type_: str, payload: dict[str, Any]) -> None:
-        from callcenter.events import publish_now
-
-        if self.redis is None or time.monotonic() < self._redis_down_until:
+        """Queue an event for the publisher thread (never blocks)."""
+        if self.redis is None:
             return
         try:
-            for stream in streams:
-                publish_now(self.redis, stream, type_, payload, maxlen=self.maxlen)
-        except redis.RedisError as exc:
-            self.redis_failures += 1
-            self._redis_down_until = time.monotonic() + self.breaker_s
-            log.warning("speech: Redis unavailable (%s); skipping Redis for %.0f s", exc, self.breaker_s)
+            self._outbox.put_nowait((streams, type_, payload))
+        except queue.Full:
+            self.redis_dropped += 1
+
+    def _publish_loop(self) -> None:
+        from callcenter.events import publish_now
+
+        while True:
+            item = self._outbox.get()
+            try:
+                if item is None:
+                    return
+                streams, type_, payload = item
+                if self.redis is None or time.monotonic() < self._redis_down_until:
+                    self.redis_dropped += 1
+                    continue
+                try:
+                    for stream in streams:
+                        publish_now(self.redis, stream, type_, payload, maxlen=self.maxlen)
+                except redis.RedisError as exc:
+                    self.redis_failures += 1
+                    self.redis_dropped += 1
+                    self._redis_down_until = time.monotonic() + self.breaker_s
+                    log.warning(
+                        "speech: Redis unavailable (%s); skipping Redis for %.0f s", exc, self.breaker_s
+                    )
+                except Exception:
+                    self.redis_dropped += 1
+                    log.exception("speech: publishing %s failed", type_)
+            finally:
+                self._outbox.task_done()
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every queued event is published (or dropped); False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while self._outbox.unfinished_tasks:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def close(self) -> None:
+        """Stop the publisher thread after the queued events."""
+        self._outbox.put(None)
+        self._publisher.join(timeout=5)
 
     # -- database ------------------------------------------------------------------------------
     def _db_start(self, call: CallInfo) -> int:
@@ -176,9 +224,7 @@ class RedisDbSink:
             self.db_failures += 1
             log.exception("speech: could not store final utterance %d of %s", seq, call.uniqueid)
         payload = transcript_payload(call.uniqueid, seq, result)
-        await asyncio.to_thread(
-            self._publish, (transcript_stream(call.uniqueid), STREAM_TRANSCRIPTS), "transcript.final", payload
-        )
+        self._publish((transcript_stream(call.uniqueid), STREAM_TRANSCRIPTS), "transcript.final", payload)
 
     async def done(self, call: CallInfo, summary: SessionSummary) -> None:
         from callcenter.events import STREAM_TRANSCRIPTS, transcript_stream
@@ -195,9 +241,7 @@ class RedisDbSink:
             "mode": call.mode,
             "error": summary.error,
         }
-        await asyncio.to_thread(
-            self._publish, (transcript_stream(call.uniqueid), STREAM_TRANSCRIPTS), "transcript.done", payload
-        )
+        self._publish((transcript_stream(call.uniqueid), STREAM_TRANSCRIPTS), "transcript.done", payload)
 
 
 @dataclass
@@ -304,6 +348,7 @@ class SpeechService:
 
             redis_client = make_client(options.redis_url)
         self.redis = redis_client
+        self._lookup_down_until = 0.0
         self.sink = sink or RedisDbSink(options.database_url, redis_client)
         self.server = AudioSocketServer(
             lookup=self.lookup,
@@ -328,7 +373,7 @@ class SpeechService:
         )
 
     def _lookup_sync(self, audio_uuid: str) -> dict[str, Any] | None:
-        if self.redis is None:
+        if self.redis is None or time.monotonic() < self._lookup_down_until:
             return None
         for candidate in dict.fromkeys((audio_uuid, audio_uuid.upper())):
             raw = self.redis.get(mapping_key(candidate))
@@ -342,6 +387,8 @@ class SpeechService:
             data = await asyncio.to_thread(self._lookup_sync, audio_uuid)
         except (redis.RedisError, ValueError) as exc:
             log.warning("speech: call lookup for %s failed (%s); using the UUID as call id", audio_uuid, exc)
+            if isinstance(exc, redis.RedisError):
+                self._lookup_down_until = time.monotonic() + 5.0
             data = None
         call = CallInfo.from_mapping(audio_uuid, data)
         if not call.mapped:
@@ -353,6 +400,8 @@ class SpeechService:
 
     async def close(self) -> None:
         await self.server.close()
+        if isinstance(self.sink, RedisDbSink):
+            await asyncio.to_thread(self.sink.close)
         self.partial_pool.shutdown(wait=False, cancel_futures=True)
         self.final_pool.shutdown(wait=False, cancel_futures=True)
         if self.redis is not None:

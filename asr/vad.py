@@ -1,11 +1,11 @@
 """Voice activity detection and utterance endpointing (语音端点检测) with WebRTC VAD.
 
-:class:`UtteranceSegmenter` is fed PCM in chunks of any size, classifies 20 ms frames with
-``webrtcvad`` (behind an energy gate) and cuts the stream into utterances: speech starts when 3 of 5 consecutive frames are
-voiced, and ends after ``end_silence_s`` of unvoiced frames (or when an utterance reaches
-``max_utterance_s``, so it fits Whisper's 30 s window). Each utterance carries its audio with a
-short pre-roll and tail, and its start/end times from the start of the stream. It also keeps the
-figures the AudioSocket session uses to decide that the caller has finished speaking.
+:class:`UtteranceSegmenter` is fed PCM in chunks of any size and classifies 20 ms frames with
+``webrtcvad`` behind an energy gate. Speech starts when 3 of 5 consecutive frames are voiced and
+ends after ``end_silence_s`` of unvoiced frames, or when an utterance reaches
+``max_utterance_s`` (so it fits Whisper's 30 s window). Each utterance carries its audio with a
+pre-roll and a tail, and its start/end times from the start of the stream. The segmenter also
+keeps the figures the AudioSocket session uses to decide that the caller has finished speaking.
 
 Pure logic: no I/O.
 """
@@ -31,7 +31,7 @@ class VadConfig:
     end_silence_s: float = 0.5  # unvoiced time that ends an utterance
     pre_roll_s: float = 0.5  # audio kept before the detected start (Whisper drops first syllables without it)
     tail_s: float = 0.3  # audio kept after the last voiced frame
-    max_utterance_s: float = 28.0  # forced cut
+    max_utterance_s: float = 20.0  # forced cut (Whisper's window is 30 s)
     min_rms_dbfs: float = -50.0  # quieter frames are never speech (WebRTC VAD fires on faint line noise)
 
     def __post_init__(self) -> None:

@@ -158,7 +158,7 @@ class WhisperEngine:
             initial_prompt=opts.initial_prompt,
             hotwords=opts.hotword_text(),
             condition_on_previous_text=False,
-            without_timestamps=True,
+            without_timestamps=False,  # text-only mode drops whole sentences of longer utterances
             vad_filter=False,
             temperature=0.0 if not final else [0.0, 0.2, 0.4],
         )

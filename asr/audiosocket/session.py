@@ -13,7 +13,8 @@ ends on hangup/EOF, idle timeout or bad input. Audio accepted before the end is 
 
 Back-pressure: the audio queue is bounded (the reader waits, so TCP pushes back); the consumer
 takes everything queued at once, so under load partial work is coalesced (older partials are
-skipped) while every sample still reaches the final pass. Finals are never dropped.
+skipped) while every sample still reaches the final pass. Finals are never dropped. Audio still
+queued when an intake session ends (e.g. past ``max_duration_s``) is discarded.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class SessionPolicy:
     idle_timeout_s: float = 10.0  # no frame at all for this long = the peer is gone
     spy_idle_timeout_s: float = 300.0
     audio_queue_frames: int = 250  # 5 s of 20 ms frames
+    max_batch_s: float = 0.5  # audio coalesced into one recognizer call when the consumer lags
     finish_digit: str = "#"
     max_payload: int = DEFAULT_MAX_PAYLOAD
 
@@ -266,10 +268,15 @@ class CallSession:
         failed = False
         while True:
             chunks = [await audio_q.get()]
-            while not audio_q.empty():
+            max_batch = int(self.policy.max_batch_s * (self.sample_rate or 8000)) * 2
+            size = len(chunks[0] or b"")
+            while chunks[-1] is not None and size < max_batch and not audio_q.empty():
                 chunks.append(audio_q.get_nowait())
-            end = chunks[-1] is None or None in chunks
+                size += len(chunks[-1] or b"")
+            end = chunks[-1] is None
             pcm = b"".join(c for c in chunks if c)
+            if self._close_reason is not None:
+                pcm = b""  # audio after the end of the session (e.g. past max_duration) is not used
             if failed:
                 if end:
                     return
@@ -305,18 +312,18 @@ class CallSession:
     async def _handle(
         self, out: FeedOutput, final_q: asyncio.Queue[Utterance | tuple[int, Result] | None]
     ) -> None:
-        for r in out.finals:
-            await final_q.put((self._utt_index, r))
-            self._utt_index += 1
-        for utt in out.utterances:
-            await final_q.put(utt)
-            self._utt_index += 1
         if out.partials:
             latest = out.partials[-1]  # older partials of this batch are superseded
             key = (self._utt_index, latest.text)
             if key != self._last_partial_key:
                 self._last_partial_key = key
                 await self.sink.partial(self.call, self._utt_index, latest)
+        for r in out.finals:
+            await final_q.put((self._utt_index, r))
+            self._utt_index += 1
+        for utt in out.utterances:
+            await final_q.put(utt)
+            self._utt_index += 1
 
     async def _finals(self, final_q: asyncio.Queue[Utterance | tuple[int, Result] | None]) -> None:
         loop = asyncio.get_running_loop()

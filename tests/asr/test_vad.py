@@ -8,12 +8,12 @@ import pytest
 from asr.audio import float_to_pcm16, read_audio_pcm16
 from asr.audiosocket.session import SessionPolicy, close_reason
 from asr.engine import AudioFormatError
-from asr.vad import UtteranceSegmenter, VadConfig
+from asr.vad import Utterance, UtteranceSegmenter, VadConfig
 from tests.asr.conftest import SPEECH
 
 
-def _feed_in_frames(seg: UtteranceSegmenter, pcm: bytes, frame: int = 320) -> list:  # type: ignore[type-arg]
-    out = []
+def _feed_in_frames(seg: UtteranceSegmenter, pcm: bytes, frame: int = 320) -> list[Utterance]:
+    out: list[Utterance] = []
     for i in range(0, len(pcm), frame):
         out.extend(seg.feed(pcm[i : i + frame]))
     return out

@@ -13,7 +13,9 @@ from asr.vosk_engine import VoskEndpoint, VoskEngine, endpoint_overlay
 pytestmark = pytest.mark.speech
 
 
-def _stream(engine: VoskEngine, path: Path, grammar: list[str] | None = None, frame_ms: int = 20) -> list[Result]:
+def _stream(
+    engine: VoskEngine, path: Path, grammar: list[str] | None = None, frame_ms: int = 20
+) -> list[Result]:
     pcm, rate = read_audio_pcm16(path)
     session = engine.open_session(rate, grammar=grammar)
     step = rate * frame_ms // 1000 * 2
@@ -70,7 +72,7 @@ def test_endpoint_settings_apply(vosk_ko: VoskEngine, korean_audio: dict[str, Pa
     pcm = yes + bytes(int(rate * 1.5) * 2) + no + bytes(int(rate * 1.0) * 2)
     engine = VoskEngine(overlay)
     session = engine.open_session(rate, grammar=["네", "아니요"])
-    finals = []
+    finals: list[Result] = []
     for i in range(0, len(pcm), 640):
         finals.extend(r for r in session.accept(pcm[i : i + 640]) if r.final)
     assert [r.text for r in finals] == ["네", "아니요"]

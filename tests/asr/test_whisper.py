@@ -71,7 +71,9 @@ def test_bad_files_and_rates(whisper_engine: WhisperEngine, tmp_path: Path) -> N
         whisper_engine.open_session(8000, grammar=["满意"])
 
 
-def test_44k_file_is_resampled(whisper_engine: WhisperEngine, manifest: dict[str, str], tmp_path: Path) -> None:
+def test_44k_file_is_resampled(
+    whisper_engine: WhisperEngine, manifest: dict[str, str], tmp_path: Path
+) -> None:
     import soundfile as sf
 
     from asr.audio import read_audio, resample
@@ -85,7 +87,9 @@ def test_44k_file_is_resampled(whisper_engine: WhisperEngine, manifest: dict[str
 
 
 def test_catalogue_hotwords() -> None:
-    words = catalogue_hotwords(["噪声扰民", "占道经营", "一个非常非常非常长的事项名称不适合", "噪声扰民"], ["施工噪音"])
+    words = catalogue_hotwords(
+        ["噪声扰民", "占道经营", "一个非常非常非常长的事项名称不适合", "噪声扰民"], ["施工噪音"]
+    )
     assert words == ("施工噪音", "噪声扰民", "占道经营")  # keywords first, duplicates and long names dropped
     assert len(catalogue_hotwords([f"事项{i}" for i in range(100)], limit=40)) == 40
 
