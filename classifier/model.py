@@ -131,18 +131,39 @@ class MatterModel:
         x = self.transform(texts)
         return x, softmax(self.decision(x), self.temperature)
 
+    def _class_weights(self) -> sp.csr_matrix:
+        wt = self.__dict__.get("_wt")
+        if wt is None:
+            wt = self.weights.T.tocsr()
+            wt.sort_indices()
+            self.__dict__["_wt"] = wt
+        return wt
+
     def evidence(
-        self, x_row: sp.csr_matrix, class_index: int, limit: int = 5, exclude: frozenset[str] = frozenset()
+        self,
+        x_row: sp.csr_matrix | tuple[np.ndarray, np.ndarray],
+        class_index: int,
+        limit: int = 5,
+        exclude: frozenset[str] = frozenset(),
     ) -> list[str]:
         """The words that pushed this class most (证据词); character n-grams only when no word did.
 
-        Words in ``exclude`` (place names, generic call phrases) are left out."""
-        row = x_row.tocsr()
-        idx = row.indices
+        ``x_row`` is one row of ``transform`` (or its (indices, data) arrays). Words in ``exclude``
+        (place names, generic call phrases) are left out."""
+        if isinstance(x_row, tuple):
+            idx, values = x_row
+        else:
+            row = x_row.tocsr()
+            idx, values = row.indices, row.data
         if idx.size == 0:
             return []
-        w = np.asarray(self.weights[idx, class_index].toarray()).ravel()
-        contrib = row.data * w
+        wt = self._class_weights()
+        start, end = wt.indptr[class_index], wt.indptr[class_index + 1]
+        w_idx, w_val = wt.indices[start:end], wt.data[start:end]
+        pos = np.searchsorted(w_idx, idx)
+        pos = np.minimum(pos, max(len(w_idx) - 1, 0))
+        hit = (w_idx[pos] == idx) if len(w_idx) else np.zeros(len(idx), dtype=bool)
+        contrib = np.where(hit, values * w_val[pos] if len(w_idx) else 0.0, 0.0)
         order = np.argsort(-contrib)
         words: list[str] = []
         grams: list[str] = []

@@ -250,6 +250,7 @@ class Gazetteer:
             out.append((base + "村", True))
         else:
             out.append((base + "社区", True))
+            out.append((base + "小区", True))
             if len(base) >= 3:
                 out.append((base, False))
         return out

@@ -20,7 +20,7 @@ from classifier.catalogue import Catalogue, load_catalogue
 from classifier.places import Gazetteer, PlaceResult, extract_places
 from classifier.routing import UnitChoice, resolve_unit
 from classifier.text import REASONS, NoSuggestion, check_text
-from classifier.training import META_FILE, MODEL_FILE, current_version, default_models_dir
+from classifier.training import MODEL_FILE, current_version, default_models_dir
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,7 @@ class Suggester:
             threshold = get_settings().classifier.auto_dispatch_threshold
         self.threshold = float(threshold)
         tokenizer(model.user_words)
+        model._class_weights()  # build the per-class weight index now, not on the first request
         known = np.array([c in catalogue.matters for c in model.classes])
         if not known.all():
             log.warning(
@@ -185,7 +186,7 @@ class Suggester:
         except NoSuggestion as exc:
             return SuggestionResult.none(exc.reason, exc.message, self.version)
         x, probs = self.model.predict([clean])
-        return self._result(x[0], probs[0], clean, caller_hint)
+        return self._result((x.indices, x.data), probs[0], clean, caller_hint)
 
     def suggest_many(self, texts: list[Any], hints: list[Any] | None = None) -> list[SuggestionResult]:
         """Batch version of ``suggest`` (one vectorisation for all valid texts)."""
@@ -200,7 +201,8 @@ class Suggester:
             x, probs = self.model.predict([t for _, t in valid])
             for row, (i, clean) in enumerate(valid):
                 hint = hints[i] if hints else None
-                results[i] = self._result(x[row], probs[row], clean, hint)
+                lo, hi = x.indptr[row], x.indptr[row + 1]
+                results[i] = self._result((x.indices[lo:hi], x.data[lo:hi]), probs[row], clean, hint)
         return [r for r in results if r is not None]
 
 
@@ -279,9 +281,3 @@ class SuggesterHolder:
                 self._loading = True
                 threading.Thread(target=self._background, args=(version,), daemon=True).start()
         return self._current
-
-
-def read_metadata(models_dir: Path, version: str) -> dict[str, Any]:
-    import json
-
-    return dict(json.loads((Path(models_dir) / version / META_FILE).read_text(encoding="utf-8")))

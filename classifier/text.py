@@ -122,6 +122,7 @@ _PUNCT_ONLY = re.compile(r"^[\W_]+$")
 
 
 def cut(text: str) -> list[str]:
-    """Word tokens of ``text`` (jieba, HMM on), punctuation and spaces dropped."""
-    tk = tokenizer()
-    return [w for w in tk.lcut(text) if w.strip() and not _PUNCT_ONLY.match(w)]
+    """Word tokens of ``text`` (jieba dictionary mode, no HMM: unknown words are covered by the character
+    n-grams of the model), punctuation and spaces dropped."""
+    tk = _tokenizer if _tokenizer is not None else tokenizer()
+    return [w for w in tk.lcut(text, HMM=False) if w.strip() and not _PUNCT_ONLY.match(w)]

@@ -305,3 +305,12 @@ def mark_feedback_used(ids: list[int], version: str, database_url: str | None = 
             update(SuggestionFeedback).where(SuggestionFeedback.id.in_(ids)).values(used_in_model=version)
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+def read_metadata_for(models_dir: Path | str, version: str | None = None) -> dict[str, Any]:
+    """Metadata of ``version`` (default: the current one) in ``models_dir``."""
+    models_dir = Path(models_dir)
+    version = version or current_version(models_dir)
+    if version is None:
+        raise FileNotFoundError(f"no current model in {models_dir}")
+    return dict(json.loads((models_dir / version / META_FILE).read_text(encoding="utf-8")))

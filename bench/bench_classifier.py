@@ -1,0 +1,252 @@
+"""Benchmark of the suggester (智能派单建议): accuracy on the held-out generated split, auto-dispatch
+accuracy/coverage, owning-unit and place accuracy, hand-written cases, throughput, latency, load and
+training time / memory.
+
+    .venv/bin/python bench/bench_classifier.py            # trains a fresh model into a temp folder
+    .venv/bin/python bench/bench_classifier.py --model-dir var/classifier/models   # use an existing one
+
+Prints a Markdown section for docs/benchmarks.md and, with --json FILE, the raw figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("CALLCENTER_MODE", "test")
+
+
+def cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def load_time(model_dir: Path) -> float:
+    """Model load time in a fresh process (includes jieba initialisation and the user dictionary)."""
+    code = (
+        "import time; t=time.perf_counter(); from classifier.suggester import Suggester; "
+        f"Suggester.load({str(model_dir)!r}, threshold=0.85); print(time.perf_counter()-t)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model-dir", type=Path, help="existing models folder (skip training)")
+    parser.add_argument("--per-matter", type=int, default=40)
+    parser.add_argument("--json", type=Path, help="write raw figures here")
+    args = parser.parse_args()
+
+    from classifier.catalogue import load_catalogue
+    from classifier.corpus import generate
+    from classifier.places import extract_places
+    from classifier.routing import AreaRef, resolve_unit
+    from classifier.suggester import Suggester
+    from classifier.training import DEFAULT_PER_MATTER, read_metadata_for, train
+
+    catalogue = load_catalogue()
+    per_matter = dict(DEFAULT_PER_MATTER, train=args.per_matter)
+    figures: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "model": cpu_model()}}
+    figures["date"] = datetime.now(UTC).strftime("%Y-%m-%d")
+    if args.model_dir:
+        models_dir = args.model_dir
+        meta = read_metadata_for(models_dir)
+        seed, per_matter = int(meta["extra"]["seed"]), dict(meta["extra"]["per_matter"])
+    else:
+        models_dir = Path(tempfile.mkdtemp(prefix="bench_classifier_")) / "models"
+        seed = 12345
+        info = train(models_dir, (), progress=False, per_matter=per_matter, seed=seed, n_jobs=2)
+        meta = info.to_dict()
+    figures["training"] = {
+        "seconds": meta["timings"]["total_s"],
+        "fit_seconds": meta["timings"]["fit_s"],
+        "peak_rss_mb": meta["extra"]["peak_rss_mb"],
+        "model_mb": round(meta["extra"]["model_bytes"] / 1e6, 2),
+        "train_texts": meta["counts"]["train"],
+        "features": meta["counts"]["features"],
+        "n_jobs": 2,
+    }
+    figures["heldout"] = {k: meta["metrics"][k] for k in ("n", "top1", "top3", "macro_f1", "category_top1")}
+    figures["auto_dispatch_curve_matter"] = meta["metrics"]["auto_dispatch_curve"]
+    figures["load_seconds"] = round(load_time(models_dir), 3)
+
+    suggester = Suggester.load(models_dir, catalogue, threshold=0.85)
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core from here on
+
+    test = [s for s in generate(catalogue, per_matter, seed=seed) if s.split == "test"]
+    texts = [s.text for s in test]
+    figures["load_average_1min"] = round(os.getloadavg()[0], 2)
+    t, cpu = time.perf_counter(), time.process_time()
+    results = suggester.suggest_many(texts)
+    batch_s, batch_cpu = time.perf_counter() - t, time.process_time() - cpu
+    figures["throughput_batch_texts_per_s"] = round(len(texts) / batch_s)
+    figures["throughput_batch_texts_per_cpu_s"] = round(len(texts) / batch_cpu)
+
+    lat = []
+    cpu = time.process_time()
+    for text in texts[:3000]:
+        t = time.perf_counter()
+        suggester.suggest(text)
+        lat.append(time.perf_counter() - t)
+    single_cpu = time.process_time() - cpu
+    lat_ms = np.array(lat) * 1000
+    figures["latency_ms"] = {
+        "p50": round(float(np.percentile(lat_ms, 50)), 3),
+        "p99": round(float(np.percentile(lat_ms, 99)), 3),
+        "max": round(float(lat_ms.max()), 3),
+        "single_texts_per_s": round(len(lat) / float(np.sum(lat))),
+        "single_texts_per_cpu_s": round(len(lat) / single_cpu),
+    }
+    figures["mean_chars"] = round(float(np.mean([len(x) for x in texts])), 1)
+
+    # place extraction and owning unit on the held-out split (the generator knows the true area)
+    district_ok = street_ok = community_ok = n_d = n_s = n_c = none_ok = n_none = 0
+    unit_ok = unit_n = 0
+    curve_rows = []
+    for sample, result in zip(test, results, strict=True):
+        place = result.place
+        assert place is not None
+        if sample.district_code:
+            n_d += 1
+            district_ok += place.district_code == sample.district_code
+            if sample.street_code:
+                n_s += 1
+                street_ok += place.street_code == sample.street_code
+            if sample.community_code:
+                n_c += 1
+                community_ok += place.community_code == sample.community_code
+            truth = resolve_unit(
+                catalogue,
+                sample.matter_code,
+                AreaRef(sample.district_code, sample.street_code, sample.community_code),
+            )
+            got = result.unit.unit_code if result.unit else None
+            unit_n += 1
+            unit_ok += got == truth.unit_code
+            curve_rows.append((result.confidence, got == truth.unit_code, result.auto_dispatch))
+        else:
+            n_none += 1
+            none_ok += place.district_code is None
+    figures["place"] = {
+        "district": round(district_ok / n_d, 4),
+        "street": round(street_ok / n_s, 4),
+        "community": round(community_ok / n_c, 4),
+        "no_place_kept_empty": round(none_ok / n_none, 4),
+        "n": n_d,
+    }
+    conf = np.array([r[0] for r in curve_rows])
+    ok = np.array([r[1] for r in curve_rows])
+    figures["unit"] = {"accuracy": round(float(ok.mean()), 4), "n": unit_n}
+    figures["auto_dispatch_curve_unit"] = [
+        {
+            "threshold": th,
+            "coverage": round(float((conf >= th).mean()), 4),
+            "accuracy": round(float(ok[conf >= th].mean()), 4) if (conf >= th).any() else None,
+        }
+        for th in (0.5, 0.7, 0.85, 0.9, 0.95)
+    ]
+    auto = np.array([r[2] for r in curve_rows])
+    figures["auto_dispatch_at_0_85"] = {
+        "share_of_texts_with_place": round(float(auto.mean()), 4),
+        "unit_accuracy_when_auto": round(float(ok[auto].mean()), 4) if auto.any() else None,
+    }
+
+    # hand-written cases (tests/classifier/cases.py): not generated, never trained on
+    from tests.classifier.cases import HAND_CASES
+
+    hand = suggester.suggest_many([t for _, _, t in HAND_CASES])
+    h1 = sum(r.matters[0].name in set(e.split("|")) for (_, e, _), r in zip(HAND_CASES, hand, strict=True))
+    h3 = sum(
+        bool(set(e.split("|")) & {m.name for m in r.matters})
+        for (_, e, _), r in zip(HAND_CASES, hand, strict=True)
+    )
+    figures["hand_cases"] = {
+        "n": len(HAND_CASES),
+        "top1": round(h1 / len(HAND_CASES), 4),
+        "top3": round(h3 / len(HAND_CASES), 4),
+    }
+
+    # place extraction alone, single core
+    t = time.perf_counter()
+    for text in texts:
+        extract_places(text, suggester.gazetteer)
+    figures["place_texts_per_s"] = round(len(texts) / (time.perf_counter() - t))
+
+    if args.json:
+        args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(markdown(figures))
+
+
+def _curve(rows: list[dict[str, Any]], label: str) -> list[str]:
+    out = [f"| Threshold | Coverage | {label} |", "|---|---|---|"]
+    for row in rows:
+        acc = "-" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
+        out.append(f"| {row['threshold']} | {row['coverage']:.3f} | {acc} |")
+    return out
+
+
+def markdown(f: dict[str, Any]) -> str:
+    h, tr, pl, lat, hc = f["heldout"], f["training"], f["place"], f["latency_ms"], f["hand_cases"]
+    rows = [
+        ("Held-out generated split (unseen templates; unseen phrasings if ≥3), n", f"{h['n']}"),
+        ("Top-1 / top-3 matter accuracy", f"{h['top1']:.3f} / {h['top3']:.3f}"),
+        ("Macro-F1 (769 matters)", f"{h['macro_f1']:.3f}"),
+        ("大类 (category) top-1 accuracy", f"{h['category_top1']:.3f}"),
+        (f"Hand-written cases (tests/classifier/cases.py), top-1 / top-3, n={hc['n']}",
+         f"{hc['top1']:.3f} / {hc['top3']:.3f}"),
+        (f"Owning-unit accuracy (texts naming a place), n={f['unit']['n']}", f"{f['unit']['accuracy']:.3f}"),
+        ("Place: district / street / community accuracy",
+         f"{pl['district']:.3f} / {pl['street']:.3f} / {pl['community']:.3f}"),
+        ("Place: texts without a place left empty", f"{pl['no_place_kept_empty']:.3f}"),
+        ("Throughput, batch, one core, incl. jieba + place + unit (target ≥ 2,000/s): wall / CPU time",
+         f"{f['throughput_batch_texts_per_s']:,} / {f['throughput_batch_texts_per_cpu_s']:,} texts/s"),
+        ("Throughput, one text per call, one core: wall / CPU time",
+         f"{lat['single_texts_per_s']:,} / {lat['single_texts_per_cpu_s']:,} texts/s"),
+        (f"Latency per text p50 / p99 / max (mean {f['mean_chars']} chars)",
+         f"{lat['p50']} / {lat['p99']} / {lat['max']} ms"),
+        ("Load average (1 min) during the timing runs", f"{f['load_average_1min']}"),
+        ("Model load time (fresh process, incl. jieba dictionary)", f"{f['load_seconds']} s"),
+        ("Training time (2 jobs) / linear model", f"{tr['seconds']:.0f} s / {tr['fit_seconds']:.0f} s"),
+        ("Training peak memory (RSS) / model file", f"{tr['peak_rss_mb']:.0f} MB / {tr['model_mb']} MB"),
+    ]  # fmt: skip
+    lines = [
+        f"Machine: {f['machine']['cpus']} cores, {f['machine']['model']}; date {f['date']}. "
+        f"Model: {tr['train_texts']} generated training texts, {tr['features']} features.",
+        "",
+        "| Figure | Value |",
+        "|---|---|",
+        *[f"| {label} | {value} |" for label, value in rows],
+        "",
+        "Auto-dispatch accuracy / coverage: matter top-1 correct among texts whose confidence clears it.",
+        "",
+        *_curve(f["auto_dispatch_curve_matter"], "Matter accuracy"),
+        "",
+        "Same curve for the owning unit (texts naming a place):",
+        "",
+        *_curve(f["auto_dispatch_curve_unit"], "Unit accuracy"),
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
