@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent_console.hub import STREAM_KEYS, CursorError, decode_cursor, encode_cursor
+from agent_console.wallboard import Wallboard
 from agent_console.web import spy_target
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -18,12 +19,7 @@ T2 = "2026-11-22T02:00:40+00:00"
 NEXT_DAY = "2026-11-22T16:30:00+00:00"  # 00:30 on 23 November in Beijing
 
 
-    return Wallboard(TZ, sla_seconds=20, wrapup_seconds=5)
-
-
 def test_queue_counters_sla_and_abandon() -> None:
-    from agent_console.wallboard import Wallboard
-
     b = Wallboard(TZ, sla_seconds=20)
     member = {"queue": "hotline", "agent": "a1", "interface": "PJSIP/8001", "status": 1, "change": "added"}
     b.apply("agent.status", member, T0)
@@ -59,8 +55,6 @@ def test_queue_counters_sla_and_abandon() -> None:
 
 
 def test_agent_states_follow_asterisk_events() -> None:
-    from agent_console.wallboard import Wallboard
-
     b = Wallboard(TZ)
     iface = "Local/sim-1-20@sim-agents/n"
     b.apply(
@@ -85,8 +79,6 @@ def test_agent_states_follow_asterisk_events() -> None:
 
 
 def test_snapshot_replaces_live_state_and_day_rolls_over() -> None:
-    from agent_console.wallboard import Wallboard
-
     b = Wallboard(TZ)
     b.apply("queue.caller_join", {"uniqueid": "gone", "queue": "hotline"}, T0)
     b.apply(
@@ -122,8 +114,6 @@ def test_snapshot_replaces_live_state_and_day_rolls_over() -> None:
 
 
 def test_unknown_events_do_not_change_the_board() -> None:
-    from agent_console.wallboard import Wallboard
-
     b = Wallboard(TZ)
     assert b.apply("case.dispatch", {"number": "1"}, T0) is False
     assert b.version == 0
