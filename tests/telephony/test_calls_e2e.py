@@ -202,3 +202,58 @@ def test_bad_command_gets_a_clear_error_and_nothing_is_lost(telephony_stack: Tel
     # the next good command still runs
     ok = wait_result(r, send_command(r, "queue_remove", interface="Local/none@sim-agents/n"), 20)
     assert ok["type"] == "queue_remove" and ok["ok"] is False  # not a member: Asterisk says so
+
+
+def test_return_visit_records_the_survey(telephony_stack: TelephonyStack) -> None:
+    stack = telephony_stack
+    r = stack.redis
+    from callcenter.db.models import SurveyResult
+
+    _add_case(stack.database_url, "2026112200077", "closed", "13912345678")
+    aid = send_command(
+        r,
+        "originate",
+        channel="Local/13912345678@sim-citizen",
+        context="return-visit",
+        exten="s",
+        caller_id='"12345回访" <12345>',
+        # inherited by the citizen's half (;2): its keypad script; the rest is for the hotline half
+        variables={
+            "__SIM_KEYS": "1|2",
+            "CC_CASE_NUMBER": "2026112200077",
+            "CC_CALLBACK_ID": "",
+            "CC_PHONE": "13912345678",
+        },
+        channel_id="rv-test-1",
+        other_channel_id="rv-test-2",
+    )
+    assert wait_result(r, aid, 30)["ok"]
+    ended = _wait_for(
+        lambda: [
+            e
+            for e in _events(r, STREAM_CALLS)
+            if e["type"] == "call.ended" and e["data"]["uniqueid"] == "rv-test-1"
+        ],
+        timeout=90,
+        what="the return-visit call to end",
+    )
+    assert ended[0]["data"]["dialled"] == "13912345678"
+    call = _call(stack.database_url, "rv-test-1")
+    assert call.direction == "out" and call.dialled_number == "13912345678"
+    with session_scope(stack.database_url) as s:
+        survey = s.scalar(select(SurveyResult))
+        assert survey is not None
+        assert (survey.resolved, survey.satisfaction, survey.method) == (True, "basic", "dtmf")
+        assert survey.raw["complete"] is True and survey.raw["uniqueid"] == "rv-test-1"
+        case_id = s.scalar(select(Case.id).where(Case.number == "2026112200077"))
+        assert survey.case_id == case_id
+    from callcenter.events import STREAM_CALLBACKS
+
+    # relayed from the outbox by the bridge's relay
+    recorded = _wait_for(
+        lambda: [e for e in _events(r, STREAM_CALLBACKS) if e["type"] == "survey.recorded"],
+        15,
+        "survey event",
+    )
+    assert recorded[0]["data"]["case_number"] == "2026112200077"
+    assert recorded[0]["data"]["satisfaction"] == "basic" and recorded[0]["data"]["resolved"] is True

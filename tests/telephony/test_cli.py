@@ -93,6 +93,22 @@ def test_asterisk_status_cli(asterisk: AsteriskHandle, cli_env: dict[str, str]) 
     assert info["running"] is True and info["fully_booted"] is True and info["provisioned"] is True
 
 
+def test_rendered_asterisk_config(asterisk: AsteriskHandle) -> None:
+    """Least-privilege AMI user, agent softphones from the wizard, loopback-only SIP."""
+    user = asterisk.cli("manager show user callcenter")
+    perms = {
+        line.split(":", 1)[0].strip(): {p.strip() for p in line.split(":", 1)[1].split(",")}
+        for line in user.splitlines()
+        if "perm:" in line
+    }
+    assert perms["read perm"] == {"system", "call", "agent", "user", "cdr", "reporting"}
+    assert perms["write perm"] == {"call", "originate", "agent", "reporting"}  # no command/config/system
+    endpoints = asterisk.cli("pjsip show endpoints")
+    assert "8001" in endpoints and "carrier-trunk" not in endpoints
+    assert "127.0.0.1:5060" in asterisk.cli("pjsip show transports")
+    assert "hotline" in asterisk.cli("queue show hotline")
+
+
 def test_bad_simulator_input_fails_clearly(cli_env: dict[str, str], tmp_path: Path) -> None:
     out = subprocess.run(
         [*CLI, "simulate-calls", "--count", "1", "--audio", str(tmp_path)],
