@@ -154,7 +154,12 @@ class SuggestionPipeline:
                 for entry_id, fields in entries:
                     if not fields:
                         continue
-                    ev = events.decode(fields)
+                    try:
+                        ev = events.decode(fields)
+                    except (ValueError, UnicodeDecodeError):
+                        log.error("pipeline: malformed entry %s dropped: %r", entry_id, fields)
+                        self.client.xack(events.STREAM_TRANSCRIPTS, GROUP, entry_id)
+                        continue
                     try:
                         self.handle(ev["type"], ev["data"])
                     except Exception:

@@ -21,7 +21,7 @@ PG_ADMIN_URL = os.environ.get("CALLCENTER_TEST_PG_URL", "postgresql://postgres@1
 REDIS_TEST_URL = os.environ.get("CALLCENTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
-pytest_plugins = ["tests.fixtures_db"]
+pytest_plugins = ["tests.fixtures_db", "tests.fixtures_models"]
 if (Path(__file__).resolve().parent.parent / "callcenter" / "telephony" / "testing.py").exists():
     pytest_plugins.append("callcenter.telephony.testing")
 
