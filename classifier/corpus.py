@@ -157,8 +157,13 @@ def _place(
         communities = catalogue.children(street.code)
         if communities:
             community = catalogue.areas[rng.choice(communities)]
-            name = re.sub(r"(社区居委会|居委会|村委会|社区社区)$", "", community.name)
-            suffix = "" if name.endswith("村") else "小区"
+            village = community.name.endswith(("村委会", "村民委员会"))
+            name = re.sub(
+                r"(社区居民委员会|居民委员会|社区居委会|居委会|村民委员会|村委会|社区社区)$",
+                "",
+                community.name,
+            )
+            suffix = ("" if name.endswith("村") else "村") if village else "小区"
             return (
                 f"{street.name}{name}{suffix}{rng.randint(1, 30)}号楼",
                 district,

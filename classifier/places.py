@@ -246,8 +246,10 @@ class Gazetteer:
             return list(dict.fromkeys(out))
         # community: 多福巷社区居委会 -> 多福巷社区, 多福巷; XX村委会 -> XX村
         name = area.name
-        if name.endswith("村委会") or name.endswith("村民委员会"):
-            out.append((base + "村", True))
+        if name.endswith(("村委会", "村民委员会")):
+            out.append((base if base.endswith("村") else base + "村", True))
+            if len(base) >= 3:
+                out.append((base, False))
         else:
             out.append((base + "社区", True))
             out.append((base + "小区", True))
