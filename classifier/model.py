@@ -74,6 +74,18 @@ GENERIC_WORDS = frozenset(
 _PUNCT = __import__("re").compile(r"[\s，。！？、,.!?；;：:]")
 
 
+_WHITE_SPACES = __import__("re").compile(r"\s\s+")
+
+
+def _char_ngrams(text: str, max_n: int = 3) -> list[str]:
+    """Character 1..3-grams exactly as ``TfidfVectorizer(analyzer="char")`` builds them."""
+    grams = list(text)
+    n_chars = len(text)
+    for n in range(2, min(max_n + 1, n_chars + 1)):
+        grams.extend(text[i : i + n] for i in range(n_chars - n + 1))
+    return grams
+
+
 def make_vectorizers(max_char_features: int = 60_000) -> tuple[TfidfVectorizer, TfidfVectorizer]:
     words = TfidfVectorizer(analyzer=cut, sublinear_tf=True, dtype=np.float32)
     chars = TfidfVectorizer(
@@ -122,6 +134,53 @@ class MatterModel:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
+        """TF-IDF features of ``texts``: the same numbers as the fitted vectorizers' ``transform``
+        (``sklearn_transform``), without sklearn's per-call overhead (matters for one text per call)."""
+        words_vocab, chars_vocab = self.words.vocabulary_, self.chars.vocabulary_
+        words_idf, chars_idf = self.words.idf_, self.chars.idf_
+        offset = len(words_vocab)
+        ws = _WHITE_SPACES
+        indptr = [0]
+        indices: list[np.ndarray] = []
+        data: list[np.ndarray] = []
+        for text in texts:
+            row_idx: list[np.ndarray] = []
+            row_val: list[np.ndarray] = []
+            for tokens, vocab, idf, base in (
+                (cut(text), words_vocab, words_idf, 0),
+                (_char_ngrams(ws.sub(" ", text.lower())), chars_vocab, chars_idf, offset),
+            ):
+                counts: dict[int, int] = {}
+                for token in tokens:
+                    f = vocab.get(token)
+                    if f is not None:
+                        counts[f] = counts.get(f, 0) + 1
+                if not counts:
+                    continue
+                idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+                val = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[
+                    idx
+                ]
+                val /= np.sqrt(np.dot(val, val))
+                order = np.argsort(idx)
+                row_idx.append(idx[order] + base)
+                row_val.append(val[order])
+            if row_idx:
+                indices.extend(row_idx)
+                data.extend(row_val)
+            indptr.append(indptr[-1] + sum(len(r) for r in row_idx))
+        n_features = offset + len(chars_vocab)
+        return sp.csr_matrix(
+            (
+                np.concatenate(data).astype(np.float32) if data else np.zeros(0, np.float32),
+                np.concatenate(indices) if indices else np.zeros(0, np.int64),
+                np.asarray(indptr),
+            ),
+            shape=(len(texts), n_features),
+        )
+
+    def sklearn_transform(self, texts: list[str]) -> sp.csr_matrix:
+        """Reference implementation with the vectorizers (used at training time and in tests)."""
         return sp.hstack([self.words.transform(texts), self.chars.transform(texts)], format="csr")
 
     def decision(self, x: sp.csr_matrix) -> np.ndarray:

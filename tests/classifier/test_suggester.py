@@ -116,6 +116,15 @@ def test_mixed_text_is_classified(suggester: Suggester) -> None:
     assert result.matters[0].name == "路灯异常"
 
 
+def test_fast_features_equal_sklearn(suggester: Suggester) -> None:
+    texts = [t for _, _, t in HAND_CASES] + ["", "  a  b  ", "ＡＢＣ路灯  坏了\n\n", "井" * 3000]
+    fast = suggester.model.transform(texts)
+    reference = suggester.model.sklearn_transform(texts)
+    assert fast.shape == reference.shape
+    assert (fast != reference).nnz == 0 or abs(fast - reference).max() < 1e-5
+    assert fast.nnz == reference.nnz
+
+
 def test_batch_equals_single(suggester: Suggester) -> None:
     texts = [t for _, _, t in HAND_CASES[:10]] + ["", "hello"]
     batch = suggester.suggest_many(texts)
