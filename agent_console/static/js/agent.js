@@ -95,6 +95,10 @@ function followTranscript(uniqueid) {
       const seq = msg.data.seq;
       if (!A.finals.includes(msg.data.text) || seq === undefined) A.finals.push(msg.data.text);
       A.partial = "";
+    } else if (msg.type === "suggestion.ready") {
+      // the pipeline also announces the suggestion on the call's own stream
+      showSuggestion(Object.assign({}, msg.data, { id: msg.data.suggestion_id || msg.data.id }));
+      return;
     }
     renderTranscript();
   };
