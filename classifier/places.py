@@ -284,7 +284,12 @@ def _hint_codes(hint: Any) -> PlaceHint | None:
     if isinstance(hint, PlaceHint):
         return hint
     if isinstance(hint, Mapping):
-        return PlaceHint(hint.get("district_code"), hint.get("street_code"), hint.get("community_code"))
+        get = hint.get
+        return PlaceHint(
+            get("district_code") or get("district"),
+            get("street_code") or get("street"),
+            get("community_code") or get("community"),
+        )
     return PlaceHint(
         getattr(hint, "district_code", None),
         getattr(hint, "street_code", None),

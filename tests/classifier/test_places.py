@@ -100,6 +100,13 @@ def test_hint_from_caller_history(catalogue: Catalogue) -> None:
     assert (place.district_code, place.street_code, place.source) == ("110101", "110101002", "text")
 
 
+def test_hint_mapping_with_short_keys(catalogue: Catalogue) -> None:
+    """The pipeline passes {"district", "street", "community", "address"}."""
+    hint = {"district": "110101", "street": "110101002", "community": None, "address": "景山东街"}
+    place = extract_places("楼下有人烧垃圾", catalogue, hint=hint)
+    assert (place.district_code, place.street_code, place.source) == ("110101", "110101002", "history")
+
+
 def test_hint_breaks_ties_between_same_named_communities(catalogue: Catalogue) -> None:
     names: dict[str, list[str]] = {}
     for area in catalogue.areas.values():
