@@ -18,12 +18,30 @@ def _fail(msg: str) -> None:
     raise typer.Exit(1)
 
 
+def _refuse_during_tests() -> None:
+    """A pytest run owns Asterisk while it holds ``var/asterisk/test.lock``: do not touch it then."""
+    import fcntl
+
+    from callcenter.telephony.provision import STATE_DIR
+
+    lock_path = STATE_DIR / "test.lock"
+    if not lock_path.exists():
+        return
+    with open(lock_path) as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _fail(f"a test run is using Asterisk (it holds {lock_path}); try again when it is finished")
+        fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @asterisk_app.command("provision")
 def provision_cmd() -> None:
     """Create the root filesystem if missing (debootstrap), render configs, install prompts. Idempotent."""
     from callcenter.config import get_settings
     from callcenter.telephony.provision import ProvisionError, provision
 
+    _refuse_during_tests()
     try:
         info = provision(get_settings())
     except ProvisionError as exc:
@@ -40,6 +58,7 @@ def start_cmd(
     from callcenter.config import get_settings
     from callcenter.telephony.provision import AsteriskProcess, ProvisionError, provision, rootfs_ready
 
+    _refuse_during_tests()
     settings = get_settings()
     proc = AsteriskProcess(settings)
     try:
@@ -65,6 +84,7 @@ def stop_cmd() -> None:
     from callcenter.config import get_settings
     from callcenter.telephony.provision import AsteriskProcess
 
+    _refuse_during_tests()
     stopped = AsteriskProcess(get_settings()).stop()
     typer.echo("asterisk stopped" if stopped else "asterisk was not running")
 

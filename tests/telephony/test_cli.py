@@ -118,3 +118,10 @@ def test_bad_simulator_input_fails_clearly(cli_env: dict[str, str], tmp_path: Pa
         timeout=60,
     )
     assert out.returncode == 1 and "no .wav clips" in out.stderr
+
+
+def test_cli_leaves_the_test_asterisk_alone(asterisk: AsteriskHandle, cli_env: dict[str, str]) -> None:
+    for cmd in (["asterisk", "stop"], ["asterisk", "start"], ["asterisk", "provision"]):
+        out = subprocess.run([*CLI, *cmd], env=cli_env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 1 and "a test run is using Asterisk" in out.stderr, cmd
+    assert asterisk.process.fully_booted()
