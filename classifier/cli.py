@@ -74,8 +74,10 @@ def register(app: typer.Typer) -> None:
             try:
                 rows = load_feedback(database_url)
             except Exception as exc:
+                first_line = (str(exc).splitlines() or [""])[0]
                 typer.echo(
-                    f"warning: feedback not read ({type(exc).__name__}: {exc}); training without it", err=True
+                    f"warning: feedback not read ({type(exc).__name__}: {first_line}); training without it",
+                    err=True,
                 )
         counts = dict(DEFAULT_PER_MATTER, train=per_matter)
         info = train(output, rows, progress=not quiet, per_matter=counts, seed=seed, activate=activate)
