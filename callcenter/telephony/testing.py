@@ -87,10 +87,14 @@ class AsteriskHandle:
         self.cli(f"dialplan set global {name} {value}")
 
     def reset_globals(self) -> None:
-        """Speech step off and the configured AudioSocket address (tests may change both)."""
+        """Speech step off, the configured AudioSocket address, default business hours (tests change them)."""
+        from callcenter.telephony.provision import TelephonyOptions
+
         sp = self.settings.speech
         self.set_global("SPEECH_STEP", "0")
         self.set_global("AUDIOSOCKET_ADDR", f"{sp.audiosocket_host}:{sp.audiosocket_port}")
+        self.set_global("BUSINESS_HOURS", TelephonyOptions.business_hours)
+        self.set_global("BUSINESS_DAYS", TelephonyOptions.business_days)
 
     def kill(self) -> None:
         """``kill -9`` Asterisk."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis as redis_lib
@@ -177,6 +179,18 @@ def test_commands_pause_spy_and_hangup(telephony_stack: TelephonyStack) -> None:
         r, send_command(r, "spy", supervisor="Local/s@sim-supervisor", target=channel, mode="whisper"), 30
     )
     assert spy["ok"], spy
+    moved = wait_result(
+        r, send_command(r, "redirect", channel=channel, context="hotline-queue", exten="s"), 20
+    )
+    assert moved["ok"], moved
+    _wait_for(
+        lambda: [
+            e
+            for e in _events(r, STREAM_CALLS)
+            if e["type"] == "call.queued" and e["data"]["uniqueid"] == "cmd-test-2"
+        ],
+        what="the redirected call in the queue",
+    )
     hung = wait_result(r, send_command(r, "hangup", channel=channel), 20)
     assert hung["ok"], hung
     ended = _wait_for(
@@ -257,3 +271,14 @@ def test_return_visit_records_the_survey(telephony_stack: TelephonyStack) -> Non
     )
     assert recorded[0]["data"]["case_number"] == "2026112200077"
     assert recorded[0]["data"]["satisfaction"] == "basic" and recorded[0]["data"]["resolved"] is True
+
+
+def test_outside_business_hours_the_caller_hears_the_closed_prompt(telephony_stack: TelephonyStack) -> None:
+    stack = telephony_stack
+    now = datetime.now(ZoneInfo(stack.asterisk.settings.timezone))
+    start = (now + timedelta(hours=2)).strftime("%H:00")
+    end = (now + timedelta(hours=3)).strftime("%H:00")
+    stack.asterisk.set_global("BUSINESS_HOURS", f"{start}-{end}")
+    r = stack.place_call(keys="1", agents=0)
+    assert r["disposition"] == "ivr" and r["ivr_choice"] is None and not r["lost"]
+    assert stack.agi.stats.snapshot()["sessions"] == 0  # no IVR outside business hours
