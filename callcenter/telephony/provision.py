@@ -104,12 +104,7 @@ def ensure_rootfs(root: Path, suite: str = "sid", mirror: str = DEBIAN_MIRROR) -
         return False
     if os.geteuid() != 0:
         raise ProvisionError("creating the Asterisk root filesystem needs root (debootstrap, chroot)")
-    if shutil.which("debootstrap") is None:
-        log.info("debootstrap missing: installing it with apt-get")
-        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "debootstrap"]):
-            res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if res.returncode != 0:
-                raise ProvisionError(f"{' '.join(cmd)} failed: {res.stderr.strip()[-800:]}")
+    _ensure_tools({"debootstrap": "debootstrap"})
     if root.exists():
         log.warning("removing incomplete root filesystem %s", root)
         shutil.rmtree(root)
@@ -243,11 +238,23 @@ def _run(cmd: list[str]) -> None:
         raise ProvisionError(f"{cmd[0]} failed: {res.stderr.strip()[-500:]}")
 
 
+def _ensure_tools(tools: dict[str, str]) -> None:
+    """Install missing command-line tools (command -> Debian package) with apt-get when root."""
+    missing = sorted({pkg for cmd, pkg in tools.items() if shutil.which(cmd) is None})
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise ProvisionError(f"missing tools; install them: apt-get install {' '.join(missing)}")
+    log.info("installing %s with apt-get", ", ".join(missing))
+    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", *missing]):
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if res.returncode != 0:
+            raise ProvisionError(f"{' '.join(cmd)} failed: {res.stderr.strip()[-800:]}")
+
+
 def synthesize(text: str, out: Path) -> None:
     """Mandarin text -> 8 kHz mono 16-bit WAV (espeak-ng ``-v cmn``, then sox)."""
-    for tool in ("espeak-ng", "sox"):
-        if shutil.which(tool) is None:
-            raise ProvisionError(f"{tool} is not installed (apt-get install espeak-ng sox)")
+    _ensure_tools({"espeak-ng": "espeak-ng", "sox": "sox"})
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.wav"
@@ -256,6 +263,7 @@ def synthesize(text: str, out: Path) -> None:
 
 
 def _tone(out: Path, spec: list[str]) -> None:
+    _ensure_tools({"sox": "sox"})
     out.parent.mkdir(parents=True, exist_ok=True)
     _run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(out), "synth", *spec])
 

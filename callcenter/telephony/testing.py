@@ -100,6 +100,11 @@ class AsteriskHandle:
         """``kill -9`` Asterisk."""
         self.process.kill()
 
+    def ensure_running(self) -> None:
+        """Start Asterisk again if an earlier test left it dead (e.g. failed between kill and restart)."""
+        if not self.process.fully_booted(timeout=3.0):
+            self.restart()
+
     def restart(self) -> None:
         """Start Asterisk again (after :meth:`kill` or a stop) and wait for FullyBooted."""
         self.process.proc = None
@@ -258,6 +263,7 @@ def telephony_stack(
     asterisk: AsteriskHandle, sqlite_url: str, telephony_redis_url: str
 ) -> Iterator[TelephonyStack]:
     """FastAGI + AMI bridge on a fresh SQLite database (Redis: ``telephony_redis_url``)."""
+    asterisk.ensure_running()
     asterisk.reset_globals()
     with start_stack(asterisk, sqlite_url, telephony_redis_url) as stack:
         yield stack
@@ -268,6 +274,7 @@ def telephony_stack_pg(
     asterisk: AsteriskHandle, pg_url: str, telephony_redis_url: str
 ) -> Iterator[TelephonyStack]:
     """FastAGI + AMI bridge on a fresh PostgreSQL database (Redis: ``telephony_redis_url``)."""
+    asterisk.ensure_running()
     asterisk.reset_globals()
     with start_stack(asterisk, pg_url, telephony_redis_url) as stack:
         yield stack

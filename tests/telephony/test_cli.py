@@ -24,6 +24,7 @@ CLI = [str(Path(sys.executable).parent / "callcenter")]
 
 @pytest.fixture
 def cli_env(asterisk: AsteriskHandle, sqlite_url: str, telephony_redis_url: str) -> dict[str, str]:
+    asterisk.ensure_running()
     asterisk.reset_globals()
     return {
         **os.environ,
