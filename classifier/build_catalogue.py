@@ -866,6 +866,7 @@ NAME_RULES: list[tuple[str, str, str]] = [
     ("伐树", "industry", "园林"),
     ("古树", "industry", "园林"),
     ("信号灯", "industry", "公安"),
+    ("非机动车", "locality", "城管执法"),
     ("机动车乱停放", "industry", "公安"),
     ("公交", "industry", "交通"),
     ("共享单车", "industry", "交通"),
