@@ -77,6 +77,7 @@ class TwoPassRecognizer:
         self._utt_audio = bytearray()
         self._since_partial_s = 0.0
         self._last_whisper_partial = ""
+        self._partials_stale = False
 
     @property
     def final_engine_name(self) -> str:
@@ -86,10 +87,29 @@ class TwoPassRecognizer:
         assert self.whisper is not None
         return self.whisper.name
 
-    def feed(self, pcm: bytes) -> FeedOutput:
+    @property
+    def can_skip_partials(self) -> bool:
+        """True when the partial pass may drop audio (it does not make the finals)."""
+        return self.config.final_engine != "vosk" and self.config.partial_engine != "none"
+
+    def feed(self, pcm: bytes, partials: bool = True) -> FeedOutput:
+        """Process audio. ``partials=False`` (only when :attr:`can_skip_partials`) runs the VAD only:
+        the session uses it to drop the oldest partial work when it lags behind; the partial
+        recognizer restarts at the next audio it gets."""
         out = FeedOutput()
         was_in_speech = self.segmenter.in_speech
         ended = self.segmenter.feed(pcm)
+        if not partials and self.can_skip_partials:
+            self._partials_stale = True
+            self._utt_audio.clear()
+            self._since_partial_s = 0.0
+            if self.config.final_engine == "whisper":
+                out.utterances.extend(ended)
+            return out
+        if self._partials_stale:
+            self._partials_stale = False
+            if self.vosk_session is not None:
+                self.vosk_session.reset()
         if self.vosk_session is not None:
             for r in self.vosk_session.accept(pcm):
                 if r.final:

@@ -11,10 +11,12 @@ goes on to the queue — when the caller has finished (``end_silence_s`` of sile
 ``max_duration_s``, on ``#``, on hangup/EOF, or on bad input. Spy mode (ChanSpy 全程转写) only
 ends on hangup/EOF, idle timeout or bad input. Audio accepted before the end is always decoded.
 
-Back-pressure: the audio queue is bounded (the reader waits, so TCP pushes back); the consumer
-takes everything queued at once, so under load partial work is coalesced (older partials are
-skipped) while every sample still reaches the final pass. Finals are never dropped. Audio still
-queued when an intake session ends (e.g. past ``max_duration_s``) is discarded.
+Back-pressure: the audio queue is bounded (the reader waits, so TCP pushes back). The consumer
+takes up to ``max_batch_s`` of queued audio per recognizer call, so under load older partials are
+skipped; when more than ``max_partial_lag_s`` of audio is waiting, the oldest audio goes to the VAD
+and the final pass only (the partial recognizer restarts on recent audio). Every sample reaches the
+final pass; finals are never dropped. Audio still queued when an intake session ends (e.g. past
+``max_duration_s``) is discarded.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class SessionPolicy:
     spy_idle_timeout_s: float = 300.0
     audio_queue_frames: int = 250  # 5 s of 20 ms frames
     max_batch_s: float = 0.5  # audio coalesced into one recognizer call when the consumer lags
+    max_partial_lag_s: float = 1.0  # queued audio beyond this skips the partial pass (VAD + finals only)
     finish_digit: str = "#"
     max_payload: int = DEFAULT_MAX_PAYLOAD
 
@@ -125,6 +128,7 @@ class SessionSummary:
     sample_rate: int | None = None
     error: str | None = None
     engine: str = ""
+    partial_skipped_s: float = 0.0  # audio that bypassed the partial pass because the session lagged
 
 
 class SessionError(Exception):
@@ -158,6 +162,7 @@ class CallSession:
         self._utt_index = 0
         self._last_partial_key: tuple[int, str] | None = None
         self.frames = 0
+        self._queued_bytes = 0
         self.started = time.monotonic()
 
     # -- entry point ---------------------------------------------------------------------------
@@ -238,6 +243,7 @@ class CallSession:
                     log.warning("audiosocket %s: %s", self.call.uniqueid, self.summary.error)
                     return "bad_audio"
                 await audio_q.put(frame.payload)
+                self._queued_bytes += len(frame.payload)
             elif frame.kind == Kind.HANGUP:
                 return "hangup"
             elif frame.kind == Kind.DTMF:
@@ -275,6 +281,7 @@ class CallSession:
                 size += len(chunks[-1] or b"")
             end = chunks[-1] is None
             pcm = b"".join(c for c in chunks if c)
+            self._queued_bytes -= len(pcm)
             if self._close_reason is not None:
                 pcm = b""  # audio after the end of the session (e.g. past max_duration) is not used
             if failed:
@@ -288,7 +295,14 @@ class CallSession:
                         self.recognizer = await loop.run_in_executor(
                             self.partial_pool, self.make_recognizer, self.sample_rate
                         )
-                    out = await loop.run_in_executor(self.partial_pool, self.recognizer.feed, pcm)
+                    rate = self.sample_rate or 8000
+                    lagging = self._queued_bytes > self.policy.max_partial_lag_s * rate * 2
+                    if lagging and self.recognizer.can_skip_partials:
+                        # behind real time: drop this (oldest) partial work; VAD and finals still see it
+                        self.summary.partial_skipped_s += len(pcm) / 2 / rate
+                        out = await loop.run_in_executor(self.partial_pool, self.recognizer.feed, pcm, False)
+                    else:
+                        out = await loop.run_in_executor(self.partial_pool, self.recognizer.feed, pcm)
                     await self._handle(out, final_q)
                     seg = self.recognizer.segmenter
                     reason = close_reason(

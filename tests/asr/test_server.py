@@ -137,7 +137,8 @@ def stored(db_url: str, uniqueid: str) -> tuple[Call | None, list[TranscriptUtte
 async def test_intake_call_transcript_on_redis_and_in_db(
     make_service: Any, redis_client: redis_lib.Redis, sqlite_url: str, manifest: dict[str, str]
 ) -> None:
-    service = await make_service()
+    # the client sends faster than real time; a large lag allowance keeps every partial
+    service = await make_service(policy=SessionPolicy(max_partial_lag_s=60))
     audio_uuid, uniqueid = str(uuid.uuid4()), "1763850000.101"
     map_call(redis_client, audio_uuid, uniqueid)
     closed_by_server = await call(
@@ -145,7 +146,7 @@ async def test_intake_call_transcript_on_redis_and_in_db(
     )
     assert closed_by_server, "the server must close the socket when the caller stops talking"
     (summary,) = await wait_done(service, 1)
-    assert summary.reason == "caller_done"
+    assert summary.reason == "caller_done" and summary.partial_skipped_s == 0
     evs = events(redis_client, transcript_stream(uniqueid))
     types = [e["type"] for e in evs]
     assert "transcript.partial" in types and "transcript.final" in types and types[-1] == "transcript.done"
@@ -177,6 +178,21 @@ async def test_intake_call_on_postgres(
     row, utts = stored(pg_url, uniqueid)
     assert row is not None and utts
     assert cer(manifest["funasr_short.wav"], "".join(u.text for u in utts)) <= 0.25
+
+
+async def test_lagging_session_drops_partial_work_not_finals(
+    make_service: Any, redis_client: redis_lib.Redis, manifest: dict[str, str]
+) -> None:
+    service = await make_service(policy=SessionPolicy(max_partial_lag_s=0.5))
+    audio_uuid, uniqueid = str(uuid.uuid4()), "1763850000.111"
+    map_call(redis_client, audio_uuid, uniqueid)
+    # a burst of 9 s of audio arrives at once: far behind "real time" for the partial pass
+    pcm = clip_pcm("paddlespeech_features_test.wav") + silence(2)
+    await call(service.server.port, audio_uuid, frames(pcm))
+    (summary,) = await wait_done(service, 1)
+    assert summary.partial_skipped_s > 1.0
+    assert summary.reason == "caller_done"
+    assert cer(manifest["paddlespeech_features_test.wav"], summary.text) <= 0.25
 
 
 async def test_unmapped_uuid_is_the_call_id(
