@@ -955,8 +955,8 @@ PART_TEMPLATES: list[tuple[str, list[str]]] = [
     ("牌", ["{p}倒了", "{p}掉了", "{p}上的字看不清", "{p}歪了"]),
     ("杆", ["{p}歪了", "{p}倒了", "{p}快倒了"]),
     ("桥", ["{p}有裂缝", "{p}坏了", "{p}栏杆断了"]),
-    ("屏", ["{p}黑屏了", "{p}坏了"]),
-    ("池", ["{p}满了往外冒", "{p}坏了"]),
+    ("屏", ["{p}黑屏了", "{p}坏了", "{p}不显示了"]),
+    ("池", ["{p}满了往外冒", "{p}坏了", "{p}的盖子破了"]),
     ("", ["{p}坏了", "{p}损坏了没人修", "{p}破了", "{p}有问题", "{p}被撞坏了"]),
 ]
 
@@ -1051,7 +1051,14 @@ def build_matters() -> list[MatterRow]:
                 phrasings += _part_phrasings(_clean(part))
                 description = f"{part}损坏、缺失、移位或功能异常（管理部件 {gb_code}）"
             else:
-                phrasings += [f"有{_clean(name)}的问题", f"这里{_clean(name)}没人管"] if not phr else []
+                short = _clean(name)
+                generic = [
+                    f"有{short}的问题",
+                    f"这里{short}没人管",
+                    f"发现{short}的情况",
+                    f"{short}的情况很严重",
+                ]
+                phrasings += generic[: max(0, 4 - len(phrasings))]
                 description = f"{name}（城市管理事项 {gb_code}）"
             rule, industry = _name_rule(name, cat)
             accept, handle = _time_limits(cat, name)
@@ -1125,6 +1132,7 @@ def build_matters() -> list[MatterRow]:
     for cat, name, desc, kw, phr, rule, industry, accept, handle in HAND_MATTERS:
         hand_seq[cat] += 1
         kw = kw + [teddy for teddy, hand in MERGED_INTO_HAND.items() if hand == name]
+        phr = phr + [f"我要反映{name}的问题", f"{kw[0]}这个事谁管"][: max(0, 3 - len(phr))]
         rows.append(
             MatterRow(
                 f"{cat}90{hand_seq[cat]:03d}",

@@ -119,11 +119,11 @@ def _stable(value: str) -> int:
 
 
 def phrase_pools(matter: Matter) -> dict[str, list[str]]:
-    """Train and held-out phrasings of one matter (held out: ~1 in 4 phrasings when it has 3 or more)."""
+    """Train and held-out phrasings of one matter: a quarter (at least one) of the phrasings of a matter that
+    has three or more, chosen by a stable hash, is held out of training and used only for the test split."""
     phrasings = list(dict.fromkeys(matter.phrasings))
-    held = [p for p in phrasings if len(phrasings) >= 3 and _stable(matter.code + p) % 4 == 0]
-    if held and len(held) == len(phrasings):
-        held = held[:-1]
+    n_held = max(1, len(phrasings) // 4) if len(phrasings) >= 3 else 0
+    held = sorted(phrasings, key=lambda p: _stable(matter.code + p))[:n_held]
     seen = [p for p in phrasings if p not in held]
     keyword_phrases = [f"{k}的问题" for k in matter.keywords[:4]] + [
         f"{k}没人管" for k in matter.keywords[:2]

@@ -137,7 +137,7 @@ def train(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from sklearn.linear_model import SGDClassifier
 
-    from classifier.corpus import feedback_samples, generate
+    from classifier.corpus import feedback_samples, generate, phrase_pools
     from classifier.model import MatterModel, fit_temperature, make_vectorizers, prune, softmax
     from classifier.text import tokenizer, user_words_from_catalogue
 
@@ -237,6 +237,9 @@ def train(
             "train": len(train_s),
             "calib": len(calib_s),
             "test": len(test_s),
+            "matters_with_heldout_phrasings": sum(
+                1 for m in catalogue.matters.values() if len(phrase_pools(m)["test"]) < len(m.phrasings)
+            ),
             "feedback_samples": len(fb),
             "feedback_skipped": skipped,
             "features": int(x_train.shape[1]),
