@@ -55,7 +55,11 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, help="existing models folder (skip training)")
     parser.add_argument("--per-matter", type=int, default=40)
     parser.add_argument("--json", type=Path, help="write raw figures here")
+    parser.add_argument("--markdown-from", type=Path, help="only print the Markdown of a saved --json file")
     args = parser.parse_args()
+    if args.markdown_from:
+        print(markdown(json.loads(args.markdown_from.read_text(encoding="utf-8"))))
+        return
 
     from classifier.catalogue import load_catalogue
     from classifier.corpus import generate
@@ -207,6 +211,7 @@ def _curve(rows: list[dict[str, Any]], label: str) -> list[str]:
 
 def markdown(f: dict[str, Any]) -> str:
     h, tr, pl, lat, hc = f["heldout"], f["training"], f["place"], f["latency_ms"], f["hand_cases"]
+    auto = f["auto_dispatch_at_0_85"]
     rows = [
         ("Held-out generated split (unseen templates; unseen phrasings if ≥3), n", f"{h['n']}"),
         ("Top-1 / top-3 matter accuracy", f"{h['top1']:.3f} / {h['top3']:.3f}"),
@@ -244,6 +249,10 @@ def markdown(f: dict[str, Any]) -> str:
         "Same curve for the owning unit (texts naming a place):",
         "",
         *_curve(f["auto_dispatch_curve_unit"], "Unit accuracy"),
+        "",
+        f"At the default threshold 0.85, {auto['share_of_texts_with_place']:.1%} of the held-out texts"
+        " that name a place are auto-dispatched (confidence ≥ 0.85 and a unit resolved);"
+        f" the owning unit is right for {auto['unit_accuracy_when_auto']:.1%} of those.",
     ]
     return "\n".join(lines)
 
