@@ -113,7 +113,7 @@ async def run_command(request: Request, type_: str, **args: Any) -> dict[str, An
         try:
             action_id = await asyncio.to_thread(send_command, client, type_, **args)
         except CommandError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+            raise HTTPException(422, str(exc)) from exc
         except redis.RedisError as exc:
             raise HTTPException(
                 status.HTTP_503_SERVICE_UNAVAILABLE, f"Redis unavailable, command not sent: {exc}"
@@ -440,7 +440,7 @@ async def agent_pause(
     session.close()
     iface = _my_interface(user)
     if body.paused and body.reason is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "a pause needs a reason")
+        raise HTTPException(422, "a pause needs a reason")
     args: dict[str, Any] = {"interface": iface, "paused": body.paused}
     if body.paused:
         args["reason"] = body.reason
@@ -496,18 +496,16 @@ def schedule_callback(
     now = datetime.now(UTC)
     at = body.at or now
     if at.tzinfo is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "at must include a time zone")
+        raise HTTPException(422, "at must include a time zone")
     if at < now - timedelta(minutes=5) or at > now + timedelta(days=30):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "at must be between now and 30 days ahead")
+        raise HTTPException(422, "at must be between now and 30 days ahead")
     call_id = case_id = None
     if body.uniqueid:
         call_id = _call_or_404(session, body.uniqueid).id
     if body.case_number:
         case_id = session.scalar(select(Case.id).where(Case.number == body.case_number))
         if case_id is None:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY, f"no case numbered {body.case_number!r}"
-            )
+            raise HTTPException(422, f"no case numbered {body.case_number!r}")
     key = f"console:{body.uniqueid or body.case_number or '-'}:{body.phone}:{at.astimezone(UTC):%Y%m%d%H%M}"
     existing = session.scalar(select(Callback).where(Callback.idempotency_key == key))
     if existing is None:

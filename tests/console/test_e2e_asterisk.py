@@ -27,8 +27,6 @@ from callcenter import events as ev
 from callcenter.db.models import Call, Case
 from callcenter.db.session import get_sessionmaker, session_scope
 from tests.console.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     LiveServer,
     login,
     screenshot,
@@ -99,92 +97,91 @@ def _call_in_background(stack: Any, **options: Any) -> tuple[threading.Thread, l
     return t, out
 
 
-def test_console_with_real_asterisk(e2e: dict[str, Any]) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_console_with_real_asterisk(e2e: dict[str, Any], browser: Any) -> None:
     live: LiveServer = e2e["live"]
     stack = e2e["stack"]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            agent_ctx = browser.new_context(base_url=live.url, viewport={"width": 1440, "height": 900})
-            sup_ctx = browser.new_context(base_url=live.url, viewport={"width": 1440, "height": 900})
-            agent_ctx.set_default_timeout(20_000)
-            sup_ctx.set_default_timeout(20_000)
-            agent = agent_ctx.new_page()
-            login(agent, "seat9")
-            sup = sup_ctx.new_page()
-            login(sup, "super1")
+    agent_ctx = sup_ctx = None
+    try:
+        agent_ctx = browser.new_context(base_url=live.url, viewport={"width": 1440, "height": 900})
+        sup_ctx = browser.new_context(base_url=live.url, viewport={"width": 1440, "height": 900})
+        agent_ctx.set_default_timeout(20_000)
+        sup_ctx.set_default_timeout(20_000)
+        agent = agent_ctx.new_page()
+        login(agent, "seat9")
+        sup = sup_ctx.new_page()
+        login(sup, "super1")
 
-            # join the queue through the AMI bridge; the state comes back from Asterisk
-            agent.click("#btn-join")
-            expect(agent.locator("#my-state")).to_have_attribute("data-state", "idle", timeout=15_000)
-            agent.select_option("#pause-reason", "training")
-            agent.click("#btn-pause")
-            expect(agent.locator("#my-state")).to_have_attribute("data-state", "paused", timeout=15_000)
-            expect(agent.locator("#my-state")).to_contain_text("培训")
-            expect(sup.locator(f'#agents [data-agent="{AGENT_IFACE}"] .state')).to_have_attribute(
-                "data-state", "paused", timeout=5_000
-            )
+        # join the queue through the AMI bridge; the state comes back from Asterisk
+        agent.click("#btn-join")
+        expect(agent.locator("#my-state")).to_have_attribute("data-state", "idle", timeout=15_000)
+        agent.select_option("#pause-reason", "training")
+        agent.click("#btn-pause")
+        expect(agent.locator("#my-state")).to_have_attribute("data-state", "paused", timeout=15_000)
+        expect(agent.locator("#my-state")).to_contain_text("培训")
+        expect(sup.locator(f'#agents [data-agent="{AGENT_IFACE}"] .state')).to_have_attribute(
+            "data-state", "paused", timeout=5_000
+        )
 
-            # a caller waits while the only agent is paused, then gives up
-            t1, first = _call_in_background(stack, hold_s=10)
-            waiting = sup.locator('[data-queue="hotline"] [data-kpi="waiting"] .v')
-            expect(waiting).to_have_text("1", timeout=30_000)
-            screenshot(sup, "e2e-wallboard-queued")
-            expect(waiting).to_have_text("0", timeout=30_000)
-            expect(sup.locator('[data-queue="hotline"] [data-kpi="abandoned"] .v')).to_have_text(
-                "100.0%", timeout=5_000
-            )
-            screenshot(sup, "e2e-wallboard-abandoned")
-            t1.join(60)
-            assert first and first[0]["answered"] is False
+        # a caller waits while the only agent is paused, then gives up
+        t1, first = _call_in_background(stack, hold_s=10)
+        waiting = sup.locator('[data-queue="hotline"] [data-kpi="waiting"] .v')
+        expect(waiting).to_have_text("1", timeout=30_000)
+        screenshot(sup, "e2e-wallboard-queued")
+        expect(waiting).to_have_text("0", timeout=30_000)
+        expect(sup.locator('[data-queue="hotline"] [data-kpi="abandoned"] .v')).to_have_text(
+            "100.0%", timeout=5_000
+        )
+        screenshot(sup, "e2e-wallboard-abandoned")
+        t1.join(60)
+        assert first and first[0]["answered"] is False
 
-            # resume; the next caller reaches the agent and the console pops the call
-            agent.click("#btn-resume")
-            expect(agent.locator("#my-state")).to_have_attribute("data-state", "idle", timeout=15_000)
-            t2, second = _call_in_background(stack, hold_s=60)
-            agent.wait_for_selector("#pop-body:not(.hidden)", timeout=60_000)
-            uid = _wait_uid(live, stack)
-            expect(agent.locator("#my-state")).to_have_attribute("data-state", "talking", timeout=10_000)
-            number_shown = agent.inner_text("#pop-number")
-            with session_scope(live.database_url) as s:
-                call = s.scalar(select(Call).where(Call.uniqueid == uid))
-                assert call is not None
-                assert number_shown == call.caller_number
+        # resume; the next caller reaches the agent and the console pops the call
+        agent.click("#btn-resume")
+        expect(agent.locator("#my-state")).to_have_attribute("data-state", "idle", timeout=15_000)
+        t2, second = _call_in_background(stack, hold_s=60)
+        agent.wait_for_selector("#pop-body:not(.hidden)", timeout=60_000)
+        uid = _wait_uid(live, stack)
+        expect(agent.locator("#my-state")).to_have_attribute("data-state", "talking", timeout=10_000)
+        number_shown = agent.inner_text("#pop-number")
+        with session_scope(live.database_url) as s:
+            call = s.scalar(select(Call).where(Call.uniqueid == uid))
+            assert call is not None
+            assert number_shown == call.caller_number
 
-            # the speech service's output for this call → the pipeline's suggestion → the screen
-            r = e2e["redis"]
-            ev.publish_now(
-                r,
-                ev.transcript_stream(uid),
-                "transcript.partial",
-                {"uniqueid": uid, "seq": 0, "text": "东华门街道"},
-            )
-            final = {"uniqueid": uid, "seq": 0, "text": TEXT, "final": True}
-            for stream in (ev.transcript_stream(uid), ev.STREAM_TRANSCRIPTS):
-                ev.publish_now(r, stream, "transcript.final", final)
-            agent.wait_for_selector("#suggestion .matter", timeout=30_000)
-            expect(agent.locator("#transcript .final")).to_contain_text("饭馆")
-            assert agent.input_value("#f-matter") == "0601001"
-            agent.wait_for_function("document.getElementById('f-unit').value === 'S110101001'")
-            screenshot(agent, "e2e-agent-screen-pop")
-            agent.click("#btn-create")
-            agent.wait_for_selector("#result:not(.hidden)")
-            number = agent.inner_text("#case-number")
-            screenshot(agent, "e2e-agent-case-created")
-            with session_scope(live.database_url) as s:
-                case = s.scalar(select(Case).where(Case.number == number))
-                assert case is not None and case.status == "dispatched"
-                assert case.call_id == s.scalar(select(Call.id).where(Call.uniqueid == uid))
+        # the speech service's output for this call → the pipeline's suggestion → the screen
+        r = e2e["redis"]
+        ev.publish_now(
+            r,
+            ev.transcript_stream(uid),
+            "transcript.partial",
+            {"uniqueid": uid, "seq": 0, "text": "东华门街道"},
+        )
+        final = {"uniqueid": uid, "seq": 0, "text": TEXT, "final": True}
+        for stream in (ev.transcript_stream(uid), ev.STREAM_TRANSCRIPTS):
+            ev.publish_now(r, stream, "transcript.final", final)
+        agent.wait_for_selector("#suggestion .matter", timeout=30_000)
+        expect(agent.locator("#transcript .final")).to_contain_text("饭馆")
+        assert agent.input_value("#f-matter") == "0601001"
+        agent.wait_for_function("document.getElementById('f-unit').value === 'S110101001'")
+        screenshot(agent, "e2e-agent-screen-pop")
+        agent.click("#btn-create")
+        agent.wait_for_selector("#result:not(.hidden)")
+        number = agent.inner_text("#case-number")
+        screenshot(agent, "e2e-agent-case-created")
+        with session_scope(live.database_url) as s:
+            case = s.scalar(select(Case).where(Case.number == number))
+            assert case is not None and case.status == "dispatched"
+            assert case.call_id == s.scalar(select(Call.id).where(Call.uniqueid == uid))
 
-            # hang up from the console (AMI Hangup through the bridge)
-            agent.click("#btn-hangup")
-            t2.join(60)
-            assert second and second[0]["answered"] is True
-            assert second[0]["agent"] in ("seat9", AGENT_IFACE)
-        finally:
-            browser.close()
+        # hang up from the console (AMI Hangup through the bridge)
+        agent.click("#btn-hangup")
+        t2.join(60)
+        assert second and second[0]["answered"] is True
+        assert second[0]["agent"] in ("seat9", AGENT_IFACE)
+    finally:
+        for ctx in (agent_ctx, sup_ctx):
+            if ctx is not None:
+                ctx.close()
 
 
 def _wait_uid(live: LiveServer, stack: Any, timeout: float = 30.0) -> str:
