@@ -248,3 +248,38 @@ def test_unit_returns_case_and_supervisor_arbitrates(new_page: Any, live_server:
     sup.wait_for_selector('#kpi-overall [data-kpi="total"]')
     sup.wait_for_selector("#hf-matters tr:nth-child(2)")
     screenshot(sup, "supervisor-kpi")
+
+
+def test_overdue_list_and_one_click_supervision(new_page: Any, live_server: LiveServer) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from callcenter.db.models import Case
+
+    with httpx.Client(base_url=live_server.url, headers=live_server.headers("agent1")) as api:
+        r = api.post(
+            "/api/cases",
+            json={
+                "description": "片区停水一天了",
+                "matter_code": "1101001",
+                "district_code": "110101",
+                "register": True,
+                "dispatch_unit_code": "B110101-SW",
+            },
+        )
+        number = r.json()["number"]
+    with session_scope(live_server.database_url) as s:
+        case = s.query(Case).filter_by(number=number).one()
+        case.accept_due_at = datetime.now(UTC) - timedelta(hours=3)
+    page = new_page()
+    login(page, "super1")
+    page.click('nav.tabs button[data-tab="overdue"]')
+    row = page.locator(f'#overdue tr[data-number="{number}"]')
+    row.wait_for()
+    assert "签收超时" in row.inner_text()
+    screenshot(page, "supervisor-overdue")
+    row.locator("button.primary").click()
+    page.wait_for_selector(f'#overdue tr[data-number="{number}"] .badge.warn')
+    with httpx.Client(base_url=live_server.url, headers=live_server.headers("super1")) as api:
+        case_out = api.get(f"/api/cases/{number}").json()
+    assert case_out["supervised"] is True
+    assert case_out["timeline"][-1]["action"] == "supervise"

@@ -218,7 +218,7 @@ async function showCase(number, onChange) {
     }));
   }
   const timeline = el("table", {}, el("tr", {}, ["created_at", "action", "status", "unit", "reason"].map((h) =>
-    el("th", { text: { created_at: t("case.created_at"), action: t("case.actions"), status: t("case.status"), unit: t("case.unit"), reason: t("case.reason") }[h] }))),
+    el("th", { text: { created_at: t("case.created_at"), action: t("case.action"), status: t("case.status"), unit: t("case.unit"), reason: t("case.reason") }[h] }))),
     (c.timeline || []).map((e) => el("tr", {},
       el("td", { text: fmtTime(e.created_at) }), el("td", { text: e.action_label || e.action }),
       el("td", { text: statusLabel(e.to_status) }), el("td", { text: e.unit_code || "" }), el("td", { text: e.reason || "" }))));
