@@ -88,7 +88,10 @@ def start_server(database_url: str, redis_url: str, *, start_relay: bool = True)
     app = create_app(settings, start_relay=start_relay)
     app.state.console_command_timeout_s = 3.0
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # open SSE streams would otherwise hold a graceful shutdown until every browser disconnects
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="console-uvicorn", daemon=True)
     thread.start()
