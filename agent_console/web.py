@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -77,16 +78,21 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
+def make_hub(settings: Settings) -> Hub:
+    """The process's hub for ``settings`` (SLA seconds: ``CALLCENTER_CONSOLE_SLA_SECONDS``, default 20 as
+    the queue's ``servicelevel``; wrap-up: the telephony option ``CALLCENTER_TELEPHONY_WRAPUP_TIME_S``)."""
+    return Hub(
+        settings.redis_url,
+        tz=settings.timezone,
+        sla_seconds=float(os.environ.get("CALLCENTER_CONSOLE_SLA_SECONDS", "20")),
+        wrapup_seconds=_wrapup_seconds(),
+    )
+
+
 def hub_of(request: Request) -> Hub:
     hub: Hub | None = getattr(request.app.state, "console_hub", None)
-    if hub is None:
-        s = _settings(request)
-        hub = Hub(
-            s.redis_url,
-            tz=s.timezone,
-            sla_seconds=float(getattr(request.app.state, "console_sla_seconds", 20.0)),
-            wrapup_seconds=float(getattr(request.app.state, "console_wrapup_seconds", _wrapup_seconds())),
-        )
+    if hub is None:  # an app that was not set up by mount()
+        hub = make_hub(_settings(request))
         request.app.state.console_hub = hub
     return hub
 
@@ -594,6 +600,7 @@ def labels(_: CurrentUser) -> dict[str, Any]:
 def mount(app: FastAPI) -> None:
     """Add the console's routes, pages and the live-event hub to the core app."""
     app.include_router(router)
+    app.state.console_hub = make_hub(app.state.settings)
     app.mount("/console", StaticFiles(directory=STATIC_DIR, html=True), name="console")
 
     if not any(getattr(r, "path", None) == "/" for r in app.router.routes):
