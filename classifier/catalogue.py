@@ -9,9 +9,14 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from classifier.places import Gazetteer
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data"
 DATA_FILES = (
@@ -95,6 +100,16 @@ class Catalogue:
     data_hash: str
     data_dir: Path
     _children: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _gazetteer: Gazetteer | None = field(default=None, repr=False)
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        """The place-name index over ``areas`` (built once per catalogue)."""
+        if self._gazetteer is None:
+            from classifier.places import Gazetteer
+
+            self._gazetteer = Gazetteer(self.areas)
+        return self._gazetteer
 
     @property
     def rule_count(self) -> int:
@@ -113,6 +128,25 @@ class Catalogue:
 
     def category_of(self, matter_code: str) -> Category:
         return self.categories[self.matters[matter_code].category_code]
+
+
+def codes_of(area: Any) -> tuple[str | None, str | None, str | None]:
+    """(district, street, community) codes of an object with ``district_code`` … attributes or of a mapping
+    with ``district_code`` / ``district`` … keys (the pipeline's caller-history hint uses the short keys)."""
+    if area is None:
+        return None, None, None
+    if isinstance(area, Mapping):
+        get = area.get
+        return (
+            get("district_code") or get("district"),
+            get("street_code") or get("street"),
+            get("community_code") or get("community"),
+        )
+    return (
+        getattr(area, "district_code", None),
+        getattr(area, "street_code", None),
+        getattr(area, "community_code", None),
+    )
 
 
 def _split(cell: str) -> tuple[str, ...]:

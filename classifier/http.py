@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from classifier.places import PlaceHint
 from classifier.suggester import ModelNotFound, SuggesterHolder
 from classifier.text import NoSuggestion, check_text
 
@@ -36,29 +35,19 @@ def get_holder() -> SuggesterHolder:
     return _holder
 
 
-def caller_hint(phone: str | None, database_url: str | None = None) -> PlaceHint | None:
-    """Place of the caller's most recent case with a district (来电历史), or None."""
+def caller_hint(phone: str | None, database_url: str | None = None) -> dict[str, Any] | None:
+    """Place of the caller's most recent case (来电历史), via the pipeline's lookup; None on any failure."""
     if not phone:
         return None
     try:
-        from sqlalchemy import select
-
-        from callcenter.db.models import Case
         from callcenter.db.session import session_scope
+        from callcenter.pipeline import caller_hint as history_hint
 
         with session_scope(database_url) as session:
-            row = session.execute(
-                select(Case.district_code, Case.street_code, Case.community_code)
-                .where(Case.caller_phone == phone, Case.district_code.is_not(None))
-                .order_by(Case.created_at.desc())
-                .limit(1)
-            ).first()
+            return history_hint(session, phone)
     except Exception:  # the hint is optional: never fail a suggestion because of it
         log.warning("caller history lookup failed", exc_info=True)
         return None
-    if row is None:
-        return None
-    return PlaceHint(row.district_code, row.street_code, row.community_code)
 
 
 @router.post("/api/suggest")

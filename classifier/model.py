@@ -3,6 +3,7 @@ temperature-scaled softmax scores. Pure numpy/scipy at prediction time; pickled 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,10 +72,10 @@ GENERIC_WORDS = frozenset(
         "协调",
     ]
 )
-_PUNCT = __import__("re").compile(r"[\s，。！？、,.!?；;：:]")
+_PUNCT = re.compile(r"[\s，。！？、,.!?；;：:]")
 
 
-_WHITE_SPACES = __import__("re").compile(r"\s\s+")
+_WHITE_SPACES = re.compile(r"\s\s+")
 
 
 def _char_ngrams(text: str, max_n: int = 3) -> list[str]:

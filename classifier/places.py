@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from classifier.catalogue import Area, Catalogue
+from classifier.catalogue import Area, Catalogue, codes_of
 
 #: Two-character short forms that are safe on their own (unambiguous place names, not common words).
 SAFE_SHORT = {
@@ -219,7 +219,7 @@ class Gazetteer:
 
     @classmethod
     def from_catalogue(cls, catalogue: Catalogue) -> Gazetteer:
-        return cls(catalogue.areas)
+        return catalogue.gazetteer
 
     @staticmethod
     def short_name(area: Area) -> str:
@@ -279,22 +279,9 @@ class Gazetteer:
 
 
 def _hint_codes(hint: Any) -> PlaceHint | None:
-    if hint is None:
-        return None
-    if isinstance(hint, PlaceHint):
+    if hint is None or isinstance(hint, PlaceHint):
         return hint
-    if isinstance(hint, Mapping):
-        get = hint.get
-        return PlaceHint(
-            get("district_code") or get("district"),
-            get("street_code") or get("street"),
-            get("community_code") or get("community"),
-        )
-    return PlaceHint(
-        getattr(hint, "district_code", None),
-        getattr(hint, "street_code", None),
-        getattr(hint, "community_code", None),
-    )
+    return PlaceHint(*codes_of(hint))
 
 
 def _trim_lead(piece: str, gazetteer: Gazetteer) -> str:
@@ -332,7 +319,7 @@ def extract_places(text: str, gazetteer: Gazetteer | Catalogue, hint: Any = None
     the caller's earlier cases; it breaks ties in the text and is used alone (low confidence) when the text
     names no area.
     """
-    gz = gazetteer if isinstance(gazetteer, Gazetteer) else _gazetteer_of(gazetteer)
+    gz = gazetteer if isinstance(gazetteer, Gazetteer) else gazetteer.gazetteer
     hint_codes = _hint_codes(hint)
     result = PlaceResult()
     text = text or ""
@@ -423,15 +410,3 @@ def _patterns(text: str, gz: Gazetteer, result: PlaceResult) -> None:
     lm = _LANDMARK.search(text)
     if lm:
         result.landmark = _trim_lead(lm.group(1), gz)
-
-
-_GAZ_CACHE: dict[int, Gazetteer] = {}
-
-
-def _gazetteer_of(catalogue: Catalogue) -> Gazetteer:
-    key = id(catalogue.areas)
-    gz = _GAZ_CACHE.get(key)
-    if gz is None:
-        gz = Gazetteer(catalogue.areas)
-        _GAZ_CACHE[key] = gz
-    return gz

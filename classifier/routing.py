@@ -11,11 +11,10 @@ Order of precedence for a matter in an area:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from classifier.catalogue import Catalogue
+from classifier.catalogue import Catalogue, codes_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,22 +41,7 @@ class UnitChoice:
 
 
 def _area_codes(area: Any) -> AreaRef:
-    if area is None:
-        return AreaRef()
-    if isinstance(area, AreaRef):
-        return area
-    if isinstance(area, Mapping):
-        get = area.get
-        return AreaRef(
-            get("district_code") or get("district"),
-            get("street_code") or get("street"),
-            get("community_code") or get("community"),
-        )
-    return AreaRef(
-        getattr(area, "district_code", None),
-        getattr(area, "street_code", None),
-        getattr(area, "community_code", None),
-    )
+    return area if isinstance(area, AreaRef) else AreaRef(*codes_of(area))
 
 
 def resolve_unit(catalogue: Catalogue, matter_code: str, area: Any) -> UnitChoice:

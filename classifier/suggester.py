@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from classifier.catalogue import Catalogue, load_catalogue
-from classifier.places import Gazetteer, PlaceResult, extract_places
+from classifier.places import PlaceResult, extract_places
 from classifier.routing import UnitChoice, resolve_unit
 from classifier.text import REASONS, NoSuggestion, check_text
 from classifier.training import MODEL_FILE, current_version, default_models_dir
@@ -125,7 +125,7 @@ class Suggester:
 
         self.model = model
         self.catalogue = catalogue
-        self.gazetteer = Gazetteer.from_catalogue(catalogue)
+        self.gazetteer = catalogue.gazetteer
         self.version = version or str(model.meta.get("version", ""))
         if threshold is None:
             from callcenter.config import get_settings

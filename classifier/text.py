@@ -107,13 +107,12 @@ def tokenizer(extra_words: Iterable[str] = ()) -> Any:
 
 def user_words_from_catalogue(catalogue: Catalogue) -> list[str]:
     """The user dictionary: catalogue names and keywords, and place names of the gazetteer."""
-    from classifier.places import Gazetteer
 
     words: list[str] = []
     for m in catalogue.matters.values():
         words.append(re.sub(r"[（(].*?[)）]|、", "", m.name))
         words.extend(k for k in m.keywords if len(k) <= 8)
-    gz = Gazetteer.from_catalogue(catalogue)
+    gz = catalogue.gazetteer
     words.extend(a for a in gz.aliases if len(a) >= 2)
     return sorted(set(words))
 

@@ -317,3 +317,10 @@ def read_metadata_for(models_dir: Path | str, version: str | None = None) -> dic
     if version is None:
         raise FileNotFoundError(f"no current model in {models_dir}")
     return dict(json.loads((models_dir / version / META_FILE).read_text(encoding="utf-8")))
+
+
+def load_model_info(models_dir: Path | str, version: str | None = None) -> ModelInfo:
+    """The ``ModelInfo`` of a trained model, read back from its ``metadata.json``."""
+    meta = read_metadata_for(models_dir, version)
+    meta["path"] = Path(meta["path"])
+    return ModelInfo(**meta)

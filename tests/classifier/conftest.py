@@ -1,4 +1,5 @@
-"""Fixtures of the classifier tests: one real model trained per session (smaller corpus than production)."""
+"""Fixtures of the classifier tests: the session model shared by all test packages
+(``tests/fixtures_models.py``: trained once per run, smaller corpus than production, same code path)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,10 @@ import pytest
 
 from classifier.catalogue import Catalogue, load_catalogue
 from classifier.suggester import Suggester
-from classifier.training import ModelInfo, train
+from classifier.training import ModelInfo, load_model_info
+from tests.fixtures_models import FEEDBACK_MATTER, FEEDBACK_TEXT
 
-#: Agent feedback used in the session model: a phrasing the generated corpus never contains.
-FEEDBACK_TEXT = "小区门口那个快递驿站的三轮车把整个出口全堵死了"
-FEEDBACK_MATTER = "0900010"  # 非机动车乱停放
-TEST_PER_MATTER = {"train": 24, "calib": 3, "test": 4}
+__all__ = ["FEEDBACK_MATTER", "FEEDBACK_TEXT"]
 
 
 @pytest.fixture(scope="session")
@@ -23,18 +22,13 @@ def catalogue() -> Catalogue:
 
 
 @pytest.fixture(scope="session")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("classifier_models")
+def models_dir(trained_model_dir: Path) -> Path:
+    return trained_model_dir
 
 
 @pytest.fixture(scope="session")
 def trained(models_dir: Path) -> ModelInfo:
-    feedback = [
-        {"text": FEEDBACK_TEXT, "matter_code": FEEDBACK_MATTER},
-        {"text": "", "matter_code": FEEDBACK_MATTER},  # unusable: skipped
-        {"text": "正常文本", "matter_code": "9999999"},  # unknown matter: skipped
-    ]
-    return train(models_dir, feedback, progress=False, per_matter=TEST_PER_MATTER, seed=7)
+    return load_model_info(models_dir)
 
 
 @pytest.fixture(scope="session")
