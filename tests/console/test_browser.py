@@ -283,3 +283,79 @@ def test_overdue_list_and_one_click_supervision(new_page: Any, live_server: Live
         case_out = api.get(f"/api/cases/{number}").json()
     assert case_out["supervised"] is True
     assert case_out["timeline"][-1]["action"] == "supervise"
+
+
+def _do(page: Any, number: str, action: str, fields: dict[str, str] | None = None) -> None:
+    """Open the case detail, choose ``action``, fill its form and submit."""
+    page.click(f'tr[data-number="{number}"] button')
+    page.click(f'#case-modal button[data-action="{action}"]')
+    form = f'.action-form[data-action="{action}"]'
+    for name, value in (fields or {}).items():
+        selector = f'{form} [name="{name}"]'
+        if page.locator(selector).evaluate("n => n.tagName") == "SELECT":
+            page.select_option(selector, value)
+        else:
+            page.fill(selector, value)
+    page.click(f'{form} button[type="submit"]')
+    page.wait_for_selector("#case-modal", state="detached")
+
+
+def test_unit_accepts_asks_extension_answers_and_center_verifies(
+    new_page: Any, live_server: LiveServer
+) -> None:
+    with httpx.Client(base_url=live_server.url, headers=live_server.headers("agent1")) as api:
+        number = api.post(
+            "/api/cases",
+            json={
+                "description": "东华门街道某饭馆油烟扰民",
+                "matter_code": "0601001",
+                "district_code": "110101",
+                "street_code": "110101001",
+                "register": True,
+                "dispatch_unit_code": "S110101001",
+            },
+        ).json()["number"]
+    unit = new_page()
+    login(unit, "street1")
+    unit.wait_for_selector(f'#inbox tr[data-number="{number}"]')
+    _do(unit, number, "accept")
+    _do(unit, number, "request_extension", {"hours": "48", "reason": "需协调环保部门联合检测"})
+
+    sup = new_page()
+    login(sup, "super1")
+    sup.click('nav.tabs button[data-tab="cases"]')
+    sup.wait_for_selector(f'#extensions tr[data-number="{number}"]')
+    _do(sup, number, "approve_extension")
+
+    unit.wait_for_selector(f'#inbox tr[data-number="{number}"]')
+    _do(unit, number, "feedback", {"text": "已督促商户安装油烟净化器并复查合格", "resolved": "true"})
+    sup.wait_for_selector(f'#verification tr[data-number="{number}"]')
+    screenshot(sup, "supervisor-verification")
+    _do(sup, number, "verify")
+    with httpx.Client(base_url=live_server.url, headers=live_server.headers("super1")) as api:
+        case = api.get(f"/api/cases/{number}").json()
+    assert case["status"] == "verified"
+    assert [e["action"] for e in case["timeline"]][-5:] == [
+        "accept",
+        "request_extension",
+        "approve_extension",
+        "feedback",
+        "verify",
+    ]
+
+
+def test_agent_wrapup_after_the_call(new_page: Any, live_server: LiveServer, redis_client: Any) -> None:
+    live_server.app.state.console_hub.wallboard.wrapup_seconds = 120
+    page = new_page()
+    login(page, "seat1")
+    member = {"queue": "hotline", "agent": "seat1", "interface": "PJSIP/8001", "status": 1, "change": "added"}
+    ev.publish_now(redis_client, ev.STREAM_AGENTS, "agent.status", member)
+    page.wait_for_selector('#my-state[data-state="idle"]')
+    call = {"uniqueid": "1795000000.401", "queue": "hotline", "interface": "PJSIP/8001", "wait": 1.0}
+    ev.publish_now(redis_client, ev.STREAM_AGENTS, "agent.connect", call)
+    page.wait_for_selector('#my-state[data-state="talking"]')
+    ev.publish_now(redis_client, ev.STREAM_AGENTS, "agent.complete", {**call, "talk": 30.0})
+    page.wait_for_selector('#my-state[data-state="wrapup"]')
+    page.wait_for_selector("#wrapup:not(.hidden)")
+    assert page.inner_text("#wrapup-left").startswith(("01:", "02:"))
+    screenshot(page, "agent-wrapup")

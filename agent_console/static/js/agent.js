@@ -51,15 +51,19 @@ async function command(path, body) {
 }
 
 // ------------------------------------------------------------------ screen-pop
-async function openCall(uniqueid) {
-  if (A.call === uniqueid) return;
+async function openCall(uniqueid, attempt = 0) {
+  if (A.call === uniqueid && attempt === 0) return;
   A.call = uniqueid;
   A.finals = []; A.partial = ""; A.suggestion = null; A.descriptionEdited = false;
   document.getElementById("result").classList.add("hidden");
   document.getElementById("case-form").reset();
   let pop;
   try { pop = await api(`/api/console/screen-pop/${encodeURIComponent(uniqueid)}`); }
-  catch (e) { if (e.status === 404) { setTimeout(() => { A.call = null; openCall(uniqueid); }, 500); return; } throw e; }
+  catch (e) {
+    // the bridge writes the call row right after the event; retry for a few seconds
+    if (e.status === 404 && attempt < 20 && A.call === uniqueid) { setTimeout(() => openCall(uniqueid, attempt + 1), 500); return; }
+    throw e;
+  }
   A.pop = pop;
   document.getElementById("pop-empty").classList.add("hidden");
   document.getElementById("pop-body").classList.remove("hidden");
