@@ -164,18 +164,22 @@ class Suggester:
         return cls(model, catalogue or load_catalogue(), threshold, version=folder.name)
 
     def _result(self, x_row: Any, probs: np.ndarray, text: str, hint: Any) -> SuggestionResult:
-        probs = np.where(self._known, probs, 0.0)
+        probs = np.where(self._known, probs, -1.0)  # matters no longer in the catalogue are never proposed
         order = np.argsort(-probs)[:3]
         matters = []
         for i in order:
             m = self.catalogue.matters[str(self.model.classes[i])]
             matters.append(
-                MatterScore(m.code, m.name, self.catalogue.categories[m.category_code].name, float(probs[i]))
+                MatterScore(
+                    m.code, m.name, self.catalogue.categories[m.category_code].name, max(0.0, float(probs[i]))
+                )
             )
         place = extract_places(text, self.gazetteer, hint)
         unit = resolve_unit(self.catalogue, matters[0].code, place)
         confidence = matters[0].score
-        auto = confidence >= self.threshold and unit.unit_code is not None and unit.rule_kind != "unresolved"
+        # auto-dispatch only to a real owner: not when the unit is unknown or is the 12345 center itself
+        owner = self.catalogue.units.get(unit.unit_code) if unit.unit_code else None
+        auto = confidence >= self.threshold and owner is not None and owner.kind != "center"
         evidence = self.model.evidence(x_row, int(order[0]), exclude=self._place_words)
         return SuggestionResult(matters, unit, place, evidence, bool(auto), self.version, confidence)
 

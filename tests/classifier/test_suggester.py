@@ -90,6 +90,10 @@ def test_auto_dispatch_follows_threshold(suggester: Suggester) -> None:
     assert lenient.suggest(text).auto_dispatch is True
     # without any place the unit is unknown: never auto-dispatched
     assert lenient.suggest("有人在路边烧垃圾烟特别大").auto_dispatch is False
+    # a 属地 matter with only the district known goes to the 12345 center: not auto-dispatched
+    only_district = lenient.suggest("怀柔区有人在路边烧垃圾烟特别大")
+    assert only_district.unit is not None and only_district.unit.unit_code == "110116-12345"
+    assert only_district.auto_dispatch is False
 
 
 def test_caller_hint_fills_the_place(suggester: Suggester) -> None:
