@@ -251,7 +251,7 @@ def markdown(f: dict[str, Any]) -> str:
         *_curve(f["auto_dispatch_curve_unit"], "Unit accuracy"),
         "",
         f"At the default threshold 0.85, {auto['share_of_texts_with_place']:.1%} of the held-out texts"
-        " that name a place are auto-dispatched (confidence ≥ 0.85 and a unit resolved);"
+        " that name a place are auto-dispatched (confidence ≥ 0.85, owner not the center);"
         f" the owning unit is right for {auto['unit_accuracy_when_auto']:.1%} of those.",
     ]
     return "\n".join(lines)
