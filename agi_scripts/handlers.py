@@ -14,7 +14,8 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from agi_scripts.server import FastAGI, Handler
 from callcenter.db.base import utcnow
-from callcenter.db.models import Call, Callback, Case, SurveyResult
+from callcenter.db.models import Call, Callback, Case
 from callcenter.db.session import session_scope
 from callcenter.events import STREAM_CALLBACKS, enqueue
 from callcenter.services.calls import get_or_create_call
@@ -49,6 +50,7 @@ class IVRContext:
     audiosocket_ttl_s: int = AUDIOSOCKET_TTL_S
     input_timeout_ms: int = INPUT_TIMEOUT_MS
     known_statuses: set[str] = field(default_factory=lambda: set(status_labels()))
+    rootfs: Path | None = None  # Asterisk root filesystem (recorded answers); default from settings
 
 
 class IVRSession:
@@ -144,9 +146,16 @@ class IVRHandlers:
 
     def __init__(self, ctx: IVRContext) -> None:
         self.ctx = ctx
+        self._voice_answers: Any = None
+        self._voice_record_ms = 4000
 
     def table(self) -> dict[str, Handler]:
-        return {"intake": self.intake, "status": self.status, "return_visit": self.return_visit}
+        return {
+            "intake": self.intake,
+            "status": self.status,
+            "return_visit": self.return_visit,
+            "queue_callback": self.queue_callback,
+        }
 
     # -- intake ----------------------------------------------------------------------------
     def intake(self, agi: FastAGI, env: dict[str, str]) -> None:
@@ -279,60 +288,199 @@ class IVRHandlers:
                 _merge_ivr_data(call, "status", outcome)
 
     # -- return visit --------------------------------------------------------------------------
+    def _voice(self) -> Any:
+        """The voice-answer recogniser (Vosk grammar mode), or None when no model is configured."""
+        if self._voice_answers is None:
+            from callcenter.callbacks.options import DiallerOptions
+            from callcenter.callbacks.voice import AnswerGrammar, VoiceAnswers
+
+            opts = DiallerOptions()
+            if opts.voice_model is None:
+                self._voice_answers = False
+            else:
+                grammar = (
+                    AnswerGrammar.from_file(opts.voice_grammar_file)
+                    if opts.voice_grammar_file
+                    else AnswerGrammar.builtin(opts.voice_lang)
+                )
+                self._voice_answers = VoiceAnswers(opts.voice_model, grammar)
+                self._voice_record_ms = opts.voice_record_s * 1000
+        return self._voice_answers or None
+
+    def _listen(self, s: IVRSession, question: str, trail: list[dict[str, Any]]) -> tuple[str, Any]:
+        """Record a spoken answer (a key pressed meanwhile wins); returns ``(key, voice answer)``."""
+        voice = self._voice()
+        if voice is None:
+            return "", None
+        n = int(s.var("CC_IVR_LISTEN") or 0) if s.var("CC_IVR_LISTEN").isdigit() else 0
+        s.set("CC_IVR_LISTEN", str(n + 1))
+        name = f"rv-{s.uniqueid}-{question}-{n + 1}".replace("/", "_")
+        in_root = f"/var/spool/asterisk/tmp/{name}"
+        res = s.agi.execute("RECORD FILE", in_root, "wav", '"123"', str(self._voice_record_ms), "0", "s=2")
+        code = res.get("result", ("", ""))[0]
+        key = chr(int(code)) if code.isdigit() and int(code) > 0 else ""
+        if key:
+            trail.append({"listen": question, "digits": key})
+            return key, None
+        rootfs = self.ctx.rootfs or _settings().asterisk.rootfs
+        wav = Path(str(rootfs) + in_root + ".wav")
+        if not wav.is_file():
+            trail.append({"listen": question, "error": "no recording"})
+            return "", None
+        answer, text = voice.recognise(wav, question)
+        trail.append({"listen": question, "text": text, "answer": answer})
+        wav.unlink(missing_ok=True)
+        return "", answer
+
     def return_visit(self, agi: FastAGI, env: dict[str, str]) -> None:
-        """Return visit (回访): resolved? satisfied? Stored as a SurveyResult (method dtmf)."""
+        """Return visit (回访): case summary, then resolved? satisfied? by keypad or by voice.
+
+        The answers are applied by :func:`callcenter.callbacks.service.apply_survey`: stored as a
+        ``SurveyResult``, the case's evaluation (评价), reopen / 二次回访 per policy, and the callback
+        row finished. A hang-up mid-survey still stores what was answered (incomplete, retried).
+        """
+        from agi_scripts.server import ChannelGone
+
         s = IVRSession(agi, env)
         case_number = s.var("CC_CASE_NUMBER")
         callback_raw = s.var("CC_CALLBACK_ID")
         callback_id = int(callback_raw) if callback_raw.isdigit() else None
         with session_scope(self.ctx.database_url) as db:
-            case_id = db.scalar(select(Case.id).where(Case.number == case_number)) if case_number else None
-        if case_id is None:
+            case_status = (
+                db.scalar(select(Case.status).where(Case.number == case_number)) if case_number else None
+            )
+        if case_status is None:
             log.warning("return_visit %s: unknown case %r", s.uniqueid, case_number)
             s.set("CC_RV_RESULT", "unknown_case")
             return
-        s.play("callcenter/rv-intro")
         resolved: bool | None = None
-        for _ in range(2):
-            key = s.ask("callcenter/rv-resolved", self.ctx.input_timeout_ms, 1)
-            if key in ("1", "2"):
-                resolved = key == "1"
-                break
         satisfaction: str | None = None
-        for _ in range(2):
-            key = s.ask("callcenter/rv-satisfaction", self.ctx.input_timeout_ms, 1)
-            satisfaction = {"1": "satisfied", "2": "basic", "3": "unsatisfied"}.get(key)
-            if satisfaction:
-                break
-        complete = resolved is not None and satisfaction is not None
-        s.set("CC_RV_RESOLVED", "" if resolved is None else ("1" if resolved else "0"))
-        s.set("CC_RV_SATISFACTION", satisfaction or "")
-        s.set("CC_RV_RESULT", "complete" if complete else "incomplete")
-        if complete:
-            s.play("callcenter/rv-thanks")
+        methods: set[str] = set()
+        voice_trail: list[dict[str, Any]] = []
+        gone = False
+        try:
+            s.play("callcenter/rv-intro")
+            s.play("callcenter/rv-case")
+            s.say_digits(case_number)
+            for _ in range(2):
+                key = s.ask("callcenter/rv-resolved", self.ctx.input_timeout_ms, 1)
+                spoken = None
+                if key not in ("1", "2"):
+                    key, spoken = self._listen(s, "resolved", voice_trail)
+                if key in ("1", "2"):
+                    resolved = key == "1"
+                    methods.add("dtmf")
+                    break
+                if spoken is not None:
+                    resolved = bool(spoken)
+                    methods.add("voice")
+                    break
+            for _ in range(2):
+                key = s.ask("callcenter/rv-satisfaction", self.ctx.input_timeout_ms, 1)
+                spoken = None
+                if key not in ("1", "2", "3"):
+                    key, spoken = self._listen(s, "satisfaction", voice_trail)
+                satisfaction = {"1": "satisfied", "2": "basic", "3": "unsatisfied"}.get(key)
+                if satisfaction:
+                    methods.add("dtmf")
+                    break
+                if spoken is not None:
+                    satisfaction = str(spoken)
+                    methods.add("voice")
+                    break
+            complete = resolved is not None and satisfaction is not None
+            s.set("CC_RV_RESOLVED", "" if resolved is None else ("1" if resolved else "0"))
+            s.set("CC_RV_SATISFACTION", satisfaction or "")
+            s.set("CC_RV_RESULT", "complete" if complete else "incomplete")
+            if complete:
+                s.play("callcenter/rv-thanks")
+        except ChannelGone:
+            gone = True
+        finally:
+            self._store_survey(
+                s, case_number, callback_id, resolved, satisfaction, methods, voice_trail, gone
+            )
+
+    def _store_survey(
+        self,
+        s: IVRSession,
+        case_number: str,
+        callback_id: int | None,
+        resolved: bool | None,
+        satisfaction: str | None,
+        methods: set[str],
+        voice_trail: list[dict[str, Any]],
+        gone: bool,
+    ) -> None:
+        from callcenter.callbacks.options import DiallerOptions
+        from callcenter.callbacks.service import apply_survey
+
+        method = "voice" if "voice" in methods else "dtmf"
+        raw = {"uniqueid": s.uniqueid, "trail": s.trail, "voice": voice_trail, "hangup": gone}
         with session_scope(self.ctx.database_url) as db:
-            survey = SurveyResult(
-                case_id=case_id,
+            outcome = apply_survey(
+                db,
+                case_number=case_number,
                 callback_id=callback_id,
                 resolved=resolved,
                 satisfaction=satisfaction,
-                method="dtmf",
-                raw={"uniqueid": s.uniqueid, "trail": s.trail, "complete": complete},
+                method=method,
+                raw=raw,
+                now=utcnow(),
+                settings=_settings(),
+                options=DiallerOptions(),
             )
-            db.add(survey)
-            db.flush()
-            enqueue(
-                db,
-                STREAM_CALLBACKS,
-                "survey.recorded",
-                {
-                    "survey_id": survey.id,
-                    "case_id": case_id,
-                    "case_number": case_number,
-                    "callback_id": callback_id,
-                    "resolved": resolved,
-                    "satisfaction": satisfaction,
-                    "complete": complete,
-                    "uniqueid": s.uniqueid,
-                },
-            )
+        log.info("return_visit %s: case %s %s", s.uniqueid, case_number, outcome)
+
+    # -- queue callback ------------------------------------------------------------------------
+    def queue_callback(self, agi: FastAGI, env: dict[str, str]) -> None:
+        """A caller waiting in the queue pressed the callback key (排队中预约回拨).
+
+        The callback keeps the caller's place: ``requested_at`` is when they joined the queue, and the
+        dialler calls them back only when no caller who joined earlier is still waiting.
+        """
+        s = IVRSession(agi, env)
+        phone = env.get("agi_callerid", "")
+        if phone in ("", "unknown"):
+            s.set("CC_CALLBACK_ID", "")
+            return
+        joined_raw = s.var("CC_QUEUE_JOINED")
+        key = f"queue-callback:{s.uniqueid}"
+        from callcenter.callbacks.service import schedule
+
+        with session_scope(self.ctx.database_url) as db:
+            call = db.scalar(select(Call).where(Call.uniqueid == s.uniqueid))
+            joined = call.queued_at if call is not None and call.queued_at is not None else None
+            if joined is None and joined_raw.isdigit():
+                joined = datetime.fromtimestamp(int(joined_raw), UTC)
+            now = utcnow()
+            joined = joined or now
+            if joined.tzinfo is None:
+                joined = joined.replace(tzinfo=UTC)
+            try:
+                cb, _created = schedule(
+                    db,
+                    kind="queue_callback",
+                    key=key,
+                    phone=phone,
+                    at=now,
+                    requested_at=joined,
+                    max_attempts=_settings().callbacks.max_attempts,
+                    call_id=call.id if call is not None else None,
+                    outcome={"source": "queue", "uniqueid": s.uniqueid},
+                )
+            except ValueError as exc:
+                log.warning("queue_callback %s: %s", s.uniqueid, exc)
+                s.set("CC_CALLBACK_ID", "")
+                return
+            if call is not None:
+                _lock_call(db, call)
+                _merge_ivr_data(call, "queue_callback", {"callback_id": cb.id, "joined": joined.isoformat()})
+            cb_id = cb.id
+        s.set("CC_CALLBACK_ID", str(cb_id))
+
+
+def _settings() -> Any:
+    from callcenter.config import get_settings
+
+    return get_settings()

@@ -25,6 +25,7 @@ _PLUGINS = (
     "asr.cli",  # models list|install, transcribe, speech-service
     "classifier.cli",  # suggest, train
     "callcenter.worker.cli",  # worker (callbacks, return visits, sweeps)
+    "callcenter.callbacks.cli",  # callbacks list|schedule|dnc|tick
 )
 
 

@@ -57,6 +57,11 @@ PROMPTS: dict[str, str] = {
     "callcenter/rv-resolved": "您反映的问题是否已经解决？已解决请按一，未解决请按二。",
     "callcenter/rv-satisfaction": "您对办理结果是否满意？满意请按一，基本满意请按二，不满意请按三。",
     "callcenter/rv-thanks": "感谢您的评价，再见。",
+    "callcenter/rv-case": "关于您反映的问题，工单编号是",
+    "callcenter/rv-say": "您也可以直接说出您的回答。",
+    "callcenter/rv-sorry": "没有听清您的回答。",
+    "callcenter/qc-booked": "已为您登记回拨，您的排队顺序会为您保留，轮到您时我们会给您回电，再见。",
+    "callcenter/qc-connecting": "您好，这里是市民服务热线，您预约的回拨正在为您接通坐席，请稍候。",
     # Mandarin digits for SAY DIGITS / queue position announcements (language "zh").
     **{f"zh/digits/{d}": t for d, t in enumerate("零一二三四五六七八九")},
     "zh/digits/10": "十",

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from callcenter.callbacks.dialler import callbacks_loop
 from callcenter.config import Settings
 from callcenter.db.session import get_sessionmaker, session_scope
 from callcenter.events import OutboxRelay, redis_client
@@ -65,6 +66,7 @@ LOOPS: dict[str, LoopFactory] = {
     "outbox": outbox_loop,
     "sweep": sweep_loop,
     "pipeline": pipeline_loop,
+    "callbacks": callbacks_loop,
 }
 
 
