@@ -129,6 +129,7 @@ def serve(
         port=port or settings.api_port,
         workers=workers,
         log_level="info",
+        timeout_graceful_shutdown=5,  # open SSE streams must not hold a shutdown
     )
 
 

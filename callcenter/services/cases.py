@@ -58,6 +58,7 @@ class NewCase:
     register: bool = False  # 立案 at once (needs a matter)
     dispatch_unit_code: str | None = None  # and dispatch at once
     co_unit_codes: tuple[str, ...] = ()
+    answer: str | None = None  # 直接办结: the answer given on the call closes the case at once
 
 
 def next_case_number(session: Session, now: datetime) -> str:
@@ -202,6 +203,8 @@ def create_case(session: Session, new: NewCase, actor: Actor, now: datetime | No
     """受理: create a case (and optionally 立案 and 派遣 in the same transaction)."""
     now = now or utcnow()
     description = _validate_text(new.description)
+    if new.answer is not None and (new.register or new.dispatch_unit_code):
+        raise Unprocessable("a case closed on the call (answer) cannot also be registered or dispatched")
     if len(new.address) > MAX_ADDRESS:
         raise Unprocessable(f"address longer than {MAX_ADDRESS} characters")
     _check_refs(
@@ -252,6 +255,9 @@ def create_case(session: Session, new: NewCase, actor: Actor, now: datetime | No
             call.case_id = case.id
     _add_event(session, case, rec, 1)
     seq = 1
+    if new.answer is not None:
+        seq += 1
+        _apply(session, case, Command("resolve_on_call", text=new.answer), actor, now, seq)
     if new.register or new.dispatch_unit_code:
         seq += 1
         _apply(session, case, Command("register", matter_code=new.matter_code), actor, now, seq)

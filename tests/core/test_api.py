@@ -221,3 +221,17 @@ def test_health_and_openapi(client: TestClient) -> None:
     assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
     spec = client.get("/openapi.json").json()
     assert "/api/cases/{number}/transitions" in spec["paths"]
+
+
+def test_consultation_closed_on_the_call_in_one_request(client: TestClient, auth: Login) -> None:
+    agent = auth("agent1")
+    case = create(client, agent, kind="consultation", answer="已告知社保卡补办需携带身份证到街道社保所")
+    assert case["status"] == "closed" and case["resolved"] is True
+    detail = client.get(f"/api/cases/{case['number']}", headers=agent).json()
+    assert [e["action"] for e in detail["timeline"]] == ["create", "resolve_on_call"]
+    r = client.post(
+        "/api/cases", json={"description": "x", "answer": "", "kind": "consultation"}, headers=agent
+    )
+    assert r.status_code == 422  # an empty answer closes nothing
+    r = client.post("/api/cases", json={"description": "x", "answer": "ok", "register": True}, headers=agent)
+    assert r.status_code == 422
