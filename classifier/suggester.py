@@ -232,6 +232,7 @@ class SuggesterHolder:
         self._lock = threading.Lock()
         self._loading = False
         self._last_check = 0.0
+        self._failed_version: str | None = None
         self.last_error: str | None = None
 
     @property
@@ -259,8 +260,9 @@ class SuggesterHolder:
                 self._current = suggester
             self.last_error = None
             log.info("suggester model %s active", version)
-        except Exception as exc:  # keep serving the old model
+        except Exception as exc:  # keep serving the old model; do not retry this version
             self.last_error = f"{type(exc).__name__}: {exc}"
+            self._failed_version = version
             log.exception("could not load model %s; keeping %s", version, self.version)
         finally:
             self._loading = False
@@ -281,7 +283,7 @@ class SuggesterHolder:
         if now - self._last_check >= self.check_interval and not self._loading:
             self._last_check = now
             version = current_version(self.models_dir)
-            if version and version != self._current.version:
+            if version and version != self._current.version and version != self._failed_version:
                 self._loading = True
                 threading.Thread(target=self._background, args=(version,), daemon=True).start()
         return self._current

@@ -193,6 +193,14 @@ def test_broken_new_model_keeps_the_old_one(trained: ModelInfo, tmp_path: Path) 
         threading.Event().wait(0.1)
     assert holder.last_error is not None
     assert holder.get().version == "v1"
+    # a good model published afterwards is picked up
+    shutil.copytree(trained.path, models / "v3")
+    set_current(models, "v3")
+    for _ in range(600):
+        if holder.get().version == "v3":
+            break
+        threading.Event().wait(0.1)
+    assert holder.get().version == "v3"
 
 
 def test_missing_model(tmp_path: Path) -> None:
