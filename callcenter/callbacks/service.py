@@ -33,6 +33,7 @@ from callcenter.callbacks.options import DiallerOptions
 from callcenter.config import CallbackSettings, Settings
 from callcenter.db.models import Call, Callback, Case, CaseEvent, DoNotCall, SurveyResult
 from callcenter.events import STREAM_CALLBACKS, enqueue
+from callcenter.exceptions import CallCenterError
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def _event(session: Session, type_: str, cb: Callback, **extra: Any) -> None:
             "case_id": cb.case_id,
             "case_number": (cb.outcome or {}).get("case_number"),
             "last_result": cb.last_result,
-            "next_attempt_at": _aware(cb.next_attempt_at),
+            "next_attempt_at": _iso(cb.next_attempt_at),
             **extra,
         },
     )
@@ -499,25 +500,39 @@ def apply_survey(
     decision = policy.decide_survey(resolved, satisfaction, visit, options.survey_policy())
     actor = Actor(Role.SYSTEM)
     evaluated = False
-    if decision.evaluate and case.status == "closed":
-        transition(
-            session,
-            case_number,
-            Command("evaluate", satisfaction=satisfaction, resolved=resolved, data={"survey_id": survey.id}),
-            actor,
-            now=now,
-        )
-        evaluated = True
     follow = decision.follow_up
-    if follow is policy.FollowUp.REOPEN and case.status in ("closed", "evaluated"):
-        transition(
-            session,
-            case_number,
-            Command("reopen", reason=f"回访: 未解决 (survey {survey.id})"),
-            actor,
-            now=now,
-        )
-    elif follow is policy.FollowUp.SECOND_VISIT and cb is not None:
+    error: str | None = None
+    try:
+        # a case the workflow refuses (changed meanwhile, inconsistent data) must not lose the answer
+        with session.begin_nested():
+            if decision.evaluate and case.status == "closed":
+                transition(
+                    session,
+                    case_number,
+                    Command(
+                        "evaluate",
+                        satisfaction=satisfaction,
+                        resolved=resolved,
+                        data={"survey_id": survey.id},
+                    ),
+                    actor,
+                    now=now,
+                )
+                evaluated = True
+            if follow is policy.FollowUp.REOPEN and case.status in ("closed", "evaluated"):
+                transition(
+                    session,
+                    case_number,
+                    Command("reopen", reason=f"回访: 未解决 (survey {survey.id})"),
+                    actor,
+                    now=now,
+                )
+    except (CallCenterError, AssertionError) as exc:
+        evaluated = False
+        error = f"{type(exc).__name__}: {exc}"
+        log.warning("survey %s of case %s not applied to the case: %s", survey.id, case_number, error)
+        session.refresh(case)
+    if follow is policy.FollowUp.SECOND_VISIT and cb is not None:
         closing = int((cb.outcome or {}).get("closing", 1))
         schedule(
             session,
@@ -545,6 +560,7 @@ def apply_survey(
                 "method": method,
                 "follow_up": str(follow),
                 "evaluated": evaluated,
+                "error": error,
             },
         )
         status = cb.status

@@ -224,6 +224,10 @@ def test_return_visit_records_the_survey(telephony_stack: TelephonyStack) -> Non
     from callcenter.db.models import SurveyResult
 
     _add_case(stack.database_url, "2026112200077", "closed", "13912345678")
+    with session_scope(stack.database_url) as s:  # a real closed case has its closing time
+        closed = s.scalar(select(Case).where(Case.number == "2026112200077"))
+        assert closed is not None
+        closed.closed_at = datetime.now(ZoneInfo("UTC"))
     aid = send_command(
         r,
         "originate",
@@ -261,6 +265,10 @@ def test_return_visit_records_the_survey(telephony_stack: TelephonyStack) -> Non
         assert survey.raw["complete"] is True and survey.raw["uniqueid"] == "rv-test-1"
         case_id = s.scalar(select(Case.id).where(Case.number == "2026112200077"))
         assert survey.case_id == case_id
+        # applied to the case as its evaluation (评价) by callcenter.callbacks.service.apply_survey
+        case = s.scalar(select(Case).where(Case.number == "2026112200077"))
+        assert case is not None
+        assert (case.status, case.satisfaction, case.resolved) == ("evaluated", "basic", True)
     from callcenter.events import STREAM_CALLBACKS
 
     # relayed from the outbox by the bridge's relay
