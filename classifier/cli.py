@@ -64,6 +64,9 @@ def register(app: typer.Typer) -> None:
         per_matter: Annotated[int, typer.Option(help="Generated training texts per matter")] = 40,
         seed: Annotated[int, typer.Option()] = 12345,
         activate: Annotated[bool, typer.Option(help="Switch the `current` pointer to the new model")] = True,
+        keep: Annotated[
+            int, typer.Option(help="Model versions to keep (the current one is always kept)")
+        ] = 5,
         quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     ) -> None:
         """Train the matter suggester (训练): generated corpus + agent confirmations → versioned model."""
@@ -80,7 +83,9 @@ def register(app: typer.Typer) -> None:
                     err=True,
                 )
         counts = dict(DEFAULT_PER_MATTER, train=per_matter)
-        info = train(output, rows, progress=not quiet, per_matter=counts, seed=seed, activate=activate)
+        info = train(
+            output, rows, progress=not quiet, per_matter=counts, seed=seed, activate=activate, keep=keep
+        )
         if rows:
             mark_feedback_used([int(r["id"]) for r in rows], info.version, database_url)
         m = info.metrics

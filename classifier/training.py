@@ -126,12 +126,14 @@ def train(
     data_dir: Path | str | None = None,
     activate: bool = True,
     prune_threshold: float = 0.01,
+    keep: int | None = 5,
 ) -> ModelInfo:
     """Train a model, evaluate it on the held-out split and write ``<output_dir>/<version>/``.
 
     ``feedback_rows``: agent confirmations / corrections (``text``, ``matter_code``), objects or mappings.
     ``per_matter``: generated samples per matter and split (default ``DEFAULT_PER_MATTER``).
-    When ``activate``, the ``current`` pointer is switched to the new version (services pick it up).
+    When ``activate``, the ``current`` pointer is switched to the new version (services pick it up); then all
+    but the ``keep`` newest versions are deleted (``keep=None`` keeps everything).
     """
     import joblib
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -269,8 +271,33 @@ def train(
         os.replace(tmp_folder, folder)
         if activate:
             set_current(models_dir, version)
+        if keep is not None:
+            prune_versions(models_dir, keep)
         bar.advance(task)
     return info
+
+
+def prune_versions(models_dir: Path | str, keep: int = 5) -> list[str]:
+    """Delete all but the ``keep`` newest model versions; the ``current`` one is always kept."""
+    import shutil
+
+    models_dir = Path(models_dir)
+    current = current_version(models_dir)
+    versions = sorted(
+        (
+            p
+            for p in models_dir.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / MODEL_FILE).exists()
+        ),
+        key=lambda p: p.name,
+        reverse=True,
+    )
+    removed = []
+    for folder in versions[max(keep, 1) :]:
+        if folder.name != current:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
 
 
 def load_feedback(database_url: str | None = None) -> list[dict[str, Any]]:

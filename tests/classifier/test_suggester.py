@@ -13,7 +13,7 @@ import pytest
 from classifier.catalogue import Catalogue
 from classifier.places import PlaceHint
 from classifier.suggester import ModelNotFound, Suggester, SuggesterHolder
-from classifier.training import META_FILE, ModelInfo, current_version, set_current
+from classifier.training import META_FILE, ModelInfo, current_version, prune_versions, set_current
 from tests.classifier.cases import HAND_CASES
 from tests.classifier.conftest import FEEDBACK_MATTER, FEEDBACK_TEXT
 
@@ -210,3 +210,12 @@ def test_missing_model(tmp_path: Path) -> None:
         SuggesterHolder(tmp_path).get()
     with pytest.raises(FileNotFoundError):
         set_current(tmp_path, "nope")
+
+
+def test_prune_versions_keeps_newest_and_current(trained: ModelInfo, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    for name in ("v1", "v2", "v3", "v4"):
+        shutil.copytree(trained.path, models / name)
+    set_current(models, "v1")
+    assert sorted(prune_versions(models, keep=2)) == ["v2"]
+    assert sorted(p.name for p in models.iterdir() if p.is_dir()) == ["v1", "v3", "v4"]
