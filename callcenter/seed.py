@@ -95,6 +95,7 @@ def seed_all(session: Session, data_dir: Path | None = None, core_dir: Path | No
             "name": row["name"],
             "level": row["level"],
             "parent_code": row.get("parent_code") or None,
+            "handled_by": row.get("handled_by") or None,
         }
         _upsert(session, Area, "code", values, existing_areas)
         report.areas += 1

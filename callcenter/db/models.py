@@ -36,6 +36,8 @@ class Area(Base):
     name: Mapped[str] = mapped_column(String(64))
     level: Mapped[str] = mapped_column(String(16))  # province|city|district|street|community
     parent_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    #: A statistical unit handled by another street office (e.g. 经济技术开发区 → 亦庄地区).
+    handled_by: Mapped[str | None] = mapped_column(String(12))
 
 
 class Unit(Base):
