@@ -172,7 +172,7 @@ async def live_run(
         await asyncio.sleep(0.05)
     peak = rss_mb()
     await service.close()
-    expected = 2 * n  # two clips per caller: at least one final each
+    expected = n  # at least one final per caller (two clips; an engine may join them)
     return {
         "n": n,
         "partial_p50": pct(rec.partial_lat, 0.5),
@@ -193,7 +193,7 @@ def keeps_real_time(row: dict[str, Any], partials: bool) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--streams", default="1,2,4,6,8,10,12")
+    parser.add_argument("--streams", default="1,2,3,4,6,8,10,12")
     args = parser.parse_args()
 
     from asr.models import ensure_whisper_base, vosk_ko_path
@@ -274,8 +274,8 @@ def main() -> None:
                 f"  {row['rss_mb']:6.0f}   {'real time' if ok else 'falls behind'}",
                 flush=True,
             )
-            if not ok and n >= 2:
-                break
+            if row["final_p95"] > 10 or row["partial_p95"] > 10:
+                break  # far behind: larger N only gets worse
         print(f"  => largest N in real time: {best}")
     print(f"load average at end: {os.getloadavg()}")
 
