@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from asr.audio import read_audio_pcm16
-from asr.engine import FileTranscript, ModelMissingError, Result, Word, check_rate
+from asr.engine import AudioFormatError, FileTranscript, ModelMissingError, Result, Word, check_rate
 from asr.text import normalize_transcript
 
 log = logging.getLogger(__name__)
@@ -173,8 +173,6 @@ class VoskSession:
 
     def accept(self, pcm: bytes) -> list[Result]:
         if len(pcm) % 2:
-            from asr.engine import AudioFormatError
-
             raise AudioFormatError("16-bit PCM must have an even number of bytes")
         out: list[Result] = []
         step = int(self.sample_rate * _CHUNK_S) * 2

@@ -6,9 +6,9 @@ on the CPU). The prompt carries a fixed Mandarin sentence (which also pushes Whi
 simplified characters) and hot words drawn from the matter catalogue (:func:`catalogue_hotwords`).
 Output goes through OpenCC t2s and punctuation normalisation (:func:`asr.text.normalize_transcript`).
 
-Optionally (``partial_interval_s``) the utterance in progress is re-decoded every so often to give
-partial results; on this 2-core machine that is expensive, so the recommended set-up is Vosk for
-partials and Whisper for finals (:mod:`asr.twopass`).
+Partial results (re-decoding the utterance in progress) are a two-pass option
+(:mod:`asr.twopass`); on this 2-core machine they are expensive, so the recommended set-up is Vosk
+for partials and Whisper for finals.
 
 The model loads once per process (:func:`get_whisper_engine`); ``num_workers`` CTranslate2 workers
 let that many threads decode at the same time.
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.audio import FloatArray, pcm16_to_float, read_audio, resample
+from asr.audio import FloatArray, float_to_pcm16, pcm16_to_float, read_audio, resample
 from asr.engine import FileTranscript, Result, check_rate
 from asr.text import normalize_transcript
-from asr.vad import UtteranceSegmenter, VadConfig
+from asr.vad import Utterance, UtteranceSegmenter, VadConfig
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +199,6 @@ class WhisperEngine:
         duration = samples.size / rate
         if rate not in (8000, 16000):
             samples, rate = resample(samples, rate, WHISPER_RATE), WHISPER_RATE
-        from asr.audio import float_to_pcm16
-
         session = self.open_session(rate)
         pcm = float_to_pcm16(samples)
         results = [r for r in session.accept(pcm) if r.final]
@@ -214,48 +212,23 @@ class WhisperEngine:
 
 
 class WhisperSession:
-    """VAD-segmented Whisper decoding of one stream (finals only unless partials are enabled)."""
+    """VAD-segmented Whisper decoding of one stream: a final per utterance, no partials
+    (partials come from :class:`asr.twopass.TwoPassRecognizer`)."""
 
-    def __init__(self, engine: WhisperEngine, sample_rate: int, partial_interval_s: float = 0.0) -> None:
+    def __init__(self, engine: WhisperEngine, sample_rate: int) -> None:
         self.sample_rate = check_rate(sample_rate)
         self.engine = engine
         self.segmenter = UtteranceSegmenter(sample_rate, engine.vad)
-        self.partial_interval_s = partial_interval_s
-        self._utt_audio = bytearray()
-        self._utt_start_s = 0.0
-        self._since_partial_s = 0.0
+
+    def _decode(self, utterances: list[Utterance]) -> list[Result]:
+        results = (self.engine.decode_pcm(u.pcm, u.sample_rate, u.start_s) for u in utterances)
+        return [r for r in results if r is not None]
 
     def accept(self, pcm: bytes) -> list[Result]:
-        out: list[Result] = []
-        was_in_speech = self.segmenter.in_speech
-        for utt in self.segmenter.feed(pcm):
-            result = self.engine.decode_pcm(utt.pcm, utt.sample_rate, utt.start_s)
-            if result is not None:
-                out.append(result)
-            self._utt_audio.clear()
-            self._since_partial_s = 0.0
-        if self.partial_interval_s > 0 and self.segmenter.in_speech:
-            if not was_in_speech or not self._utt_audio:
-                self._utt_audio.clear()
-                self._utt_start_s = max(0.0, self.segmenter.total_s - len(pcm) / 2 / self.sample_rate)
-            self._utt_audio.extend(pcm)
-            self._since_partial_s += len(pcm) / 2 / self.sample_rate
-            if self._since_partial_s >= self.partial_interval_s:
-                self._since_partial_s = 0.0
-                partial = self.engine.decode_pcm(
-                    bytes(self._utt_audio), self.sample_rate, self._utt_start_s, final=False
-                )
-                if partial is not None:
-                    out.append(partial)
-        return out
+        return self._decode(self.segmenter.feed(pcm))
 
     def finish(self) -> list[Result]:
-        out: list[Result] = []
-        for utt in self.segmenter.flush():
-            result = self.engine.decode_pcm(utt.pcm, utt.sample_rate, utt.start_s)
-            if result is not None:
-                out.append(result)
-        return out
+        return self._decode(self.segmenter.flush())
 
 
 @lru_cache(maxsize=4)
