@@ -131,3 +131,60 @@ def test_caller_description_is_transcribed_live(
         utts = list(s.scalars(select(TranscriptUtterance).where(TranscriptUtterance.call_id == call.id)))
         assert utts and "".join(u.text for u in sorted(utts, key=lambda u: u.seq)) == finished["data"]["text"]
         assert all(u.engine == "whisper" and u.speaker == "caller" for u in utts)
+
+
+def test_whole_call_transcribed_through_chanspy(
+    telephony_stack: TelephonyStack, speech_service: SpeechService, manifest: dict[str, str]
+) -> None:
+    """Spy mode: an ``AudioSocket/…`` channel originated into ``ChanSpy`` on the hotline leg streams
+    the call to the same server until the call ends (telephony-notes: whole-call transcription)."""
+    import json
+    import uuid
+
+    from asr.service import mapping_key
+    from callcenter.telephony.commands import send_command, wait_result
+
+    stack = telephony_stack
+    results: list[dict[str, Any]] = []
+    caller = threading.Thread(
+        target=lambda: results.append(
+            stack.place_call(keys="1", agents=1, talk_s=2, sounds=(f"callcenter/speech/{CLIP[:-4]}",))
+        ),
+        daemon=True,
+    )
+    caller.start()
+    channels = stack.bridge.bridge.channels
+    leg = _wait_for(
+        lambda: next((u for u in list(channels) if u.startswith("sim-") and u.endswith("-2")), None),
+        30,
+        "the hotline leg of the simulated call",
+    )
+    spy_uuid = str(uuid.uuid4())
+    stack.redis.set(mapping_key(spy_uuid), json.dumps({"uniqueid": leg, "mode": "spy"}), ex=600)
+    port = speech_service.server.port
+    spy = send_command(
+        stack.redis,
+        "spy",
+        supervisor=f"AudioSocket/127.0.0.1:{port}/{spy_uuid}",
+        target=channels[leg]["channel"],
+    )
+    assert wait_result(stack.redis, spy, 30)["ok"]
+    caller.join(120)
+    assert results and results[0]["answered"] is True
+
+    def spy_done() -> dict[str, Any] | None:
+        evs = _events(stack.redis, transcript_stream(leg))
+        return next((e for e in evs if e["type"] == "transcript.done" and e["data"]["mode"] == "spy"), None)
+
+    finished = _wait_for(spy_done, 90, "the spy session's transcript.done")
+    assert finished["data"]["reason"] == "hangup", finished  # ChanSpy ends with the spied call: EOF
+    spoken = set(manifest[CLIP])
+    heard = set(finished["data"]["text"])
+    assert len(spoken & heard) >= 0.6 * len(spoken), finished  # the caller's words are in the call text
+    with session_scope(stack.database_url) as s:
+        call = s.scalar(select(Call).where(Call.uniqueid == leg))
+        assert call is not None
+        speakers = set(
+            s.scalars(select(TranscriptUtterance.speaker).where(TranscriptUtterance.call_id == call.id))
+        )
+    assert speakers == {"caller", "both"}  # the intake session and the whole-call spy session
