@@ -318,7 +318,8 @@ class IVRHandlers:
         in_root = f"/var/spool/asterisk/tmp/{name}"
         res = s.agi.execute("RECORD FILE", in_root, "wav", '"123"', str(self._voice_record_ms), "0", "s=2")
         code = res.get("result", ("", ""))[0]
-        key = chr(int(code)) if code.isdigit() and int(code) > 0 else ""
+        # result is the ASCII code of an escape digit pressed, else 0 / 1 (timeout, silence)
+        key = chr(int(code)) if code.isdigit() and chr(int(code)) in "123" else ""
         if key:
             trail.append({"listen": question, "digits": key})
             return key, None

@@ -97,6 +97,8 @@ class Dialler:
             except (redis.RedisError, OSError) as exc:
                 log.warning("dialler: redis unavailable: %s", exc)
                 self._group_ready = False
+            except Exception:  # database hiccup or a bug in one round: log it, try the next round
+                log.exception("dialler: tick failed")
             stop.wait(self.options.poll_interval_s)
 
     def tick(self) -> TickStats:
@@ -178,6 +180,8 @@ class Dialler:
                 if not service.mark_phase(s, cb_id, attempt, "claimed", now, self.options.lease_s):
                     continue
             self._send(claim)
+            with session_scope(self.database_url) as s:
+                service.mark_phase(s, cb_id, attempt, "dialing", now, self.options.lease_s)
             stats.resent += 1
 
     # ------------------------------------------------------------------ 3. originate results

@@ -279,3 +279,24 @@ def test_bad_input_is_refused_and_loses_nothing(db_url: str, redis_url: str) -> 
     assert [c.id for c in callbacks(db_url)] == [good]
     with pytest.raises(ValueError), session_scope(db_url) as s:
         service.add_do_not_call(s, "12")
+
+
+def test_crash_between_claim_and_send_sends_exactly_once(
+    db_url: str, redis_client: redis_lib.Redis, redis_url: str
+) -> None:
+    settings = make_settings(db_url, redis_url)
+    cb_id = _schedule(db_url, "13900000071", "t:crash", DAY)
+    (claim,) = _claim(db_url, settings, DAY)  # committed; the process "dies" before sending
+    assert originated_action_ids(redis_client) == []
+    clock = Clock(fixed=DAY)
+    dialler = Dialler(settings, redis_client, options=options(lease_s=150), clock=clock, database_url=db_url)
+    assert dialler.tick().resent == 0  # the lease of the dead claimer has not run out yet
+    clock.advance(151)
+    assert dialler.tick().resent == 1
+    assert originated_action_ids(redis_client) == [claim.action_id] == [f"cb-{cb_id}-1"]
+    clock.advance(151)  # sent but no originate result ever came (the bridge was down): lost, retried
+    stats = dialler.tick()
+    assert stats.resent == 0 and stats.lost == 1
+    (row,) = callbacks(db_url)
+    assert row.status == "scheduled" and row.attempts == 1 and row.last_result == "ami_error"
+    assert originated_action_ids(redis_client) == [f"cb-{cb_id}-1"]
