@@ -540,6 +540,25 @@ def schedule_callback(
     }
 
 
+@router.get("/callbacks")
+def list_callbacks(
+    session: SessionDep,
+    user: CenterUser,
+    status_: Annotated[
+        Literal["scheduled", "in_progress", "done", "failed", "cancelled"] | None, Query(alias="status")
+    ] = None,
+    kind: Literal["queue_callback", "return_visit"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, Any]]:
+    """回拨 / 回访: scheduled, in-progress and finished callbacks with attempts and outcome (survey)."""
+    from callcenter.callbacks.service import list_callbacks as list_rows
+
+    rows = list_rows(session, status=status_, kind=kind, limit=limit)
+    for row in rows:
+        row["phone"] = phone_for_role(row["phone"], user.role)
+    return rows
+
+
 # --------------------------------------------------------------------------- supervisor: KPIs
 
 

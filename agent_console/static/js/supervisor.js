@@ -87,6 +87,24 @@ async function loadOverdue() {
         }) })))));
 }
 
+// ------------------------------------------------------------------ callbacks (回拨 / 回访)
+async function loadCallbacks() {
+  const rows = await api("/api/console/callbacks?limit=200");
+  const table = document.getElementById("callbacks");
+  const survey = (r) => r.survey
+    ? [r.survey.resolved === true ? t("cb.resolved") : r.survey.resolved === false ? t("cb.unresolved") : "",
+      r.survey.satisfaction ? t("cb.satisfaction." + r.survey.satisfaction) : "", r.survey.method || ""].filter(Boolean).join(" · ")
+    : "";
+  fill(table, el("tr", {}, ["cb.kind", "cb.status", "cb.phone", "case.number", "cb.attempts", "cb.result", "cb.survey", "cb.next"].map((k) => el("th", { text: t(k) }))),
+    rows.map((r) => el("tr", { "data-callback": r.id, "data-status": r.status },
+      el("td", { text: t("cb.kind." + r.kind) + (r.visit > 1 ? " (" + t("cb.second_visit") + ")" : "") }),
+      el("td", { text: t("cb.status." + r.status) + (r.phase ? " · " + r.phase : "") }),
+      el("td", { text: r.phone }), el("td", { text: r.case_number || "" }),
+      el("td", { text: `${r.attempts}/${r.max_attempts}` }), el("td", { text: r.last_result || "" }),
+      el("td", { text: survey(r) }),
+      el("td", { text: r.status === "scheduled" && r.next_attempt_at ? new Date(r.next_attempt_at).toLocaleString("zh-CN") : "" }))));
+}
+
 // ------------------------------------------------------------------ KPIs
 function chart(id, option) {
   if (!window.echarts) return;
@@ -142,10 +160,11 @@ async function loadKpi(e) {
   if (!(await boot(["supervisor"]))) return;
   document.querySelectorAll("nav.tabs button").forEach((btn) => btn.addEventListener("click", () => {
     document.querySelectorAll("nav.tabs button").forEach((b) => b.classList.toggle("active", b === btn));
-    for (const id of ["board", "cases", "overdue", "kpi"]) document.getElementById("tab-" + id).classList.toggle("hidden", id !== btn.dataset.tab);
+    for (const id of ["board", "cases", "overdue", "kpi", "callbacks"]) document.getElementById("tab-" + id).classList.toggle("hidden", id !== btn.dataset.tab);
     if (btn.dataset.tab === "cases") loadCases();
     if (btn.dataset.tab === "overdue") loadOverdue();
     if (btn.dataset.tab === "kpi") loadKpi();
+    if (btn.dataset.tab === "callbacks") loadCallbacks();
   }));
   fill(document.getElementById("kpi-by"), ...["unit", "street"].map((k) => el("option", { value: k, text: t("sup.kpi_by." + k) })));
   fill(document.getElementById("kpi-period"), ...["day", "month"].map((k) => el("option", { value: k, text: t("sup.kpi_period." + k) })));
@@ -156,6 +175,9 @@ async function loadKpi(e) {
   live((m) => {
     if (m.stream === "K" && !document.getElementById("tab-cases").classList.contains("hidden")) {
       clearTimeout(pending); pending = setTimeout(loadCases, 200);
+    }
+    if (m.stream === "B" && !document.getElementById("tab-callbacks").classList.contains("hidden")) {
+      clearTimeout(pending); pending = setTimeout(loadCallbacks, 200);
     }
   }, { wallboard: true, onWallboard: (b) => { S.board = b; renderBoard(); } });
   setInterval(renderBoard, 1000);
