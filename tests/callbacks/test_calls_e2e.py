@@ -9,6 +9,7 @@ behaviour per number comes from dialplan globals (``SIM_KEYS_<phone>``, ``SIM_VO
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -323,7 +324,11 @@ def test_worker_killed_mid_schedule_makes_no_duplicate_call(telephony_stack_pg: 
         first.wait(10)
     second = _worker(db, stack.redis_url)
     try:
-        done = [wait_for(lambda i=i: _status(db, i, "done", "failed"), 120, f"callback {i}") for i in ids]
+        done: list[Callback] = []
+        for cb_id in ids:
+            done.append(
+                wait_for(functools.partial(_status, db, cb_id, "done", "failed"), 120, f"callback {cb_id}")
+            )
     finally:
         second.send_signal(signal.SIGTERM)
         try:

@@ -75,7 +75,8 @@ def test_window_and_do_not_call_with_an_injected_clock(
     assert originated_action_ids(redis_client) == [f"cb-{a}-1"]
     assert redis_client.exists(SENT_KEY.format(action_id=f"cb-{a}-1"))
     # the command carries the outbound caller ID and the dial template
-    ev = decode(redis_client.xrange("cc:commands:ami")[0][1])
+    entries: Any = redis_client.xrange("cc:commands:ami")
+    ev = decode(entries[0][1])
     assert ev["data"]["channel"] == "Local/13900000001@sim-citizen"
     assert ev["data"]["caller_id"] == '"12345" <12345>'
     assert ev["data"]["variables"]["CC_CALLBACK_ID"] == str(a)
@@ -188,7 +189,8 @@ def test_closing_a_case_schedules_one_return_visit(
     assert third.scheduled == 1
     assert [c.idempotency_key for c in callbacks(db_url)] == ["rv:2026112300001:1", "rv:2026112300001:2"]
     relay(db_url, redis_client)
-    types = [decode(f)["type"] for _i, f in redis_client.xrange(STREAM_CALLBACKS)]
+    published: Any = redis_client.xrange(STREAM_CALLBACKS)
+    types = [decode(f)["type"] for _i, f in published]
     assert types.count("callback.scheduled") == 2
 
 
@@ -260,7 +262,8 @@ def test_survey_answers_drive_the_case(db_url: str, redis_url: str) -> None:
     out = _survey(db_url, redis_url, "2026112300014", inc, True, None)
     assert not out.evaluated and out.callback_status == "scheduled"
     with session_scope(db_url) as s:
-        assert s.scalar(select(SurveyResult).where(SurveyResult.callback_id == inc)).raw["complete"] is False
+        stored = s.scalar(select(SurveyResult).where(SurveyResult.callback_id == inc))
+        assert stored is not None and stored.raw["complete"] is False
         row = s.get(Callback, inc)
         assert row is not None and row.last_result == "incomplete" and row.attempts == 1
 
