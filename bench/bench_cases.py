@@ -111,7 +111,7 @@ async def open_loop(
 
 def report(name: str, latencies: list[float], errors: int, elapsed: float) -> str:
     line = (
-        f"{name:<12} n={len(latencies):5d} errors={errors:3d} throughput={len(latencies) / elapsed:7.1f}/s "
+        f"{name:<16} n={len(latencies):5d} errors={errors:3d} throughput={len(latencies) / elapsed:7.1f}/s "
         f"p50={pct(latencies, 50):6.1f}ms p95={pct(latencies, 95):6.1f}ms p99={pct(latencies, 99):6.1f}ms "
         f"mean={statistics.fmean(latencies) if latencies else float('nan'):6.1f}ms"
     )
@@ -136,10 +136,11 @@ async def run(args: argparse.Namespace, base: str) -> None:
         # warm-up
         await open_loop(client, lambda i: client.post("/api/cases", json=body), 50, 2)
         if args.phase in ("all", "create"):
-            lat, err, el = await open_loop(
-                client, lambda i: client.post("/api/cases", json=body), args.rate, args.duration
-            )
-            report("create", lat, err, el)
+            for rate in args.rates or [args.rate]:
+                lat, err, el = await open_loop(
+                    client, lambda i: client.post("/api/cases", json=body), rate, args.duration
+                )
+                report(f"create@{rate:g}/s", lat, err, el)
         if args.phase in ("all", "transitions"):
             n = int(args.transition_rate * args.duration / 4) + 1
             numbers = []
@@ -165,6 +166,12 @@ async def run(args: argparse.Namespace, base: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=float, default=300, help="case creations per second")
+    ap.add_argument(
+        "--rates",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=None,
+        help="comma-separated creation rates to sweep, e.g. 25,50,100,300",
+    )
     ap.add_argument("--transition-rate", type=float, default=200)
     ap.add_argument("--duration", type=float, default=15)
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")

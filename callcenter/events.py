@@ -98,11 +98,13 @@ class OutboxRelay:
         client: redis.Redis,
         batch: int = 500,
         maxlen: int = 100_000,
+        coalesce_s: float = 0.02,
     ) -> None:
         self.session_factory = session_factory
         self.client = client
         self.batch = batch
         self.maxlen = maxlen
+        self.coalesce_s = coalesce_s
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -155,7 +157,9 @@ class OutboxRelay:
 
         def loop() -> None:
             while not self._stop.is_set():
-                self._wake.wait(interval_s)
+                if self._wake.wait(interval_s):
+                    # Let commits that arrive together share one relay transaction.
+                    self._stop.wait(self.coalesce_s)
                 self._wake.clear()
                 try:
                     self.flush()
