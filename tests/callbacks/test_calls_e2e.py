@@ -99,19 +99,26 @@ def test_case_closed_return_visit_by_keypad_updates_case_and_kpi(telephony_stack
     db = stack.database_url
     stack.asterisk.set_global("SIM_KEYS_13911110001", "1|1")  # resolved, satisfied
     stack.asterisk.set_global("SIM_ANSWER_13911110002", "busy")
+    stack.asterisk.set_global("SIM_ANSWER_13911110005", "congestion")
     verified_case(db, "2026112300101", "13911110001")
     verified_case(db, "2026112300102", "13911110002")
+    verified_case(db, "2026112300105", "13911110005")
     assert unit_satisfaction(db) == (None, 0)
     dialler = Dialler(_settings(stack), stack.redis, options=options(), database_url=db)
     with running(dialler):
         close_case(db, "2026112300101")  # the bridge's outbox relay publishes case.close
         close_case(db, "2026112300102")
-        rows = wait_for(lambda: len(callbacks(db)) == 2 and callbacks(db), 30, "two return visits")
-        ok, busy = sorted(rows, key=lambda c: c.phone)
+        close_case(db, "2026112300105")
+        rows = wait_for(lambda: len(callbacks(db)) == 3 and callbacks(db), 30, "three return visits")
+        ok, busy, jammed = sorted(rows, key=lambda c: c.phone)
         done = wait_for(lambda: _status(db, ok.id, "done"), 90, "the survey")
         retry = wait_for(
             lambda: _status(db, busy.id, "scheduled") if _callback(db, busy.id).attempts else None, 60
         )
+        congested = wait_for(
+            lambda: _status(db, jammed.id, "scheduled") if _callback(db, jammed.id).attempts else None, 60
+        )
+    assert congested.last_result == "congestion" and congested.attempts == 1
     assert done.attempts == 1 and done.last_result == "survey_complete"
     assert (
         done.outcome["survey"]["satisfaction"] == "satisfied" and done.outcome["survey"]["method"] == "dtmf"
@@ -317,8 +324,17 @@ def test_worker_killed_mid_schedule_makes_no_duplicate_call(telephony_stack_pg: 
             ids.append(cb.id)
     first = _worker(db, stack.redis_url)
     try:
-        # kill -9 while the attempts are out (claimed, commands sent, calls ringing or in the survey)
-        wait_for(lambda: all(_callback(db, i).status == "in_progress" for i in ids), 60, "attempts under way")
+        # kill -9 while the attempts are out (commands sent, calls ringing or in the survey); the
+        # window between a claim and its command is covered deterministically in test_scheduler.py
+        wait_for(
+            lambda: all(
+                _callback(db, i).status == "in_progress"
+                and (_callback(db, i).outcome or {}).get("phase") in ("dialing", "connected")
+                for i in ids
+            ),
+            60,
+            "attempts under way",
+        )
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(10)
