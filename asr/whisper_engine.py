@@ -167,6 +167,8 @@ class WhisperEngine:
         for seg in segments:
             if seg.no_speech_prob > 0.6 and seg.avg_logprob < -0.8:
                 continue  # Whisper's own "nothing said" signal (guards against hallucinated text)
+            if seg.compression_ratio > 2.4:
+                continue  # a phrase repeated over and over: Whisper looping on music or noise
             texts.append(seg.text)
             logprobs.append(seg.avg_logprob)
         text = normalize_transcript("".join(texts))
