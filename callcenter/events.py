@@ -181,9 +181,13 @@ def redis_client(url: str | None = None) -> redis.Redis:
     """A Redis client with short timeouts so an outage fails fast instead of blocking."""
     from callcenter.config import get_settings
 
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     return redis.Redis.from_url(
         url or get_settings().redis_url,
         socket_timeout=2.0,
         socket_connect_timeout=2.0,
         health_check_interval=30,
+        retry=Retry(NoBackoff(), 1),  # one quick retry; an outage must not stall a call for seconds
     )
