@@ -138,8 +138,13 @@ def test_kill_9_asterisk_mid_call_bridge_recovers_and_resyncs(
             assert rows[uid].ended_at is not None
             assert rows[uid].hangup_cause == "lost (Asterisk restarted)"
             assert rows[uid].disposition == "answered" and rows[uid].data.get("closed_by_resync") is True
-    ended = [decode(f) for _i, f in r.xrange(STREAM_CALLS)]
-    resynced = [e for e in ended if e["type"] == "call.ended" and e["data"].get("resync")]
+
+    def resynced_ends() -> list[dict[str, Any]]:
+        ended = [decode(f) for _i, f in r.xrange(STREAM_CALLS)]
+        return [e for e in ended if e["type"] == "call.ended" and e["data"].get("resync")]
+
+    # the events travel through the outbox relay (asynchronous): wait for them, do not race it
+    resynced = _wait(lambda: len(resynced_ends()) >= len(uids) and resynced_ends(), 15, "resync events")
     assert sorted(e["data"]["uniqueid"] for e in resynced) == sorted(uids)
     snapshots = [decode(f) for _i, f in r.xrange(STREAM_QUEUES)]
     last = [e for e in snapshots if e["type"] == "queue.snapshot"][-1]["data"]
