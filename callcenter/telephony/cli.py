@@ -22,9 +22,8 @@ def _refuse_during_tests() -> None:
     """A pytest run owns Asterisk while it holds ``var/asterisk/test.lock``: do not touch it then."""
     import fcntl
 
-    from callcenter.telephony.provision import STATE_DIR
+    from callcenter.telephony.provision import TEST_LOCK_PATH as lock_path
 
-    lock_path = STATE_DIR / "test.lock"
     if not lock_path.exists():
         return
     with open(lock_path) as lock:

@@ -38,6 +38,9 @@ DEBIAN_MIRROR = os.environ.get("CALLCENTER_DEBIAN_MIRROR", "http://deb.debian.or
 SOUNDS_IN_ROOT = Path("usr/share/asterisk/sounds")
 SPEECH_CLIPS_DIR = SHARED_DIR / "data" / "speech" / "8k"
 STATE_DIR = VAR_DIR / "asterisk"
+#: A pytest run owns the one Asterisk of the machine (ports 5038/5060) while it holds this lock.
+#: Runs from other checkouts on the same machine share it via CALLCENTER_TEST_ASTERISK_LOCK.
+TEST_LOCK_PATH = Path(os.environ.get("CALLCENTER_TEST_ASTERISK_LOCK") or STATE_DIR / "test.lock")
 ESPEAK_VOICE = "cmn"
 ESPEAK_SPEED = 230  # words per minute; brisk but clear for IVR prompts
 _PLACEHOLDER = re.compile(r"%%\{([a-z_][a-z0-9_]*)\}")

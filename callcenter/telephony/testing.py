@@ -29,13 +29,7 @@ from typing import Any
 import pytest
 
 from callcenter.config import Settings
-
-#: One Asterisk (ports 5038/5060) per machine: runs from other checkouts on the same machine can
-#: share this lock by pointing CALLCENTER_TEST_ASTERISK_LOCK at the same file.
-LOCK_PATH = Path(
-    os.environ.get("CALLCENTER_TEST_ASTERISK_LOCK")
-    or Path(__file__).resolve().parents[2] / "var" / "asterisk" / "test.lock"
-)
+from callcenter.telephony.provision import TEST_LOCK_PATH as LOCK_PATH
 
 
 @dataclass
