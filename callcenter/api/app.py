@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from callcenter import __version__
@@ -19,6 +21,7 @@ from callcenter.config import Settings, get_settings
 from callcenter.db.session import get_engine, get_sessionmaker
 from callcenter.events import OutboxRelay, redis_client
 from callcenter.exceptions import CallCenterError
+from callcenter.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,23 @@ def create_app(settings: Settings | None = None, *, start_relay: bool = True) ->
                 continue
             raise
         app.include_router(getattr(module, attr), dependencies=[Depends(get_current_user)])
+
+    metrics = Metrics(settings.database_url)
+    app.state.metrics = metrics
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        metrics.requests.labels(request.method, template, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, template).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -235,3 +235,16 @@ def test_consultation_closed_on_the_call_in_one_request(client: TestClient, auth
     assert r.status_code == 422  # an empty answer closes nothing
     r = client.post("/api/cases", json={"description": "x", "answer": "ok", "register": True}, headers=agent)
     assert r.status_code == 422
+
+
+def test_metrics_report_cases_and_requests(client: TestClient, auth: Login) -> None:
+    agent = auth("agent1")
+    number = create(client, agent)["number"]
+    act(client, agent, str(number), "register")
+    create(client, agent)
+    text = client.get("/metrics").text
+    assert 'cc_cases{status="registered"} 1.0' in text
+    assert 'cc_cases{status="received"} 1.0' in text
+    assert "cc_cases_overdue 0.0" in text
+    assert 'cc_http_requests_total{method="POST",route="/api/cases",status="201"} 2.0' in text
+    assert 'route="/api/cases/{number}/transitions"' in text  # templates, not raw paths
