@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from callcenter.db.models import Call, Callback, Case, Suggestion
 from callcenter.db.session import get_sessionmaker
-from callcenter.domain.workflow import Status
+from callcenter.services.cases import overdue_condition
 
 
 class DatabaseCollector(Collector):
@@ -34,16 +34,7 @@ class DatabaseCollector(Collector):
             for status, n in session.execute(select(Case.status, func.count()).group_by(Case.status)):
                 cases.add_metric([status], n)
             yield cases
-            overdue = session.scalar(
-                select(func.count())
-                .select_from(Case)
-                .where(
-                    or_(
-                        (Case.status == Status.DISPATCHED) & (Case.accept_due_at < now),
-                        Case.status.in_([Status.DISPATCHED, Status.ACCEPTED]) & (Case.due_at < now),
-                    )
-                )
-            )
+            overdue = session.scalar(select(func.count()).select_from(Case).where(overdue_condition(now)))
             yield GaugeMetricFamily("cc_cases_overdue", "Overdue cases (超期工单)", value=overdue or 0)
             calls = GaugeMetricFamily("cc_calls", "Calls by disposition", labels=["disposition"])
             for disposition, n in session.execute(

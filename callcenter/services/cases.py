@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import ColumnElement, String, cast, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -344,6 +344,14 @@ def case_events(session: Session, case: Case) -> list[CaseEvent]:
     )
 
 
+def overdue_condition(now: datetime) -> ColumnElement[bool]:
+    """SQL form of ``workflow.overdue_kind(...) is not None``: 签收 or handling deadline passed."""
+    return or_(
+        (Case.status == workflow.Status.DISPATCHED) & (Case.accept_due_at < now),
+        Case.status.in_([workflow.Status.DISPATCHED, workflow.Status.ACCEPTED]) & (Case.due_at < now),
+    )
+
+
 @dataclass
 class CaseQuery:
     phone: str | None = None
@@ -391,13 +399,7 @@ def search_cases(session: Session, q: CaseQuery) -> tuple[int, list[Case]]:
         like = f"%{q.text}%"
         conds.append(or_(Case.description.like(like), Case.address.like(like), Case.number == q.text))
     if q.overdue_at:
-        conds.append(
-            or_(
-                (Case.status == workflow.Status.DISPATCHED) & (Case.accept_due_at < q.overdue_at),
-                Case.status.in_([workflow.Status.DISPATCHED, workflow.Status.ACCEPTED])
-                & (Case.due_at < q.overdue_at),
-            )
-        )
+        conds.append(overdue_condition(q.overdue_at))
     total = session.scalar(select(func.count()).select_from(Case).where(*conds)) or 0
     rows = session.scalars(
         select(Case)
@@ -427,8 +429,7 @@ def sweep_overdue(session: Session, now: datetime | None = None) -> list[str]:
     candidates = session.scalars(
         select(Case).where(
             Case.supervised.is_(False),
-            Case.status.in_([workflow.Status.DISPATCHED, workflow.Status.ACCEPTED]),
-            or_(Case.accept_due_at < now, Case.due_at < now),
+            overdue_condition(now),
         )
     )
     flagged = []

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from callcenter.db.models import Area, Case, Matter, Unit
 from callcenter.domain import kpi
 from callcenter.domain.workflow import Status
+from callcenter.services.cases import overdue_condition
 
 _COLUMNS = (
     Case.number,
@@ -154,12 +155,7 @@ def overdue(session: Session, now: datetime, limit: int = 200) -> list[dict[str,
     stmt = (
         select(Case, Unit.name)
         .outerjoin(Unit, Unit.code == Case.unit_code)
-        .where(
-            or_(
-                (Case.status == Status.DISPATCHED) & (Case.accept_due_at < now),
-                Case.status.in_([Status.DISPATCHED, Status.ACCEPTED]) & (Case.due_at < now),
-            )
-        )
+        .where(overdue_condition(now))
         .order_by(Case.due_at, Case.id)
         .limit(limit)
     )
