@@ -179,10 +179,10 @@ class OutboxRelay:
 
 def redis_client(url: str | None = None) -> redis.Redis:
     """A Redis client with short timeouts so an outage fails fast instead of blocking."""
-    from callcenter.config import get_settings
-
     from redis.backoff import NoBackoff
     from redis.retry import Retry
+
+    from callcenter.config import get_settings
 
     return redis.Redis.from_url(
         url or get_settings().redis_url,
