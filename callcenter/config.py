@@ -49,6 +49,9 @@ class AsteriskSettings(BaseModel):
     hotline_numbers: list[str] = Field(default_factory=lambda: ["12345", "96010"])
     queue: str = "hotline"
     outbound_caller_id: str = "12345"
+    #: Name of this Asterisk node (``systemname``: prefixes channel uniqueids, tags call rows and
+    #: queue state). Every node of a multi-node center needs its own name and its own AMI bridge.
+    node: str = "pbx1"
 
 
 class SpeechSettings(BaseModel):
@@ -81,6 +84,23 @@ class CallbackSettings(BaseModel):
     return_visit_after: Literal["closed", "feedback"] = "closed"
 
 
+class ObservabilitySettings(BaseModel):
+    """Logs and Prometheus metrics (日志与监控指标) of every process.
+
+    ``/metrics`` of the API is served on ``api_port``; the other processes serve their own registry on
+    the port below (0 = off). Two processes of one kind on a host need different ports (env override
+    per process, e.g. ``CALLCENTER_OBSERVABILITY__AMI_BRIDGE_METRICS_PORT``).
+    """
+
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    metrics_host: str = "127.0.0.1"
+    agi_metrics_port: int = 9101
+    ami_bridge_metrics_port: int = 9102
+    speech_metrics_port: int = 9103
+    worker_metrics_port: int = 9104
+
+
 class Settings(BaseSettings):
     """All settings of the platform."""
 
@@ -107,6 +127,7 @@ class Settings(BaseSettings):
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 
     @classmethod
     def settings_customise_sources(
