@@ -74,6 +74,7 @@ class RedisDbSink:
         self.maxlen = maxlen
         self._redis_down_until = 0.0
         self._seq_base: dict[str, int] = {}
+        self._started_at: dict[str, float] = {}  # wall clock of stream position 0, per session
         self.redis_failures = 0
         self.redis_dropped = 0
         self.db_failures = 0
@@ -199,6 +200,7 @@ class RedisDbSink:
         return f"{call.uniqueid}|{call.audio_uuid}"
 
     async def start(self, call: CallInfo) -> None:
+        self._started_at[self._key(call)] = time.time()
         try:
             self._seq_base[self._key(call)] = await asyncio.to_thread(self._db_start, call)
         except Exception:
@@ -224,12 +226,15 @@ class RedisDbSink:
             self.db_failures += 1
             log.exception("speech: could not store final utterance %d of %s", seq, call.uniqueid)
         payload = transcript_payload(call.uniqueid, seq, result)
+        t0 = self._started_at.get(self._key(call))
+        payload["ended_at"] = None if t0 is None else round(t0 + result.end_s, 3)  # Unix time, utterance end
         self._publish((transcript_stream(call.uniqueid), STREAM_TRANSCRIPTS), "transcript.final", payload)
 
     async def done(self, call: CallInfo, summary: SessionSummary) -> None:
         from callcenter.events import STREAM_TRANSCRIPTS, transcript_stream
 
         self._seq_base.pop(self._key(call), None)
+        self._started_at.pop(self._key(call), None)
         payload = {
             "uniqueid": call.uniqueid,
             "text": summary.text,
