@@ -31,57 +31,152 @@ _WEAK_SECRETS = {"", "changeme", "change-me", "secret", "password", "demo", "tes
 class AMISettings(BaseModel):
     """Asterisk Manager Interface connection (AMI)."""
 
-    host: str = "127.0.0.1"
-    port: int = 5038
-    username: str = "callcenter"
-    secret: str = ""
-    reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 10.0
+    host: str = Field(
+        default="127.0.0.1",
+        description="Address of the Asterisk Manager Interface the AMI bridge connects to.",
+    )
+    port: int = Field(default=5038, description="AMI TCP port (rendered into `manager.conf`).")
+    username: str = Field(
+        default="callcenter",
+        description="AMI user rendered into `manager.conf` and used by the AMI bridge.",
+    )
+    secret: str = Field(
+        default="",
+        description=(
+            "AMI password; required (at least 12 characters, not a default word) in production mode."
+        ),
+    )
+    reconnect_min_s: float = Field(
+        default=0.5,
+        description=(
+            "First pause of the AMI bridge before reconnecting after a lost connection (doubles each try)."
+        ),
+    )
+    reconnect_max_s: float = Field(
+        default=10.0,
+        description="Longest pause between AMI reconnection attempts.",
+    )
 
 
 class AsteriskSettings(BaseModel):
     """Where the Asterisk 22 root filesystem lives and how it is run."""
 
-    rootfs: Path = VAR_DIR / "asterisk" / "rootfs"
-    conf_dir: Path = PROJECT_ROOT / "asterisk_conf"
-    debian_suite: str = "sid"
-    sip_port: int = 5060
-    hotline_numbers: list[str] = Field(default_factory=lambda: ["12345", "96010"])
-    queue: str = "hotline"
-    outbound_caller_id: str = "12345"
-    #: Name of this Asterisk node (``systemname``: prefixes channel uniqueids, tags call rows and
-    #: queue state). Every node of a multi-node center needs its own name and its own AMI bridge.
-    node: str = "pbx1"
+    rootfs: Path = Field(
+        default=VAR_DIR / "asterisk" / "rootfs",
+        description=(
+            "Debian root filesystem (chroot) with Asterisk 22, built by `callcenter asterisk provision`."
+        ),
+    )
+    conf_dir: Path = Field(
+        default=PROJECT_ROOT / "asterisk_conf",
+        description="Asterisk configuration templates and recordings rendered into the chroot.",
+    )
+    debian_suite: str = Field(
+        default="sid",
+        description="Debian suite the Asterisk chroot is bootstrapped from.",
+    )
+    sip_port: int = Field(default=5060, description="SIP (PJSIP) UDP port of Asterisk.")
+    hotline_numbers: list[str] = Field(
+        default_factory=lambda: ["12345", "96010"],
+        description="Dialled numbers (DIDs) routed into the hotline IVR.",
+    )
+    queue: str = Field(default="hotline", description="Name of the app_queue queue agents answer.")
+    outbound_caller_id: str = Field(
+        default="12345",
+        description="Caller ID shown on callbacks and return visits (回访).",
+    )
+    node: str = Field(
+        default="pbx1",
+        description=(
+            "Name of this Asterisk node (`systemname`: prefixes channel uniqueids, tags call "
+            "rows and queue state); every node of a multi-node center needs its own name and "
+            "its own AMI bridge."
+        ),
+    )
 
 
 class SpeechSettings(BaseModel):
     """Speech recognition (语音识别) models and service."""
 
-    models_dir: Path = VAR_DIR / "models"
-    audiosocket_host: str = "127.0.0.1"
-    audiosocket_port: int = 9092
-    partial_engine: str = "vosk"
-    final_engine: str = "whisper"
-    max_utterance_s: float = 120.0
-    workers: int = 0  # 0 = number of cores
+    models_dir: Path = Field(
+        default=VAR_DIR / "models",
+        description="Folder of installed speech models (`callcenter models install`).",
+    )
+    audiosocket_host: str = Field(
+        default="127.0.0.1",
+        description="Address of the AudioSocket speech service (Asterisk streams call audio there).",
+    )
+    audiosocket_port: int = Field(default=9092, description="AudioSocket TCP port.")
+    partial_engine: str = Field(
+        default="vosk",
+        description="Engine for live partial transcripts (`vosk`, `whisper` or `none`).",
+    )
+    final_engine: str = Field(
+        default="whisper",
+        description="Engine for the final transcript of each utterance (`whisper` or `vosk`).",
+    )
+    max_utterance_s: float = Field(
+        default=120.0,
+        description=(
+            "Longest intake description (描述诉求) in seconds; then the speech service ends the "
+            "session and the call goes on to the queue."
+        ),
+    )
+    workers: int = Field(
+        default=0,
+        description="Recognition worker processes of the speech service (0 = number of cores).",
+    )
 
 
 class ClassifierSettings(BaseModel):
     """Matter suggester (智能派单建议)."""
 
-    model_dir: Path = VAR_DIR / "classifier"
-    auto_dispatch_threshold: float = 0.85
+    model_dir: Path = Field(
+        default=VAR_DIR / "classifier",
+        description=(
+            "Folder of trained suggester models (versions under `models/`, `current` pointer)"
+            " and the jieba cache."
+        ),
+    )
+    auto_dispatch_threshold: float = Field(
+        default=0.85,
+        description=(
+            "Suggestion confidence at or above which one-click dispatch (`auto_dispatch`) is offered."
+        ),
+    )
 
 
 class CallbackSettings(BaseModel):
     """Callbacks and return visits (回拨 / 回访)."""
 
-    window_start: str = "08:00"
-    window_end: str = "21:00"
-    max_attempts: int = 3
-    retry_backoff_s: list[int] = Field(default_factory=lambda: [600, 1800, 3600])
-    max_concurrent_calls: int = 4
-    return_visit_after: Literal["closed", "feedback"] = "closed"
+    window_start: str = Field(
+        default="08:00",
+        description=(
+            "Start of the daily calling window for callbacks and return visits (local time, HH:MM)."
+        ),
+    )
+    window_end: str = Field(
+        default="21:00",
+        description="End of the daily calling window (local time, HH:MM).",
+    )
+    max_attempts: int = Field(
+        default=3,
+        description="Call attempts per callback or return visit before it is given up.",
+    )
+    retry_backoff_s: list[int] = Field(
+        default_factory=lambda: [600, 1800, 3600],
+        description=("Pause before each retry after a failed attempt, in seconds (the last value repeats)."),
+    )
+    max_concurrent_calls: int = Field(
+        default=4,
+        description="Outbound callback / return-visit calls in progress at once.",
+    )
+    return_visit_after: Literal["closed", "feedback"] = Field(
+        default="closed",
+        description=(
+            "Workflow step that schedules the return visit (回访): `closed` (结案) or `feedback` (反馈)."
+        ),
+    )
 
 
 class ObservabilitySettings(BaseModel):
@@ -92,13 +187,34 @@ class ObservabilitySettings(BaseModel):
     per process, e.g. ``CALLCENTER_OBSERVABILITY__AMI_BRIDGE_METRICS_PORT``).
     """
 
-    log_format: Literal["text", "json"] = "text"
-    log_level: str = "INFO"
-    metrics_host: str = "127.0.0.1"
-    agi_metrics_port: int = 9101
-    ami_bridge_metrics_port: int = 9102
-    speech_metrics_port: int = 9103
-    worker_metrics_port: int = 9104
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log line format of every process: `text` or `json`.",
+    )
+    log_level: str = Field(
+        default="INFO",
+        description="Log level of every process (DEBUG, INFO, WARNING, ERROR).",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the non-API processes serve `/metrics` on.",
+    )
+    agi_metrics_port: int = Field(
+        default=9101,
+        description="`/metrics` port of the FastAGI server (0 = off).",
+    )
+    ami_bridge_metrics_port: int = Field(
+        default=9102,
+        description="`/metrics` port of the AMI bridge (0 = off).",
+    )
+    speech_metrics_port: int = Field(
+        default=9103,
+        description="`/metrics` port of the speech service (0 = off).",
+    )
+    worker_metrics_port: int = Field(
+        default=9104,
+        description="`/metrics` port of the worker (0 = off).",
+    )
 
 
 class Settings(BaseSettings):
@@ -110,18 +226,61 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    mode: Literal["production", "demo", "test"] = "production"
-    timezone: str = "Asia/Shanghai"
-    database_url: str = f"sqlite:///{VAR_DIR / 'callcenter.sqlite3'}"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    redis_stream_maxlen: int = 100_000
-    secret_key: str = ""
-    token_ttl_minutes: int = 12 * 60
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
-    fastagi_host: str = "127.0.0.1"
-    fastagi_port: int = 4573
-    max_description_chars: int = 5000
+    mode: Literal["production", "demo", "test"] = Field(
+        default="production",
+        description=(
+            "`production` refuses empty or default secrets; `demo` and `test` fill development values."
+        ),
+    )
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description=(
+            "Local time zone of the center: case numbers, time limits, calling windows, daily KPIs."
+        ),
+    )
+    database_url: str = Field(
+        default=f"sqlite:///{VAR_DIR / 'callcenter.sqlite3'}",
+        description=(
+            "SQLAlchemy URL of the database (source of truth): SQLite file or "
+            "`postgresql://user:pass@host/db`."
+        ),
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Redis for event streams, commands to AMI and live state.",
+    )
+    redis_stream_maxlen: int = Field(
+        default=100_000,
+        description="Approximate length cap of each Redis event stream.",
+    )
+    secret_key: str = Field(
+        default="",
+        description=(
+            "Signing key of login tokens; required (at least 12 characters, not a default "
+            "word) in production mode."
+        ),
+    )
+    token_ttl_minutes: int = Field(
+        default=12 * 60,
+        description="Lifetime of a login token, in minutes.",
+    )
+    api_host: str = Field(
+        default="127.0.0.1",
+        description="Bind address of the API and web console (`callcenter serve`).",
+    )
+    api_port: int = Field(
+        default=8000,
+        description="Port of the API and web console; its `/metrics` is served here too.",
+    )
+    fastagi_host: str = Field(
+        default="127.0.0.1",
+        description="Bind address of the FastAGI IVR server (also rendered into the dialplan).",
+    )
+    fastagi_port: int = Field(default=4573, description="Port of the FastAGI IVR server.")
+    max_description_chars: int = Field(
+        default=5000,
+        description="Longest case description accepted; longer ones are refused (HTTP 413).",
+    )
     ami: AMISettings = Field(default_factory=AMISettings)
     asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
