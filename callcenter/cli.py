@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 
 import typer
 
@@ -46,8 +47,25 @@ _load_plugins()
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app()
+    from callcenter.config import get_settings
+    from callcenter.observability import TEXT_FORMAT, service_for_argv, setup_logging
+
+    json_logs = False
+    try:
+        settings = get_settings()
+    except Exception:  # the command itself reports a configuration error; log as text meanwhile
+        logging.basicConfig(level=logging.INFO, format=TEXT_FORMAT)
+    else:
+        setup_logging(settings, service_for_argv(sys.argv))
+        json_logs = settings.observability.log_format == "json"
+    if not json_logs:
+        app()
+        return
+    try:
+        app()
+    except Exception:  # JSON logs: a crash is one JSON record too, not a rich traceback
+        logging.getLogger("callcenter").critical("command failed", exc_info=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
