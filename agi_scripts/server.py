@@ -30,6 +30,8 @@ from typing import Any
 
 from asterisk.agi import AGI, AGIAppError, AGIError, AGIException, AGIInvalidCommand, AGIUsageError
 
+from callcenter.observability import AGI_ACTIVE, AGI_COMMAND_SECONDS, AGI_SESSION_SECONDS, AGI_SESSIONS
+
 log = logging.getLogger(__name__)
 
 MAX_ENV_LINES = 200
@@ -194,7 +196,9 @@ class FastAGI(AGI):
             if command.strip().upper() in MEDIA_COMMANDS:
                 self.stats.bump("media_commands")
             else:
-                self.stats.add_round_trip(time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
+                self.stats.add_round_trip(elapsed)
+                AGI_COMMAND_SECONDS.observe(elapsed)
         return result
 
     def _readline(self) -> str:
@@ -280,11 +284,16 @@ class _SessionHandler(socketserver.StreamRequestHandler):
         srv.stats.bump("sessions")
         if not srv._slots.acquire(blocking=False):
             srv.stats.bump("rejected")
+            AGI_SESSIONS.labels("none", "rejected").inc()
             log.warning("fastagi: too many sessions, refusing %s", self.client_address)
             return
         srv.stats.bump("active")
+        AGI_ACTIVE.inc()
+        started = time.monotonic()
         name = "?"
         uniqueid = "?"
+        script = "none"  # the metrics label: a known script name, "unknown" or "none"
+        outcome = "error"
         try:
             self.connection.settimeout(srv.env_timeout_s)
             env = read_environment(self.rfile)
@@ -293,30 +302,47 @@ class _SessionHandler(socketserver.StreamRequestHandler):
             env.update({f"param_{k}": v for k, v in params.items()})
             handler = srv.handlers.get(name)
             if handler is None:
-                log.warning("fastagi: unknown script %r (uniqueid %s)", name, uniqueid)
+                script, outcome = "unknown", "unknown_script"
+                log.warning("fastagi: unknown script %r (uniqueid %s)", name, uniqueid, extra=_ids(uniqueid))
                 srv.stats.bump("errors")
                 with contextlib.suppress(OSError):
                     self.wfile.write(b'VERBOSE "unknown FastAGI script" 1\n')
                 return
+            script = name
             self.connection.settimeout(srv.idle_timeout_s)
             agi = FastAGI(self.rfile, self.wfile, env, srv.stats)
             handler(agi, env)
             srv.stats.bump("completed")
+            outcome = "completed"
         except MalformedEnvironment as exc:
             srv.stats.bump("malformed")
+            outcome = "malformed"
             log.warning("fastagi: malformed AGI environment from %s: %s", self.client_address, exc)
         except ChannelGone as exc:
             srv.stats.bump("hangups")
-            log.info("fastagi: %s %s: caller gone (%s)", name, uniqueid, exc)
+            outcome = "hangup"
+            log.info("fastagi: %s %s: caller gone (%s)", name, uniqueid, exc, extra=_ids(uniqueid))
         except TimeoutError:
             srv.stats.bump("timeouts")
-            log.warning("fastagi: %s %s: timed out waiting for Asterisk", name, uniqueid)
+            outcome = "timeout"
+            log.warning(
+                "fastagi: %s %s: timed out waiting for Asterisk", name, uniqueid, extra=_ids(uniqueid)
+            )
         except (AGIAppError, AGIError, AGIException, OSError) as exc:
             srv.stats.bump("errors")
-            log.warning("fastagi: %s %s: AGI error: %r", name, uniqueid, exc)
+            log.warning("fastagi: %s %s: AGI error: %r", name, uniqueid, exc, extra=_ids(uniqueid))
         except Exception:
             srv.stats.bump("errors")
-            log.exception("fastagi: %s %s: handler crashed", name, uniqueid)
+            outcome = "crashed"
+            log.exception("fastagi: %s %s: handler crashed", name, uniqueid, extra=_ids(uniqueid))
         finally:
             srv.stats.bump("active", -1)
             srv._slots.release()
+            AGI_ACTIVE.dec()
+            AGI_SESSIONS.labels(script, outcome).inc()
+            AGI_SESSION_SECONDS.labels(script).observe(time.monotonic() - started)
+
+
+def _ids(uniqueid: str) -> dict[str, str]:
+    """``extra`` fields of a session's log records (JSON logs carry the channel's uniqueid)."""
+    return {"uniqueid": uniqueid} if uniqueid != "?" else {}

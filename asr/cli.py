@@ -196,6 +196,10 @@ def speech_service(
     except (SpeechError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    from callcenter.config import get_settings
+    from callcenter.observability import start_metrics_server
+
+    start_metrics_server(get_settings(), "speech")
 
     async def main() -> None:
         await service.start()

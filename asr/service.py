@@ -20,6 +20,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +31,19 @@ import redis
 from asr.audiosocket.server import AudioSocketServer
 from asr.audiosocket.session import CallInfo, CallSession, SessionPolicy, SessionSummary
 from asr.engine import ModelMissingError, Result
-from asr.twopass import TwoPassConfig, TwoPassRecognizer
+from asr.twopass import FeedOutput, TwoPassConfig, TwoPassRecognizer
+from asr.vad import Utterance
 from asr.vosk_engine import VoskEngine
 from asr.whisper_engine import WhisperEngine, WhisperOptions
+from callcenter.observability import (
+    ASR_ACTIVE,
+    ASR_AUDIO_SECONDS,
+    ASR_ERRORS,
+    ASR_EVENTS_DROPPED,
+    ASR_FINAL_LATENCY,
+    ASR_PARTIAL_LATENCY,
+    ASR_SESSIONS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +106,7 @@ class RedisDbSink:
             self._outbox.put_nowait((streams, type_, payload))
         except queue.Full:
             self.redis_dropped += 1
+            ASR_EVENTS_DROPPED.inc()
 
     def _publish_loop(self) -> None:
         from callcenter.events import publish_now
@@ -107,6 +119,7 @@ class RedisDbSink:
                 streams, type_, payload = item
                 if self.redis is None or time.monotonic() < self._redis_down_until:
                     self.redis_dropped += 1
+                    ASR_EVENTS_DROPPED.inc()
                     continue
                 try:
                     for stream in streams:
@@ -114,12 +127,14 @@ class RedisDbSink:
                 except redis.RedisError as exc:
                     self.redis_failures += 1
                     self.redis_dropped += 1
+                    ASR_EVENTS_DROPPED.inc()
                     self._redis_down_until = time.monotonic() + self.breaker_s
                     log.warning(
                         "speech: Redis unavailable (%s); skipping Redis for %.0f s", exc, self.breaker_s
                     )
                 except Exception:
                     self.redis_dropped += 1
+                    ASR_EVENTS_DROPPED.inc()
                     log.exception("speech: publishing %s failed", type_)
             finally:
                 self._outbox.task_done()
@@ -249,6 +264,62 @@ class RedisDbSink:
         self._publish((transcript_stream(call.uniqueid), STREAM_TRANSCRIPTS), "transcript.done", payload)
 
 
+class MeteredRecognizer(TwoPassRecognizer):
+    """A :class:`TwoPassRecognizer` that records the speech metrics of this process.
+
+    Final latency (识别时延) runs from the moment the VAD closes an utterance (the end of speech
+    is detected) to its final transcript — queueing for a final worker included; a Vosk final
+    is made while the audio is fed, so its latency is that feed. Partial latency is the time one
+    chunk of audio takes to come out as a partial.
+    """
+
+    def __init__(self, *args: Any, mode: str = "intake", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.mode = mode
+        self._ended: dict[int, float] = {}  # id(utterance) → when the VAD closed it
+
+    def _mark(self, out: FeedOutput, started: float, seconds: float) -> FeedOutput:
+        now = time.monotonic()
+        for utt in out.utterances:
+            self._ended[id(utt)] = now
+        for r in out.finals:
+            ASR_FINAL_LATENCY.labels(r.engine).observe(now - started)
+        if out.partials:
+            ASR_PARTIAL_LATENCY.labels(out.partials[-1].engine).observe(now - started)
+        if seconds:
+            ASR_AUDIO_SECONDS.labels(self.mode).inc(seconds)
+        return out
+
+    def feed(self, pcm: bytes, partials: bool = True) -> FeedOutput:
+        started = time.monotonic()
+        try:
+            out = super().feed(pcm, partials)
+        except Exception:
+            ASR_ERRORS.labels("stream").inc()
+            raise
+        return self._mark(out, started, len(pcm) / 2 / self.sample_rate)
+
+    def finish(self) -> FeedOutput:
+        started = time.monotonic()
+        try:
+            out = super().finish()
+        except Exception:
+            ASR_ERRORS.labels("stream").inc()
+            raise
+        return self._mark(out, started, 0.0)
+
+    def decode(self, utterance: Utterance) -> Result | None:
+        ended = self._ended.pop(id(utterance), None)
+        try:
+            result = super().decode(utterance)
+        except Exception:
+            ASR_ERRORS.labels("final").inc()
+            raise
+        if result is not None and ended is not None:
+            ASR_FINAL_LATENCY.labels(result.engine).observe(time.monotonic() - ended)
+        return result
+
+
 @dataclass
 class ServiceOptions:
     """How the service is put together (defaults from ``settings.speech``)."""
@@ -364,13 +435,15 @@ class SpeechService:
             max_payload=options.policy.max_payload,
         )
 
-    def make_recognizer(self, sample_rate: int) -> TwoPassRecognizer:
-        return TwoPassRecognizer(sample_rate, self.options.twopass, vosk=self.vosk, whisper=self.whisper)
+    def make_recognizer(self, sample_rate: int, mode: str = "intake") -> TwoPassRecognizer:
+        return MeteredRecognizer(
+            sample_rate, self.options.twopass, vosk=self.vosk, whisper=self.whisper, mode=mode
+        )
 
     def make_session(self, call: CallInfo) -> CallSession:
-        return CallSession(
+        return MeteredSession(
             call,
-            make_recognizer=self.make_recognizer,
+            make_recognizer=lambda rate: self.make_recognizer(rate, call.mode),
             sink=self.sink,
             partial_pool=self.partial_pool,
             final_pool=self.final_pool,
@@ -411,6 +484,23 @@ class SpeechService:
         self.final_pool.shutdown(wait=False, cancel_futures=True)
         if self.redis is not None:
             self.redis.close()
+
+
+class MeteredSession(CallSession):
+    """A :class:`CallSession` counted in the metrics (sessions in progress, how they ended)."""
+
+    async def run(
+        self, reader: asyncio.StreamReader, input_closed: Callable[[], None] | None = None
+    ) -> SessionSummary:
+        ASR_ACTIVE.inc()
+        reason = "failed"
+        try:
+            summary = await super().run(reader, input_closed)
+            reason = summary.reason
+            return summary
+        finally:
+            ASR_ACTIVE.dec()
+            ASR_SESSIONS.labels(self.call.mode, reason).inc()
 
 
 def build_service(**overrides: Any) -> SpeechService:

@@ -5,7 +5,12 @@ Two kinds:
 * figures read from the database at scrape time (cases by status, overdue cases, calls by
   disposition, callbacks by status, mean suggestion confidence) — the same in every API worker,
   because the database is the source of truth;
-* per-process HTTP request counts and latency, recorded by a middleware.
+* per-process HTTP request counts and latency, recorded by a middleware;
+* per-process counters of :mod:`callcenter.observability` that the API also moves (case
+  transitions, callback outcomes — :data:`~callcenter.observability.API_SHARED`).
+
+The other processes (FastAGI, AMI bridge, speech, worker) serve their own metrics on their own
+ports; see ``docs/observability.md``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from sqlalchemy import func, select
 
 from callcenter.db.models import Call, Callback, Case, Suggestion
 from callcenter.db.session import get_sessionmaker
+from callcenter.observability import API_SHARED, register_all
 from callcenter.services.cases import overdue_condition
 
 
@@ -66,6 +72,7 @@ class Metrics:
     def __init__(self, database_url: str) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(DatabaseCollector(database_url))
+        register_all(self.registry, API_SHARED)
         self.requests = Counter(
             "cc_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
         )

@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from callcenter import events
 from callcenter.db.models import Call, Case, Suggestion, TranscriptUtterance
+from callcenter.observability import SUGGESTION_CONFIDENCE, SUGGESTION_ERRORS, SUGGESTION_LATENCY
 from callcenter.services.calls import get_or_create_call
 
 log = logging.getLogger(__name__)
@@ -98,8 +100,11 @@ class SuggestionPipeline:
         joined = "".join(t for t in texts if t)
         return joined if len(joined) >= len(event_text) else event_text
 
-    def handle(self, type_: str, data: dict[str, Any]) -> Suggestion | None:
-        """Process one transcript event; returns the stored suggestion (None when skipped)."""
+    def handle(self, type_: str, data: dict[str, Any], event_ts: str | None = None) -> Suggestion | None:
+        """Process one transcript event; returns the stored suggestion (None when skipped).
+
+        ``event_ts`` (the ISO time the event was published) feeds the suggestion latency metric.
+        """
         if type_ not in TRIGGERS:
             return None
         uniqueid = str(data.get("uniqueid") or "")
@@ -135,6 +140,13 @@ class SuggestionPipeline:
             session.add(suggestion)
             session.flush()
             payload = {"uniqueid": uniqueid, "suggestion_id": suggestion.id, "text": text, **result}
+        SUGGESTION_CONFIDENCE.observe(float(result.get("confidence") or 0.0))
+        if event_ts:
+            try:
+                published = datetime.fromisoformat(event_ts)
+                SUGGESTION_LATENCY.observe(max(0.0, (datetime.now(UTC) - published).total_seconds()))
+            except (ValueError, TypeError):  # not ISO / no time zone: no latency for this one
+                pass
         for stream in (events.STREAM_SUGGESTIONS, events.transcript_stream(uniqueid)):
             events.publish_now(self.client, stream, "suggestion.ready", payload, maxlen=self.maxlen)
         return suggestion
@@ -161,9 +173,18 @@ class SuggestionPipeline:
                         self.client.xack(events.STREAM_TRANSCRIPTS, GROUP, entry_id)
                         continue
                     try:
-                        self.handle(ev["type"], ev["data"])
+                        self.handle(ev["type"], ev["data"], ev.get("ts"))
                     except Exception:
-                        log.exception("pipeline: event %s failed; it stays pending", entry_id)
+                        SUGGESTION_ERRORS.inc()
+                        log.exception(
+                            "pipeline: event %s failed; it stays pending",
+                            entry_id,
+                            extra={
+                                "uniqueid": ev["data"].get("uniqueid")
+                                if isinstance(ev["data"], dict)
+                                else None
+                            },
+                        )
                         continue
                     self.client.xack(events.STREAM_TRANSCRIPTS, GROUP, entry_id)
                     handled += 1

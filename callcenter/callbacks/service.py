@@ -34,6 +34,7 @@ from callcenter.config import CallbackSettings, Settings
 from callcenter.db.models import Call, Callback, Case, CaseEvent, DoNotCall, SurveyResult
 from callcenter.events import STREAM_CALLBACKS, enqueue
 from callcenter.exceptions import CallCenterError
+from callcenter.observability import CALLBACK_OUTCOMES, count_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +289,7 @@ def claim_due(
             cb.status = "cancelled"
             cb.last_result = "do_not_call" if key else "bad_phone"
             cb.updated_at = now
+            count_on_commit(session, CALLBACK_OUTCOMES.labels(cb.kind, "cancelled", cb.last_result))
             _event(session, "callback.failed", cb, reason=cb.last_result)
             continue
         if len(claims) >= free:
@@ -372,6 +374,8 @@ def fail_attempt(
     _history(cb, {"attempt": attempt, "at": now.isoformat(), "result": str(failure), "detail": detail})
     cb.last_result = str(failure)
     cb.status = decision.status
+    outcome = "failed" if decision.status == "failed" else "retry"
+    count_on_commit(session, CALLBACK_OUTCOMES.labels(cb.kind, outcome, str(failure)))
     cb.locked_by = None
     cb.locked_until = None
     cb.updated_at = now
@@ -401,6 +405,7 @@ def complete_attempt(
     cb.outcome = out
     cb.status = "done"
     cb.last_result = result
+    count_on_commit(session, CALLBACK_OUTCOMES.labels(cb.kind, "done", result))
     cb.locked_by = None
     cb.locked_until = None
     cb.updated_at = now

@@ -33,6 +33,7 @@ from callcenter.db.models import (
 from callcenter.domain import numbering, workflow
 from callcenter.domain.workflow import Actor, CaseState, Command, EventRecord, TimeLimits
 from callcenter.exceptions import Conflict, Forbidden, NotFound, PayloadTooLarge, Unprocessable
+from callcenter.observability import CASE_TRANSITIONS, count_on_commit
 
 #: Fields a client may set when creating a case.
 MAX_ADDRESS = 256
@@ -105,6 +106,9 @@ def _add_event(session: Session, case: Case, rec: EventRecord, seq: int) -> Case
         created_at=rec.at,
     )
     session.add(ev)
+    count_on_commit(
+        session, CASE_TRANSITIONS.labels(rec.action, str(rec.from_status or "none"), str(rec.to_status))
+    )
     events.enqueue(
         session,
         events.STREAM_CASES,

@@ -134,6 +134,7 @@ def agi_cmd(
     port: Annotated[int | None, typer.Option(help="Port (default: settings.fastagi_port).")] = None,
 ) -> None:
     """Run the FastAGI server (IVR handlers intake, status, return_visit)."""
+    import logging
     import signal
     import threading
 
@@ -141,8 +142,10 @@ def agi_cmd(
     from agi_scripts.server import FastAGIServer
     from callcenter.config import get_settings
     from callcenter.events import redis_client
+    from callcenter.observability import start_metrics_server
 
     s = get_settings()
+    start_metrics_server(s, "agi")
     server = FastAGIServer(
         (host or s.fastagi_host, port or s.fastagi_port),
         IVRHandlers(IVRContext(s.database_url, redis_client(s.redis_url))).table(),
@@ -152,9 +155,12 @@ def agi_cmd(
     signal.signal(signal.SIGINT, lambda *_: done.set())
     server.start_in_thread()
     typer.echo(f"FastAGI listening on {server.server_address[0]!s}:{server.port}")
+    log = logging.getLogger("agi_scripts")
+    log.info("FastAGI listening on %s:%d", server.server_address[0], server.port)
     done.wait()
     server.stop()
     typer.echo(json.dumps(server.stats.snapshot()))
+    log.info("FastAGI stopped", extra={"stats": server.stats.snapshot()})
 
 
 def simulate_calls_cmd(
