@@ -1,4 +1,4 @@
-"""Telephony subcommands: ``asterisk provision|start|stop|status``, ``ami-bridge``, ``agi``,
+"""Telephony subcommands: ``asterisk provision|render|start|stop|status``, ``ami-bridge``, ``agi``,
 ``simulate-calls``. Heavy imports stay inside the commands so ``callcenter --help`` is fast."""
 
 from __future__ import annotations
@@ -106,6 +106,89 @@ def status_cmd() -> None:
     typer.echo(json.dumps(info, ensure_ascii=False, indent=1))
     if not info.get("running"):
         raise typer.Exit(3)
+
+
+def _add_to_section(text: str, section: str, lines: list[str]) -> str:
+    """Insert ``lines`` at the end of ``[section]`` of an Asterisk config (after its last option)."""
+    out = text.splitlines()
+    header = next((i for i, line in enumerate(out) if line.strip().startswith(f"[{section}]")), None)
+    if header is None:
+        raise ValueError(f"no [{section}] section")
+    end = next((i for i in range(header + 1, len(out)) if out[i].strip().startswith("[")), len(out))
+    last = header
+    for i in range(header + 1, end):
+        if out[i].strip() and not out[i].lstrip().startswith(";"):
+            last = i
+    out[last + 1 : last + 1] = lines
+    return "\n".join(out) + "\n"
+
+
+@asterisk_app.command("render")
+def render_cmd(
+    dest: Annotated[Path, typer.Option(help="Output root: DEST/etc/asterisk and DEST/usr/share/asterisk.")],
+    ami_bind: Annotated[
+        str | None, typer.Option(help="AMI bind address (default: settings.ami.host).")
+    ] = None,
+    ami_permit: Annotated[
+        list[str] | None, typer.Option(help="Extra network allowed to log in to AMI, e.g. 172.28.0.0/16.")
+    ] = None,
+    sip_bind: Annotated[str | None, typer.Option(help="SIP (UDP) bind address.")] = None,
+    external_address: Annotated[
+        str | None, typer.Option(help="Public address announced in SIP/SDP when Asterisk is behind NAT.")
+    ] = None,
+    local_net: Annotated[
+        list[str] | None, typer.Option(help="Networks reached without NAT (with --external-address).")
+    ] = None,
+    sounds: Annotated[
+        bool, typer.Option(help="Also generate and copy the prompts (espeak-ng + sox).")
+    ] = True,
+) -> None:
+    """Render configs and prompts into DEST for an Asterisk outside the chroot (e.g. a container)."""
+    from callcenter.config import get_settings
+    from callcenter.telephony.provision import (
+        ProvisionError,
+        TelephonyOptions,
+        install_sounds,
+        render_template,
+        template_values,
+    )
+
+    try:
+        settings = get_settings()
+    except ValueError as exc:  # pydantic ValidationError: the reason, not a traceback
+        _fail(f"configuration error: {exc}")
+    try:
+        values = template_values(settings, TelephonyOptions.from_env())
+        if ami_bind:
+            values["ami_bind"] = ami_bind
+        if sip_bind:
+            values["sip_bind"] = sip_bind
+        templates = sorted(settings.asterisk.conf_dir.glob("*.conf"))
+        if not templates:
+            raise ProvisionError(f"no *.conf templates in {settings.asterisk.conf_dir}")
+        etc = dest / "etc/asterisk"
+        etc.mkdir(parents=True, exist_ok=True)
+        for tpl in templates:
+            text = render_template(tpl.read_text(encoding="utf-8"), values, tpl.name)
+            if tpl.name == "manager.conf" and ami_permit:
+                text = _add_to_section(text, values["ami_username"], [f"permit = {n}" for n in ami_permit])
+            if tpl.name == "pjsip.conf" and external_address:
+                nat = [f"external_media_address = {external_address}"]
+                nat += [f"external_signaling_address = {external_address}"]
+                nat += [f"local_net = {n}" for n in local_net or ()]
+                text = _add_to_section(text, "transport-udp", nat)
+            out = etc / tpl.name
+            out.write_text(text, encoding="utf-8")
+            if tpl.name == "manager.conf":
+                out.chmod(0o600)
+        counts = (
+            install_sounds(dest, settings.asterisk.conf_dir, cache_dir=dest / ".prompt-cache")
+            if sounds
+            else {}
+        )
+    except (ProvisionError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps({"dest": str(dest), "configs": len(templates), "sounds": counts}))
 
 
 def ami_bridge_cmd() -> None:
