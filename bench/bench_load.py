@@ -476,6 +476,7 @@ class LoadOptions:
     hold_s: int = 300
     call_timeout_s: float = 300.0
     drain_s: float = 300.0  # after the last call: wait at most this long for transcripts / suggestions
+    settle_s: float = 15.0  # drained = no new final or suggestion on the console for this long
     keys: str = "1"
     database_url: str | None = None  # None: fresh SQLite in a temp dir
     postgres: bool = False  # fresh PostgreSQL database on CALLCENTER_TEST_PG_URL's server
@@ -824,7 +825,7 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
                 seen, quiet_since = len(finals) + len(suggs), time.monotonic()
             on_console = {s.uniqueid for s in suggs} & uids
             if (
-                time.monotonic() - quiet_since >= 15.0
+                time.monotonic() - quiet_since >= opts.settle_s
                 and not _pipeline_backlog(client)
                 and counts["with_suggestion"] >= counts["with_transcript"]
                 and len(on_console) >= counts["with_suggestion"]
