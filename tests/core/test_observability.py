@@ -176,7 +176,7 @@ def test_fastagi_process_logs_json_and_serves_its_metrics(sqlite_url: str, redis
     records = json_lines(err)
     assert records, "the FastAGI process logged nothing"
     for rec in records:
-        assert LOG_FIELDS <= set(rec), rec
+        assert set(rec) >= LOG_FIELDS, rec
         assert rec["service"] == "agi" and rec["node"] == "pbx7" and rec["pid"] == proc.pid
         assert rec["ts"].endswith("+00:00")  # ISO time in UTC
     messages = [r["message"] for r in records]
@@ -285,9 +285,11 @@ def test_case_transitions_are_on_the_api_metrics(client: TestClient, auth: Login
 
     assert delta(action="create", from_status="none", to_status="received") == 1.0
     assert delta(action="register", from_status="received", to_status="registered") == 1.0
-    assert sum(v for (name, _), v in after.items() if name == "cc_case_transitions_total") - sum(
-        v for (name, _), v in before.items() if name == "cc_case_transitions_total"
-    ) == 2.0
+    assert (
+        sum(v for (name, _), v in after.items() if name == "cc_case_transitions_total")
+        - sum(v for (name, _), v in before.items() if name == "cc_case_transitions_total")
+        == 2.0
+    )
     assert ("cc_cases", frozenset({("status", "registered")})) in after  # the database figures stay
 
 
@@ -339,7 +341,7 @@ def test_suggestion_latency_and_confidence(
     holder = SuggesterHolder(trained_model_dir)
 
     def suggest(text: str, hint: dict[str, Any] | None) -> dict[str, Any]:
-        return holder.get().suggest(text, caller_hint=hint).to_dict()  # type: ignore[no-any-return]
+        return holder.get().suggest(text, caller_hint=hint).to_dict()
 
     pipeline = SuggestionPipeline(get_sessionmaker(sqlite_url), redis_client, suggest, consumer="obs")
     pipeline.ensure_group()
