@@ -129,6 +129,8 @@ def serve(
         port=port or settings.api_port,
         workers=workers,
         log_level="info",
+        # JSON logs: uvicorn's loggers go through the root handler of setup_logging, no own format
+        log_config=None if settings.observability.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         timeout_graceful_shutdown=5,  # open SSE streams must not hold a shutdown
     )
 

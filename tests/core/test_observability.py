@@ -363,3 +363,31 @@ def test_suggestion_latency_and_confidence(
     assert delta("cc_suggestion_latency_seconds_count") == 1.0
     assert 0.0 <= delta("cc_suggestion_confidence_sum") <= 1.0
     assert delta("cc_suggestion_latency_seconds_sum") >= 0.0
+
+
+@pytest.mark.redis
+def test_api_process_access_logs_are_json(sqlite_url: str, redis_url: str) -> None:
+    port = free_port()
+    proc = cc_process(
+        ["serve", "--port", str(port)],
+        {"CALLCENTER_DATABASE_URL": sqlite_url, "CALLCENTER_REDIS_URL": redis_url},
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    assert r.status == 200
+                break
+            except OSError:
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the API did not start"
+                time.sleep(0.3)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            assert "cc_case_transitions" in r.read().decode()
+    finally:
+        _out, err = stop(proc)
+    records = json_lines(err)
+    assert all(r["service"] == "api" for r in records)
+    access = [r for r in records if r["logger"] == "uvicorn.access"]
+    assert any("/healthz" in r["message"] for r in access), records
