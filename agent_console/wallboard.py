@@ -10,6 +10,11 @@ local day and reset at midnight.
 Per queue: waiting callers (with their join time, so the screen shows the longest wait ticking),
 SLA % = answered within ``sla_seconds`` ÷ answered, abandoned % = abandoned ÷ (answered + abandoned),
 handled = completed agent calls. Per agent: state and the time it entered it.
+
+Several Asterisk nodes (多节点): every event carries the ``node`` of the bridge that saw it. A queue
+name is one logical queue across nodes (its counters add up; ``by_node`` splits the waiting callers);
+agents are keyed by node and interface (extension 8001 may exist on two nodes); a node's
+``queue.snapshot`` replaces only that node's callers and agents.
 """
 
 from __future__ import annotations
@@ -61,9 +66,14 @@ class QueueStats:
     def as_dict(self, sla_seconds: float) -> dict[str, Any]:
         callers = sorted(self.waiting.values(), key=lambda c: c["since"])
         finished = self.answered + self.abandoned
+        by_node: dict[str, int] = {}
+        for c in callers:
+            key = c.get("node") or ""
+            by_node[key] = by_node.get(key, 0) + 1
         return {
             "queue": self.name,
             "waiting": len(callers),
+            "by_node": by_node,
             "callers": callers,
             "longest_wait_since": callers[0]["since"] if callers else None,
             "offered": self.offered,
@@ -83,6 +93,7 @@ class AgentState:
 
     interface: str
     name: str
+    node: str | None = None
     queues: set[str] = field(default_factory=set)
     device: int | None = None
     paused: bool = False
@@ -114,6 +125,7 @@ class AgentState:
         return {
             "interface": self.interface,
             "name": self.name,
+            "node": self.node,
             "queues": sorted(self.queues),
             "state": self.state,
             "since": self.since,
@@ -135,7 +147,8 @@ class Wallboard:
         self.sla_seconds = sla_seconds
         self.wrapup_seconds = wrapup_seconds
         self.queues: dict[str, QueueStats] = {}
-        self.agents: dict[str, AgentState] = {}
+        self.agents: dict[str, AgentState] = {}  # key: see _akey
+        self.nodes: dict[str, str] = {}  # node -> time of its last event
         self.day: str | None = None
         self.version = 0
 
@@ -146,24 +159,32 @@ class Wallboard:
             self.queues[key] = QueueStats(key)
         return self.queues[key]
 
-    def _agent(self, interface: str, name: str | None = None) -> AgentState:
-        a = self.agents.get(interface)
+    @staticmethod
+    def _akey(node: Any, interface: str) -> str:
+        """Agents are keyed by node and interface; events without a node by interface alone."""
+        return f"{node}|{interface}" if node else interface
+
+    def _agent(self, interface: str, name: str | None = None, node: str | None = None) -> AgentState:
+        key = self._akey(node, interface)
+        a = self.agents.get(key)
         if a is None:
-            a = AgentState(interface=interface, name=name or interface)
-            self.agents[interface] = a
+            a = AgentState(interface=interface, name=name or interface, node=node)
+            self.agents[key] = a
         elif name:
             a.name = name
         return a
 
     def _find_agent(self, data: dict[str, Any]) -> AgentState | None:
         iface = str(data.get("interface") or "")
-        if iface and iface in self.agents:
-            return self.agents[iface]
+        node = data.get("node") or None
+        key = self._akey(node, iface)
+        if iface and key in self.agents:
+            return self.agents[key]
         name = str(data.get("agent") or "")
         for a in self.agents.values():
-            if name and (a.name == name or a.interface == name):
+            if name and a.node == node and (a.name == name or a.interface == name):
                 return a
-        return self._agent(iface, name or None) if iface else None
+        return self._agent(iface, name or None, node) if iface else None
 
     def _touch(self, agent: AgentState, ts: datetime) -> None:
         new = agent.derive()
@@ -189,6 +210,8 @@ class Wallboard:
         handler = _HANDLERS.get(type_)
         if handler is None:
             return False
+        if data.get("node"):
+            self.nodes[str(data["node"])] = ts.isoformat()
         self._roll_day(ts)
         handler(self, data, ts)
         self.version += 1
@@ -206,6 +229,7 @@ class Wallboard:
                 "caller_name": d.get("caller_name"),
                 "position": d.get("position"),
                 "since": ts.isoformat(),
+                "node": d.get("node"),
             }
 
     def _caller_leave(self, d: dict[str, Any], ts: datetime) -> None:
@@ -268,14 +292,16 @@ class Wallboard:
         if not iface:
             return
         change = d.get("change")
+        node = d.get("node") or None
+        key = self._akey(node, iface)
         if change == "removed":
-            a = self.agents.get(iface)
+            a = self.agents.get(key)
             if a is not None:
                 a.queues.discard(str(d.get("queue") or ""))
                 if not a.queues:
-                    del self.agents[iface]
+                    del self.agents[key]
             return
-        a = self._agent(iface, str(d.get("agent") or "") or None)
+        a = self._agent(iface, str(d.get("agent") or "") or None, node)
         if d.get("queue"):
             a.queues.add(str(d["queue"]))
         if d.get("status") is not None:
@@ -296,11 +322,13 @@ class Wallboard:
         self._touch(a, ts)
 
     def _snapshot(self, d: dict[str, Any], ts: datetime) -> None:
+        """A node's re-sync: replaces that node's waiting callers and agents (others are kept)."""
+        node = d.get("node") or None
         seen: set[str] = set()
         for qd in d.get("queues") or []:
             q = self._queue(qd.get("queue"))
             old = q.waiting
-            q.waiting = {}
+            q.waiting = {uid: c for uid, c in old.items() if (c.get("node") or None) != node}
             for c in qd.get("callers") or []:
                 uid = str(c.get("uniqueid") or "")
                 if not uid:
@@ -312,16 +340,17 @@ class Wallboard:
                     "caller_name": c.get("caller_name"),
                     "position": c.get("position"),
                     "since": since,
+                    "node": node,
                 }
             for m in qd.get("members") or []:
                 iface = str(m.get("interface") or "")
                 if not iface:
                     continue
-                seen.add(iface)
-                self._member({**m, "change": "status"}, ts)
-        for iface in list(self.agents):
-            if iface not in seen:
-                del self.agents[iface]
+                seen.add(self._akey(node, iface))
+                self._member({**m, "change": "status", "node": node}, ts)
+        for key, agent in list(self.agents.items()):
+            if (agent.node or None) == node and key not in seen:
+                del self.agents[key]
 
     # -------------------------------------------------------------- reading
     def snapshot(self) -> dict[str, Any]:
@@ -333,11 +362,17 @@ class Wallboard:
             "queues": [
                 q.as_dict(self.sla_seconds) for q in sorted(self.queues.values(), key=lambda q: q.name)
             ],
-            "agents": [a.as_dict() for a in sorted(self.agents.values(), key=lambda a: a.name)],
+            "agents": [
+                a.as_dict() for a in sorted(self.agents.values(), key=lambda a: (a.name, a.node or ""))
+            ],
+            "nodes": [{"node": n, "last_event": t} for n, t in sorted(self.nodes.items())],
         }
 
-    def agent(self, interface: str) -> dict[str, Any] | None:
-        a = self.agents.get(interface)
+    def agent(self, interface: str, node: str | None = None) -> dict[str, Any] | None:
+        """One agent by interface (on ``node`` when given, else on whichever node has it)."""
+        a = self.agents.get(self._akey(node, interface))
+        if a is None and node is None:
+            a = next((x for x in self.agents.values() if x.interface == interface), None)
         return None if a is None else a.as_dict()
 
 

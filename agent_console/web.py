@@ -106,8 +106,13 @@ def _wrapup_seconds() -> float:
         return 2.0
 
 
-async def run_command(request: Request, type_: str, **args: Any) -> dict[str, Any]:
-    """Send one command to Asterisk through the AMI bridge and wait for its result."""
+def _user_node(request: Request, user: User) -> str:
+    """The Asterisk node of a user's softphone (users.node, else this API's configured node)."""
+    return user.node or _settings(request).asterisk.node
+
+
+async def run_command(request: Request, type_: str, node: str | None = None, **args: Any) -> dict[str, Any]:
+    """Send one command to Asterisk through the AMI bridge of ``node`` and wait for its result."""
     import redis
 
     from callcenter.events import redis_client
@@ -117,7 +122,7 @@ async def run_command(request: Request, type_: str, **args: Any) -> dict[str, An
     client = redis_client(_settings(request).redis_url)
     try:
         try:
-            action_id = await asyncio.to_thread(send_command, client, type_, **args)
+            action_id = await asyncio.to_thread(send_command, client, type_, node, **args)
         except CommandError as exc:
             raise HTTPException(422, str(exc)) from exc
         except redis.RedisError as exc:
@@ -430,12 +435,15 @@ async def agent_queue(
         return await run_command(
             request,
             "queue_add",
+            node=_user_node(request, user),
             interface=iface,
             queue=queue,
             member_name=user.username,
             state_interface=iface,
         )
-    return await run_command(request, "queue_remove", interface=iface, queue=queue)
+    return await run_command(
+        request, "queue_remove", node=_user_node(request, user), interface=iface, queue=queue
+    )
 
 
 @router.post("/agent/pause")
@@ -450,23 +458,26 @@ async def agent_pause(
     args: dict[str, Any] = {"interface": iface, "paused": body.paused}
     if body.paused:
         args["reason"] = body.reason
-    return await run_command(request, "queue_pause", **args)
+    return await run_command(request, "queue_pause", node=_user_node(request, user), **args)
 
 
-def _caller_channel(session: SessionDep, uniqueid: str) -> str:
+def _caller_channel(session: SessionDep, uniqueid: str) -> tuple[str, str | None]:
+    """The live channel of a call and the node that carries it."""
+    from callcenter.domain.nodes import node_of_uniqueid
+
     call = _call_or_404(session, uniqueid)
     if call.ended_at is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, "the call has already ended")
     if not call.channel:
         raise HTTPException(status.HTTP_409_CONFLICT, "the call's channel is unknown")
-    return call.channel
+    return call.channel, call.node or node_of_uniqueid(call.uniqueid)
 
 
 @router.post("/calls/{uniqueid}/hangup")
 async def hangup(uniqueid: str, request: Request, session: SessionDep, user: CenterUser) -> dict[str, Any]:
-    channel = _caller_channel(session, uniqueid)
+    channel, node = _caller_channel(session, uniqueid)
     session.close()
-    return await run_command(request, "hangup", channel=channel)
+    return await run_command(request, "hangup", node=node, channel=channel)
 
 
 @router.post("/calls/{uniqueid}/transfer")
@@ -474,9 +485,11 @@ async def transfer(
     uniqueid: str, body: TransferIn, request: Request, session: SessionDep, user: CenterUser
 ) -> dict[str, Any]:
     """转接: redirect the caller's channel to another extension (blind transfer)."""
-    channel = _caller_channel(session, uniqueid)
+    channel, node = _caller_channel(session, uniqueid)
     session.close()
-    return await run_command(request, "redirect", channel=channel, context=body.context, exten=body.exten)
+    return await run_command(
+        request, "redirect", node=node, channel=channel, context=body.context, exten=body.exten
+    )
 
 
 @router.post("/spy")
@@ -487,6 +500,7 @@ async def spy(body: SpyIn, request: Request, user: SupervisorUser, session: Sess
     return await run_command(
         request,
         "spy",
+        node=_user_node(request, user),  # ChanSpy is local: the agent must be on the same node
         supervisor=me,
         target=spy_target(body.agent),
         mode=body.mode,

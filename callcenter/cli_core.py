@@ -90,6 +90,9 @@ def user_add(
     name: Annotated[str, typer.Option(help="display name")] = "",
     unit: Annotated[str | None, typer.Option(help="unit code (unit handlers)")] = None,
     extension: Annotated[str | None, typer.Option(help="softphone extension (agents)")] = None,
+    node: Annotated[
+        str | None, typer.Option(help="Asterisk node of the softphone (multi-node centers)")
+    ] = None,
     update: Annotated[bool, typer.Option(help="reset an existing user")] = False,
 ) -> None:
     """Create a user with a role."""
@@ -106,6 +109,7 @@ def user_add(
                 display_name=name,
                 unit_code=unit,
                 extension=extension,
+                node=node,
                 update=update,
             )
             console.print(f"user {user.username} ({user.role}) saved")

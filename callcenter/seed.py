@@ -206,9 +206,20 @@ def add_user(
     display_name: str = "",
     unit_code: str | None = None,
     extension: str | None = None,
+    node: str | None = None,
     update: bool = False,
 ) -> User:
-    """Create (or with ``update`` reset) a user; unit handlers must belong to a unit."""
+    """Create (or with ``update`` reset) a user; unit handlers must belong to a unit.
+
+    ``node``: the Asterisk node the user's softphone registers on (multi-node centers).
+    """
+    if node is not None:
+        from callcenter.domain.nodes import validate_node
+
+        try:
+            validate_node(node)
+        except ValueError as exc:
+            raise SeedError(str(exc)) from exc
     if role not in ROLES:
         raise SeedError(f"role must be one of {', '.join(ROLES)}")
     if role == "unit_handler" and not unit_code:
@@ -228,6 +239,7 @@ def add_user(
     user.display_name = display_name or username
     user.unit_code = unit_code
     user.extension = extension
+    user.node = node
     session.flush()
     return user
 

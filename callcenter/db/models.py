@@ -120,6 +120,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     unit_code: Mapped[str | None] = mapped_column(ForeignKey("units.code"))
     extension: Mapped[str | None] = mapped_column(String(16))  # softphone endpoint / queue member
+    #: Asterisk node the softphone registers on (None = the node of the API's settings).
+    node: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -153,6 +155,10 @@ class Call(Base):
     recording: Mapped[str | None] = mapped_column(String(256))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Asterisk node (``systemname``) that carries the call; its AMI bridge owns the row's lifecycle.
+    node: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_calls_node_open", "node", "ended_at"),)
 
 
 class TranscriptUtterance(Base):

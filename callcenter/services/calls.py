@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callcenter.db.models import Call
+from callcenter.domain.nodes import node_of_uniqueid
 
 
 def get_or_create_call(session: Session, uniqueid: str, **fields: Any) -> Call:
@@ -16,8 +17,10 @@ def get_or_create_call(session: Session, uniqueid: str, **fields: Any) -> Call:
 
     Safe when two processes race to create the same call: the loser re-reads the winner's row
     (a SAVEPOINT keeps the caller's transaction usable). Fields given for an existing call only
-    fill columns that are still empty.
+    fill columns that are still empty. ``node`` defaults to the node prefix of the uniqueid.
     """
+    if fields.get("node") is None:
+        fields["node"] = node_of_uniqueid(uniqueid)
     call = session.scalar(select(Call).where(Call.uniqueid == uniqueid))
     if call is None:
         try:

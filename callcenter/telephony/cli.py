@@ -93,13 +93,14 @@ def status_cmd() -> None:
     """Provisioned? running? FullyBooted? plus the AMI bridge health key."""
     from callcenter.config import get_settings
     from callcenter.events import redis_client
-    from callcenter.telephony.ami.bridge import HEALTH_KEY
+    from callcenter.telephony.ami.bridge import health_key
     from callcenter.telephony.provision import AsteriskProcess
 
     settings = get_settings()
     info = AsteriskProcess(settings).status()
+    info["node"] = settings.asterisk.node
     try:
-        raw = redis_client(settings.redis_url).get(HEALTH_KEY)
+        raw = redis_client(settings.redis_url).get(health_key(settings.asterisk.node))
         info["ami_bridge"] = json.loads(raw) if raw else None
     except Exception as exc:
         info["ami_bridge"] = f"unknown ({exc})"
@@ -209,6 +210,7 @@ def ami_bridge_cmd() -> None:
         s.database_url,
         s.redis_url,
         default_queue=s.asterisk.queue,
+        node=s.asterisk.node,
     )
 
 

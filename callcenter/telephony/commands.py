@@ -1,10 +1,12 @@
 """Commands to Asterisk (AMI 指令) through the AMI bridge, and their results.
 
-The application never talks AMI itself: it appends a command to the Redis stream ``cc:commands:ami``
-with :func:`send_command` and waits for the result with :func:`wait_result`. The bridge (the one
-AMI owner) validates it, runs it with the same ActionID, stores the result at
-``cc:ami:result:{action_id}`` (JSON, TTL 300 s) and publishes it as ``ami.result`` on
-``cc:events:agents``.
+The application never talks AMI itself: it appends a command to a Redis stream with
+:func:`send_command` and waits for the result with :func:`wait_result`. ``cc:commands:ami`` is read
+by every node's bridge (one of them takes each command: originates of callbacks and return visits);
+``cc:commands:ami:{node}`` only by the bridge of that node (commands about its channels and its
+queue members). The bridge (the one AMI owner of its node) validates it, runs it with the same
+ActionID, stores the result at ``cc:ami:result:{action_id}`` (JSON, TTL 300 s) and
+publishes it as ``ami.result`` on ``cc:events:agents``.
 
 Command types and arguments (validated by :func:`build_action`):
 
@@ -43,7 +45,6 @@ log = logging.getLogger(__name__)
 RESULT_KEY = "cc:ami:result:{action_id}"
 RESULT_TTL_S = 300
 GROUP = "ami-bridge"
-CONSUMER = "bridge"
 COMMAND_MAX_AGE_S = 60.0
 COMMAND_TYPES = ("originate", "queue_add", "queue_remove", "queue_pause", "redirect", "hangup", "spy")
 SPY_MODES = {"listen": "", "whisper": "w", "barge": "B"}
@@ -58,8 +59,17 @@ class CommandError(ValueError):
 # --------------------------------------------------------------------------- client side
 
 
-def send_command(client: redis.Redis, type_: str, **args: Any) -> str:
-    """Queue a command for the AMI bridge; returns its ``action_id`` (given or generated)."""
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def command_stream(node: str | None = None) -> str:
+    """The command stream of ``node``, or the shared one (any node) when ``node`` is None."""
+    return STREAM_COMMANDS if not node else f"{STREAM_COMMANDS}:{node}"
+
+
+def send_command(client: redis.Redis, type_: str, node: str | None = None, **args: Any) -> str:
+    """Queue a command for the AMI bridge of ``node`` (any node when None); returns its ``action_id``."""
     if type_ not in COMMAND_TYPES:
         raise CommandError(f"unknown command type {type_!r}; expected one of {', '.join(COMMAND_TYPES)}")
     action_id = str(args.pop("action_id", None) or f"cc-{uuid.uuid4().hex}")
@@ -67,7 +77,7 @@ def send_command(client: redis.Redis, type_: str, **args: Any) -> str:
         raise CommandError("action_id must be 1-80 characters of [A-Za-z0-9._:-]")
     build_action(type_, {**args, "action_id": action_id})  # fail here, not in the bridge
     fields: Any = encode(type_, {**args, "action_id": action_id})
-    client.xadd(STREAM_COMMANDS, fields, maxlen=100_000, approximate=True)
+    client.xadd(command_stream(node), fields, maxlen=100_000, approximate=True)
     return action_id
 
 
@@ -232,7 +242,8 @@ def summarize(type_: str, response: Any) -> dict[str, Any]:
 
 
 class CommandExecutor:
-    """Consumes ``cc:commands:ami`` (consumer group) and runs each command on the AMI manager."""
+    """Consumes the shared and the node's command streams (consumer group ``ami-bridge``, consumer
+    = node name) and runs each command on the AMI manager."""
 
     def __init__(
         self,
@@ -243,8 +254,12 @@ class CommandExecutor:
         default_queue: str = "hotline",
         action_timeout_s: float = 45.0,
         max_age_s: float = COMMAND_MAX_AGE_S,
+        node: str = "pbx1",
     ) -> None:
         self.manager = manager
+        self.node = node
+        self.consumer = node
+        self.streams = (STREAM_COMMANDS, command_stream(node))
         self.redis = client
         self.connected = connected
         self.default_queue = default_queue
@@ -254,11 +269,12 @@ class CommandExecutor:
         self._inflight: set[asyncio.Task[Any]] = set()
 
     async def _ensure_group(self) -> None:
-        try:
-            await self.redis.xgroup_create(STREAM_COMMANDS, GROUP, id="0", mkstream=True)
-        except aredis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        for stream in self.streams:
+            try:
+                await self.redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+            except aredis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
 
     async def run(self, stop: asyncio.Event) -> None:
         backlog = True  # first our own pending entries (a previous run died before acking)
@@ -267,14 +283,18 @@ class CommandExecutor:
                 await self._ensure_group()
                 last = "0" if backlog else ">"
                 resp: Any = await self.redis.xreadgroup(
-                    GROUP, CONSUMER, {STREAM_COMMANDS: last}, count=50, block=1000
+                    GROUP, self.consumer, {s: last for s in self.streams}, count=50, block=1000
                 )
-                entries = resp[0][1] if resp else []
+                entries = [
+                    (_text(stream), entry_id, fields)
+                    for stream, items in (resp or [])
+                    for entry_id, fields in items
+                ]
                 if backlog and not entries:
                     backlog = False
                     continue
-                for entry_id, fields in entries:
-                    task = asyncio.create_task(self._handle(entry_id, fields))
+                for stream, entry_id, fields in entries:
+                    task = asyncio.create_task(self._handle(stream, entry_id, fields))
                     self._inflight.add(task)
                     task.add_done_callback(self._inflight.discard)
                 if backlog:
@@ -292,20 +312,21 @@ class CommandExecutor:
         with contextlib.suppress(Exception):
             await self.redis.aclose()
 
-    async def _handle(self, entry_id: Any, fields: dict[Any, Any]) -> None:
+    async def _handle(self, stream: str, entry_id: Any, fields: dict[Any, Any]) -> None:
         try:
             cmd = decode(fields)
         except (ValueError, TypeError) as exc:
             log.warning("commands: undecodable entry %s: %s", entry_id, exc)
-            await self.redis.xack(STREAM_COMMANDS, GROUP, entry_id)
+            await self.redis.xack(stream, GROUP, entry_id)
             return
         type_ = str(cmd["type"])
         args = dict(cmd["data"]) if isinstance(cmd["data"], dict) else {}
         action_id = str(args.get("action_id") or f"cc-{uuid.uuid4().hex}")
         args["action_id"] = action_id
         result = await self.execute(type_, args, cmd.get("ts"))
+        result["node"] = self.node
         await self._store(action_id, type_, result)
-        await self.redis.xack(STREAM_COMMANDS, GROUP, entry_id)
+        await self.redis.xack(stream, GROUP, entry_id)
 
     async def execute(self, type_: str, args: dict[str, Any], ts: str | None = None) -> dict[str, Any]:
         if ts:

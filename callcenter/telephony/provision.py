@@ -28,7 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from callcenter.config import SHARED_DIR, VAR_DIR, Settings
+from callcenter.config import SHARED_DIR, VAR_DIR, AsteriskSettings, Settings
+from callcenter.domain.nodes import validate_node
 from callcenter.telephony.prompts import all_prompts
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,62 @@ def ensure_rootfs(root: Path, suite: str = "sid", mirror: str = DEBIAN_MIRROR) -
     return True
 
 
+#: Runtime state that a cloned root filesystem must not inherit from its source.
+_CLONE_EXCLUDE = (
+    "var/lib/asterisk/astdb.sqlite3",
+    "var/run/asterisk",
+    "var/log/asterisk",
+    "var/spool/asterisk",
+)
+
+
+def clone_rootfs(source: Path, root: Path) -> bool:
+    """Make ``root`` a copy of the ready root filesystem ``source`` (another node on this host).
+
+    No network and seconds instead of a debootstrap; runtime state (astdb, pid/ctl files, logs,
+    spool) is not copied. Returns False when ``root`` is already ready (idempotent).
+    """
+    if rootfs_ready(root):
+        return False
+    if not rootfs_ready(source):
+        raise ProvisionError(f"cannot clone {source}: it is not a provisioned root filesystem")
+    if os.geteuid() != 0:
+        raise ProvisionError("cloning a root filesystem needs root (file owners are kept)")
+    tmp = root.with_name(root.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    if root.exists():
+        log.warning("removing incomplete root filesystem %s", root)
+        shutil.rmtree(root)
+    res = subprocess.run(
+        ["cp", "-a", "--reflink=auto", str(source), str(tmp)], capture_output=True, text=True, check=False
+    )
+    if res.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ProvisionError(f"copying {source} failed: {res.stderr.strip()[-500:]}")
+    for rel in _CLONE_EXCLUDE:
+        path = tmp / rel
+        if path.is_dir():
+            shutil.rmtree(path)
+            path.mkdir(parents=True)
+        elif path.exists():
+            path.unlink()
+    tmp.rename(root)
+    return True
+
+
+def default_state_dir(settings: Settings) -> Path:
+    """Where the pid file and console log of this node's Asterisk live.
+
+    ``var/asterisk`` for the default root filesystem; ``<rootfs>-state`` next to any other, so two
+    nodes on one host never share a pid file.
+    """
+    root = settings.asterisk.rootfs
+    if root == AsteriskSettings().rootfs:
+        return STATE_DIR
+    return root.with_name(root.name + "-state")
+
+
 def _write_marker(root: Path, suite: str, adopted: bool) -> None:
     version = ""
     with contextlib.suppress(OSError, subprocess.SubprocessError):
@@ -171,6 +228,10 @@ def template_values(settings: Settings, opts: TelephonyOptions) -> dict[str, str
     for label, value in (("ami.secret", settings.ami.secret), ("ami.username", settings.ami.username)):
         if not value or any(c in value for c in "\n\r;[]"):
             raise ProvisionError(f"{label} is empty or contains characters not allowed in manager.conf")
+    try:
+        validate_node(settings.asterisk.node)
+    except ValueError as exc:
+        raise ProvisionError(f"asterisk.node: {exc}") from exc
     numbers = settings.asterisk.hotline_numbers
     for n in numbers:
         if not n.isdigit():
@@ -185,6 +246,7 @@ def template_values(settings: Settings, opts: TelephonyOptions) -> dict[str, str
         for ext in opts.agent_extensions
     )
     return {
+        "node": settings.asterisk.node,
         "max_calls": str(opts.max_calls),
         "ami_port": str(settings.ami.port),
         "ami_bind": settings.ami.host,
@@ -321,10 +383,19 @@ def speech_clip_sound(name: str) -> str:
     return f"callcenter/speech/{Path(name).stem}"
 
 
-def provision(settings: Settings, opts: TelephonyOptions | None = None) -> dict[str, object]:
-    """Everything ``callcenter asterisk provision`` does; idempotent."""
+def provision(
+    settings: Settings, opts: TelephonyOptions | None = None, clone_from: Path | None = None
+) -> dict[str, object]:
+    """Everything ``callcenter asterisk provision`` does; idempotent.
+
+    ``clone_from``: build the root filesystem as a copy of that ready one (a second node on this
+    host) instead of running debootstrap.
+    """
     root = settings.asterisk.rootfs
-    built = ensure_rootfs(root, settings.asterisk.debian_suite)
+    if clone_from is not None and not rootfs_ready(root):
+        built = clone_rootfs(clone_from, root)
+    else:
+        built = ensure_rootfs(root, settings.asterisk.debian_suite)
     files = render_configs(settings, root, opts)
     counts = install_sounds(root, settings.asterisk.conf_dir)
     for d in ("var/run/asterisk", "var/log/asterisk", "var/spool/asterisk/monitor", "var/lib/asterisk"):
@@ -382,12 +453,12 @@ def _pid_alive(pid: int) -> bool:
 class AsteriskProcess:
     """``chroot ROOT asterisk -f`` as a child process (or an already-running one found by pid file)."""
 
-    def __init__(self, settings: Settings, state_dir: Path = STATE_DIR) -> None:
+    def __init__(self, settings: Settings, state_dir: Path | None = None) -> None:
         self.settings = settings
         self.root = settings.asterisk.rootfs
-        self.state_dir = state_dir
-        self.pid_file = state_dir / "asterisk.pid"
-        self.log_file = state_dir / "asterisk.out"
+        self.state_dir = state_dir or default_state_dir(settings)
+        self.pid_file = self.state_dir / "asterisk.pid"
+        self.log_file = self.state_dir / "asterisk.out"
         self.proc: subprocess.Popen[bytes] | None = None
 
     # -- queries

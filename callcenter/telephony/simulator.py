@@ -89,6 +89,7 @@ class SimOptions:
     caller_names: tuple[str, ...] = CALLER_NAMES
     numbers_prefix: str = "139"
     extra_variables: dict[str, str] = field(default_factory=dict)
+    node: str | None = None  # the Asterisk node to call through (None: any node's bridge)
 
 
 def install_clips(audio_dir: Path, root: Path) -> tuple[str, ...]:
@@ -146,6 +147,7 @@ class Simulator:
                 send_command(
                     self.r,
                     "queue_add",
+                    node=self.o.node,
                     queue=self.o.queue,
                     interface=agent_interface(n, self.o.talk_s),
                     member_name=f"sim-agent-{n}",
@@ -160,7 +162,11 @@ class Simulator:
     def remove_agents(self) -> None:
         ids = [
             send_command(
-                self.r, "queue_remove", queue=self.o.queue, interface=agent_interface(n, self.o.talk_s)
+                self.r,
+                "queue_remove",
+                node=self.o.node,
+                queue=self.o.queue,
+                interface=agent_interface(n, self.o.talk_s),
             )
             for n in range(1, self.o.agents + 1)
         ]
@@ -191,6 +197,7 @@ class Simulator:
         call.action_id = send_command(
             self.r,
             "originate",
+            node=self.o.node,
             channel=f"Local/{call.dialled}@hotline",
             context="sim-caller",
             exten="s",

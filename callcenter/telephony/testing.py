@@ -229,7 +229,13 @@ def start_stack(asterisk: AsteriskHandle, database_url: str, redis_url: str) -> 
     )
     agi.start_in_thread()
     bridge = BridgeThread(
-        AMIBridge(asterisk.ami_config(), database_url, redis_url, default_queue=s.asterisk.queue)
+        AMIBridge(
+            asterisk.ami_config(),
+            database_url,
+            redis_url,
+            default_queue=s.asterisk.queue,
+            node=s.asterisk.node,
+        )
     )
     try:
         bridge.start()

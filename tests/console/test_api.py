@@ -174,10 +174,12 @@ def test_commands_go_to_the_ami_bridge_stream(live_server: LiveServer, redis_cli
     """Without a bridge running the command waits on ``cc:commands:ami`` and the API says so (504)."""
     with httpx.Client(base_url=live_server.url, timeout=15) as c:
         r = c.post("/api/console/agent/queue", headers=live_server.headers("seat1"), json={"join": True})
-        if redis_client.get("cc:ami:bridge") is None:  # no bridge on this Redis (CI runs suites one by one)
+        if not redis_client.keys("cc:ami:bridge:*"):  # no bridge on this Redis (CI runs suites one by one)
             assert r.status_code == 504
             assert "ami-bridge" in r.json()["detail"]
-        entries = redis_client.xrange(ev.STREAM_COMMANDS)
+        # an agent's commands go to the bridge of the agent's node (here the API's node, pbx1)
+        assert redis_client.xlen(ev.STREAM_COMMANDS) == 0
+        entries = redis_client.xrange(f"{ev.STREAM_COMMANDS}:pbx1")
         cmd = ev.decode(entries[-1][1])
         assert cmd["type"] == "queue_add"
         assert cmd["data"]["interface"] == "PJSIP/8001"
@@ -197,7 +199,7 @@ def test_commands_go_to_the_ami_bridge_stream(live_server: LiveServer, redis_cli
         assert r.status_code == 409  # no extension configured
         r = c.post("/api/console/spy", headers=live_server.headers("seat1"), json={"agent": "PJSIP/8002"})
         assert r.status_code == 403  # agents may not spy
-        assert len(redis_client.xrange(ev.STREAM_COMMANDS)) == n
+        assert len(redis_client.xrange(f"{ev.STREAM_COMMANDS}:pbx1")) == n
 
 
 def test_schedule_callback_is_idempotent(live_server: LiveServer) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 
-from callcenter.telephony.ami.bridge import HEALTH_KEY
+from callcenter.telephony.ami.bridge import health_key
 from callcenter.telephony.testing import AsteriskHandle
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.redis, pytest.mark.slow]
@@ -44,7 +44,7 @@ def services(cli_env: dict[str, str], telephony_redis_url: str) -> Iterator[None
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            raw = client.get(HEALTH_KEY)
+            raw = client.get(health_key("pbx1"))
             if raw and json.loads(raw).get("synced"):
                 break
             assert all(p.poll() is None for p in procs), "a service exited early"

@@ -11,7 +11,12 @@
 * Executes commands from the application (Redis stream ``cc:commands:ami``, consumer group
   ``ami-bridge``), see :mod:`callcenter.telephony.commands`.
 
-Health: Redis key ``cc:ami:bridge`` (JSON: connected, generation, pid, since), refreshed every 5 s.
+Multi-node: every Asterisk node has its own bridge (``node`` = the node's ``systemname``). The bridge
+tags every call row it creates and every event it publishes with its node, re-syncs only its own
+node's open calls, and reads its own command stream besides the shared one.
+
+Health: Redis key ``cc:ami:bridge:{node}`` (JSON: node, connected, generation, pid, since), refreshed
+every 5 s.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import Any
 import redis
 import redis.asyncio as aredis
 from panoramisk import Manager
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from callcenter.db.base import utcnow
@@ -46,7 +51,12 @@ from callcenter.telephony.commands import CommandExecutor
 
 log = logging.getLogger(__name__)
 
-HEALTH_KEY = "cc:ami:bridge"
+HEALTH_KEY = "cc:ami:bridge"  # prefix; one key per node: see health_key()
+
+
+def health_key(node: str) -> str:
+    """The Redis key where the bridge of ``node`` reports its health."""
+    return f"{HEALTH_KEY}:{node}"
 
 
 @dataclass(frozen=True)
@@ -121,8 +131,10 @@ class AMIBridge:
         *,
         default_queue: str = "hotline",
         stream_maxlen: int = 100_000,
+        node: str = "pbx1",
     ) -> None:
         self.ami = ami
+        self.node = node
         self.database_url = database_url
         self.redis_url = redis_url
         self.default_queue = default_queue
@@ -169,6 +181,7 @@ class AMIBridge:
             aredis.Redis.from_url(self.redis_url),
             self.connected,
             default_queue=self.default_queue,
+            node=self.node,
         )
         self.manager.connect()
         self._tasks = [
@@ -194,7 +207,7 @@ class AMIBridge:
             with contextlib.suppress(Exception):
                 self._relay.flush()
             with contextlib.suppress(redis.RedisError):
-                self._redis.delete(HEALTH_KEY)
+                self._redis.delete(health_key(self.node))
             self._redis.close()
 
     def _on_disconnect(self, _manager: Any, exc: Any) -> None:
@@ -206,6 +219,7 @@ class AMIBridge:
     async def _health(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             info = {
+                "node": self.node,
                 "connected": self.connected.is_set(),
                 "synced": self.synced.is_set(),
                 "generation": self.generation,
@@ -215,7 +229,7 @@ class AMIBridge:
                 "tracked_calls": len(self.tracker.live),
             }
             with contextlib.suppress(redis.RedisError):
-                await asyncio.to_thread(self._redis.set, HEALTH_KEY, json.dumps(info), ex=15)
+                await asyncio.to_thread(self._redis.set, health_key(self.node), json.dumps(info), ex=15)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), 5)
 
@@ -254,6 +268,8 @@ class AMIBridge:
 
     def _apply(self, effect: ev_map.Effect) -> None:
         """Writer thread: apply an effect to the call row and publish its events."""
+        for p in effect.publish:
+            p.payload = {**p.payload, "node": self.node}
         outbox = [p for p in effect.publish if p.outbox]
         direct = [p for p in effect.publish if not p.outbox]
         if effect.uniqueid and (
@@ -272,7 +288,7 @@ class AMIBridge:
         uid = effect.uniqueid
         assert uid is not None
         if effect.create is not None:
-            call: Call | None = get_or_create_call(session, uid, **effect.create)
+            call: Call | None = get_or_create_call(session, uid, **{**effect.create, "node": self.node})
         else:
             q = select(Call).where(Call.uniqueid == uid)
             if session.get_bind().dialect.name == "postgresql":
@@ -334,7 +350,7 @@ class AMIBridge:
         }
         live = set(self.channels)
         snapshot = queue_snapshot(queue_events)
-        snapshot.update({"generation": self.generation, "channels": len(live)})
+        snapshot.update({"node": self.node, "generation": self.generation, "channels": len(live)})
         loop = asyncio.get_running_loop()
         adopted, closed = await loop.run_in_executor(self._writer, self._reconcile, live)
         for uid in adopted:
@@ -359,12 +375,17 @@ class AMIBridge:
         return list(res) if isinstance(res, list) else [res]
 
     def _reconcile(self, live: set[str]) -> tuple[list[str], list[str]]:
-        """Writer thread: open call rows vs. live channels."""
+        """Writer thread: this node's open call rows vs. its live channels.
+
+        Rows of other nodes are never touched (their own bridges own them); rows without a node come
+        from an Asterisk without ``systemname`` and are treated as this node's.
+        """
         adopted: list[str] = []
         closed: list[str] = []
         now = utcnow()
+        mine = or_(Call.node == self.node, Call.node.is_(None))
         with self._sessions() as session, session.begin():
-            open_calls = list(session.scalars(select(Call).where(Call.ended_at.is_(None))))
+            open_calls = list(session.scalars(select(Call).where(Call.ended_at.is_(None), mine)))
             for call in open_calls:
                 if call.uniqueid in live:
                     adopted.append(call.uniqueid)
@@ -396,6 +417,7 @@ class AMIBridge:
                         "disposition": call.disposition,
                         "ivr_choice": call.ivr_choice,
                         "hangup_cause": call.hangup_cause,
+                        "node": self.node,
                         "resync": True,
                     },
                 )
@@ -449,6 +471,7 @@ def run_bridge(
     redis_url: str,
     *,
     default_queue: str = "hotline",
+    node: str = "pbx1",
     stop_factory: Callable[[], asyncio.Event] | None = None,
 ) -> None:
     """Blocking entry point for ``callcenter ami-bridge`` (stops on SIGINT/SIGTERM)."""
@@ -459,7 +482,7 @@ def run_bridge(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        bridge = AMIBridge(ami, database_url, redis_url, default_queue=default_queue)
+        bridge = AMIBridge(ami, database_url, redis_url, default_queue=default_queue, node=node)
         await bridge.run(stop)
 
     asyncio.run(main())
