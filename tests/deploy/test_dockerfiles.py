@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,3 +156,22 @@ def test_asterisk_image_uses_the_packages_of_the_chroot() -> None:
         args for word, args in _instructions(DOCKER_DIR / "asterisk" / "Dockerfile") if word == "FROM"
     )
     assert "sid" in base
+
+
+@pytest.mark.asterisk
+def test_asterisk_healthcheck_command_works_on_the_real_asterisk(asterisk: Any) -> None:
+    """The compose healthcheck of the asterisk service, run against the real Asterisk 22 (chroot)."""
+    import yaml
+
+    compose = yaml.safe_load((DOCKER_DIR / "compose.yaml").read_text(encoding="utf-8"))
+    test = compose["services"]["asterisk"]["healthcheck"]["test"]
+    assert test[0] == "CMD"
+    asterisk.ensure_running()
+    res = subprocess.run(
+        ["chroot", str(asterisk.rootfs), *test[1:]], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    # and it fails when the command does not reach a running Asterisk
+    bad = [*test[1:-1], "core waitfullybooted", "-s", "/nonexistent.ctl"]
+    res = subprocess.run(["chroot", str(asterisk.rootfs), *bad], capture_output=True, text=True, check=False)
+    assert res.returncode != 0
