@@ -4,6 +4,8 @@
   the catalogue CSVs, ``callcenter seed`` (twice: re-seeding is idempotent), ``callcenter user add`` for
   the unit's handler, then a case can be dispatched to the new unit, routing resolves the new matter
   to it, and a suggester trained on the edited catalogue proposes it — on SQLite and PostgreSQL.
+* Deactivating a user locks them out at once; a new signing key refuses old tokens; a new AMI secret is
+  rendered into ``manager.conf``.
 * Backup → restore keeps cases and their history: SQLite with the backup API one-liner of the guide,
   PostgreSQL with ``pg_dump`` / ``pg_restore``.
 """
@@ -18,6 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
@@ -175,6 +178,44 @@ def test_deactivated_user_is_locked_out_at_once(seeded_url: str, redis_url: str)
         assert r.status_code == 401
         r = client.post("/api/auth/token", data={"username": "agent1", "password": PASSWORD})
         assert r.status_code == 200
+
+
+def test_rotated_signing_key_logs_everyone_out(
+    seeded_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callcenter.config import get_settings
+    from tests.core.conftest import PASSWORD, make_client
+
+    def token(client: TestClient) -> dict[str, str]:
+        r = client.post("/api/auth/token", data={"username": "agent1", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    monkeypatch.setenv("CALLCENTER_SECRET_KEY", "the-old-signing-key-of-the-center-2026")
+    get_settings.cache_clear()
+    with make_client(seeded_url, redis_url) as client:
+        old = token(client)
+        assert client.get("/api/cases", headers=old).status_code == 200
+    # the API restarted with a new key
+    monkeypatch.setenv("CALLCENTER_SECRET_KEY", "the-new-signing-key-of-the-center-2026")
+    get_settings.cache_clear()
+    with make_client(seeded_url, redis_url) as client:
+        assert client.get("/api/cases", headers=old).status_code == 401
+        assert client.get("/api/cases", headers=token(client)).status_code == 200
+
+
+def test_new_ami_secret_is_rendered_into_manager_conf(tmp_path: Path) -> None:
+    env = os.environ | {"CALLCENTER_MODE": "test", "CALLCENTER_AMI__SECRET": "rotated-ami-secret-2026"}
+    r = subprocess.run(
+        [sys.executable, "-m", "callcenter.cli", "asterisk", "render", "--dest", str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    manager = (tmp_path / "out" / "etc" / "asterisk" / "manager.conf").read_text(encoding="utf-8")
+    assert "secret = rotated-ami-secret-2026" in manager
 
 
 def _cases_snapshot(url: str) -> list[tuple[str, str, int]]:
