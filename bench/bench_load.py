@@ -299,18 +299,41 @@ def http_5xx(metrics_text: str) -> int:
     return int(total)
 
 
-def metric_totals(metrics_text: str) -> dict[str, float]:
-    """Prometheus text page → ``{sample name: sum over its label sets}`` (``_sum``/``_count`` kept)."""
-    out: dict[str, float] = {}
+def metric_samples(metrics_text: str) -> list[tuple[str, dict[str, str], float]]:
+    """Prometheus text page → ``(sample name, labels, value)`` for every sample line."""
+    out: list[tuple[str, dict[str, str], float]] = []
     for line in metrics_text.splitlines():
         if not line or line.startswith("#"):
             continue
         name_labels, _, value = line.rpartition(" ")
-        name = name_labels.split("{", 1)[0]
+        name, _, raw = name_labels.partition("{")
+        labels = {}
+        for part in raw.rstrip("}").split('",'):
+            key, sep, val = part.partition('="')
+            if sep:
+                labels[key.strip(", ")] = val.rstrip('"')
         try:
-            out[name] = out.get(name, 0.0) + float(value)
+            out.append((name, labels, float(value)))
         except ValueError:
             continue
+    return out
+
+
+def metric_totals(metrics_text: str) -> dict[str, float]:
+    """``{sample name: sum over its label sets}`` (histograms keep ``_sum`` / ``_count``)."""
+    out: dict[str, float] = {}
+    for name, _labels, value in metric_samples(metrics_text):
+        out[name] = out.get(name, 0.0) + value
+    return out
+
+
+def metric_by_label(metrics_text: str, name: str, label: str) -> dict[str, float]:
+    """``{label value: sum}`` of one sample name."""
+    out: dict[str, float] = {}
+    for n, labels, value in metric_samples(metrics_text):
+        if n == name:
+            key = labels.get(label, "")
+            out[key] = out.get(key, 0.0) + value
     return out
 
 
@@ -741,11 +764,11 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
         stack.callback(sup.stop_all)
         base = f"http://127.0.0.1:{api_port}"
 
-        def scrape(name: str) -> dict[str, float]:
+        def scrape(name: str) -> str:
             url = base + "/metrics" if name == "serve" else f"http://127.0.0.1:{mports[name]}/metrics"
             with contextlib.suppress(httpx.HTTPError):
-                return metric_totals(httpx.get(url, timeout=10).text)
-            return {}
+                return httpx.get(url, timeout=10).text
+            return ""
 
         def api_up() -> bool:
             with contextlib.suppress(httpx.HTTPError):
@@ -804,7 +827,9 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
                         "finals_seen": len(finals),
                         "suggestions_seen": len(suggs),
                         "pipeline_backlog": _pipeline_backlog(client),
-                        "asr_active_sessions": scrape("speech-service").get("cc_asr_active_sessions"),
+                        "asr_active_sessions": metric_totals(scrape("speech-service")).get(
+                            "cc_asr_active_sessions"
+                        ),
                         "load1": round(os.getloadavg()[0], 2),
                     }
                 )
@@ -840,7 +865,7 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
         metrics_text = ""
         with contextlib.suppress(httpx.HTTPError):
             metrics_text = httpx.get(base + "/metrics", timeout=10).text
-        speech_m, worker_m, agi_m = scrape("speech-service"), scrape("worker"), scrape("agi")
+        speech_page, worker_page, agi_page = scrape("speech-service"), scrape("worker"), scrape("agi")
         restarts = {svc.name: svc.restarts for svc in services}
         finals, suggs = console_log.snapshot()
         counts = intake_counts(db_url, uids)
@@ -850,6 +875,7 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
     from asr.vad import VadConfig
 
     results = pool.results
+    speech_m, worker_m = metric_totals(speech_page), metric_totals(worker_page)
     lat = match_latencies(finals, suggs, VadConfig().tail_s)
     wall: dict[str, float | None] = {}
     for k, v in cpu0.items():
@@ -896,12 +922,15 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
         "speech_final_stage": {
             "utterances_waiting_for_final": backlog_profile(lat, VadConfig().end_silence_s),
             "asr_final_latency_mean_s": _mean(speech_m, "cc_asr_final_latency_seconds"),
-            "asr_errors": speech_m.get("cc_asr_errors_total"),
+            "asr_sessions_by_reason": metric_by_label(speech_page, "cc_asr_sessions_total", "reason"),
+            "asr_errors": metric_by_label(speech_page, "cc_asr_errors_total", "stage"),
             "asr_events_dropped": speech_m.get("cc_asr_events_dropped_total"),
+        },
+        "pipeline": {
             "suggestion_latency_mean_s": _mean(worker_m, "cc_suggestion_latency_seconds"),
             "suggestion_errors": worker_m.get("cc_suggestion_errors_total"),
-            "agi_errors": {k: v for k, v in agi_m.items() if "error" in k or "timeout" in k},
         },
+        "agi_sessions_by_outcome": metric_by_label(agi_page, "cc_agi_sessions_total", "outcome"),
         "cpu_seconds": {k: None if v is None else round(v, 1) for k, v in wall.items()},
         "cpu_share_of_machine": {
             k: None if v is None else round(v / (elapsed * (os.cpu_count() or 1)), 3) for k, v in wall.items()

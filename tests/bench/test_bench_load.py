@@ -26,6 +26,7 @@ from bench.bench_load import (
     intake_counts,
     latency_report,
     match_latencies,
+    metric_by_label,
     metric_totals,
     percentile,
     run_load,
@@ -143,6 +144,13 @@ def test_http_5xx_and_totals_from_the_apis_metrics_page(sqlite_url: str) -> None
     assert totals["cc_http_requests_total"] == 48
     assert totals["cc_http_request_seconds_count"] == 2
     assert totals["cc_http_request_seconds_sum"] == pytest.approx(2.0)
+    assert metric_by_label(page, "cc_http_requests_total", "status") == {
+        "200": 40.0,
+        "500": 2.0,
+        "503": 1.0,
+        "404": 5.0,
+    }
+    assert metric_by_label(page, "cc_http_requests_total", "route")["/api/cases/{id}"] == 5.0
 
 
 def test_intake_counts_from_the_database(sqlite_url: str) -> None:
