@@ -53,6 +53,12 @@ SQLITE_BACKUP = (
 )
 
 
+#: The guide's SQLite restore (services stopped): drop the old write-ahead log, put the backup in place.
+SQLITE_RESTORE = (
+    'rm -f var/callcenter.sqlite3-wal var/callcenter.sqlite3-shm && cp "$BACKUP" var/callcenter.sqlite3'
+)
+
+
 def cc(*args: str, db: str) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"CALLCENTER_MODE": "test", "CALLCENTER_DATABASE_URL": db}
     return subprocess.run(
@@ -83,7 +89,15 @@ def edited_catalogue(tmp_path: Path) -> Path:
 
 def test_guide_shows_the_tested_rows_and_commands() -> None:
     guide = GUIDE.read_text(encoding="utf-8")
-    for line in (NEW_UNIT, NEW_CATEGORY, NEW_MATTER, NEW_RULE, SQLITE_BACKUP, DEACTIVATE_USER):
+    for line in (
+        NEW_UNIT,
+        NEW_CATEGORY,
+        NEW_MATTER,
+        NEW_RULE,
+        SQLITE_BACKUP,
+        DEACTIVATE_USER,
+        SQLITE_RESTORE,
+    ):
         assert line in guide, line
     for command in (
         "callcenter seed",
@@ -267,16 +281,39 @@ def test_sqlite_backup_and_restore(seeded_sqlite: str, tmp_path: Path) -> None:
             timeout=120,
         )
     assert r.returncode == 0, r.stderr
-    restored_path = tmp_path / "restored.sqlite3"
-    shutil.copyfile(backup, restored_path)  # restore = put the backup file in place (services stopped)
-    restored = f"sqlite:///{restored_path}"
+
+    revision = migrate.current(seeded_sqlite)
+    # Later work, then a crash: the services die and leave a write-ahead log next to the file.
+    _make_cases(seeded_sqlite)
+    assert len(_cases_snapshot(seeded_sqlite)) == 6
+    wal, shm = Path(live + "-wal"), Path(live + "-shm")
+    assert wal.exists()  # WAL mode, connections still open
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    shutil.copy(wal, stale / "wal")
+    shutil.copy(shm, stale / "shm")
+    _dispose(seeded_sqlite)
+    shutil.copy(stale / "wal", wal)
+    shutil.copy(stale / "shm", shm)
+
+    # The guide's restore, in place, with the services stopped.
+    r = subprocess.run(
+        ["sh", "-c", SQLITE_RESTORE.replace("var/callcenter.sqlite3", live)],
+        env=os.environ | {"BACKUP": str(backup)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
     try:
-        assert _cases_snapshot(restored) == before
-        assert migrate.current(restored) == migrate.current(seeded_sqlite)
-        r = cc("seed", "--data-dir", str(CATALOGUE), db=restored)  # the restored file is a working database
+        assert _cases_snapshot(seeded_sqlite) == before
+        assert migrate.current(seeded_sqlite) == revision
+        r = cc("seed", "--data-dir", str(CATALOGUE), db=seeded_sqlite)  # a working database again
         assert r.returncode == 0, r.stderr
+        _make_cases(seeded_sqlite)
+        assert len(_cases_snapshot(seeded_sqlite)) == 6
     finally:
-        _dispose(restored)
+        _dispose(seeded_sqlite)
 
 
 @pytest.mark.skipif(
