@@ -426,6 +426,17 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _git_head() -> str | None:
+    import subprocess
+
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+        return out.stdout.strip() or None
+    return None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -640,6 +651,13 @@ def _wait(what: str, check: Any, timeout: float, sup: Any) -> None:
     raise RuntimeError(f"{what} not ready after {timeout:.0f} s (see the service logs)")
 
 
+def _logged(path: Path, text: str) -> bool:
+    try:
+        return text in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
 def _bridge_synced(client: Any) -> bool:
     from callcenter.telephony.ami.bridge import HEALTH_KEY
 
@@ -693,6 +711,8 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-load-")))
         log_dir = opts.log_dir or ROOT / "var" / "bench-load" / time.strftime("%Y%m%dT%H%M%S")
         log_dir.mkdir(parents=True, exist_ok=True)
+        for name in SERVICES:  # the supervisor appends; the readiness checks read these logs
+            (log_dir / f"{name}.log").unlink(missing_ok=True)
         if asterisk is None:
             TEST_LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
             lock = stack.enter_context(open(TEST_LOCK_PATH, "w"))
@@ -777,8 +797,11 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
 
         _wait("API", api_up, 120, sup)
         _wait("AMI bridge", lambda: _bridge_synced(client), 120, sup)
-        _wait("FastAGI", lambda: port_open(settings.fastagi_host, settings.fastagi_port), 60, sup)
-        _wait("speech service", lambda: port_open(sp.audiosocket_host, sp.audiosocket_port), 180, sup)
+        # their start-up lines, not a probe connection (it would count as a malformed AGI session)
+        _wait("FastAGI", lambda: _logged(log_dir / "agi.log", "FastAGI listening on"), 60, sup)
+        _wait(
+            "speech service", lambda: _logged(log_dir / "speech-service.log", "server listening on"), 180, sup
+        )
         _wait("worker pipeline", lambda: _pipeline_ready(client), 120, sup)
 
         token = httpx.post(
@@ -884,6 +907,7 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
     report: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {"nproc": os.cpu_count(), "cpu": cpu_model(), "load_at_end": os.getloadavg()},
+        "commit": _git_head(),
         "database": "postgresql" if db_url.startswith("postgresql") else "sqlite",
         "callers": opts.callers,
         "duration_s": opts.duration_s,
