@@ -266,15 +266,17 @@ def test_worker_process_counts_the_supervision_sweep(seeded_sqlite: str, redis_u
 
 
 def test_case_transitions_are_on_the_api_metrics(client: TestClient, auth: Login) -> None:
-    from tests.core.test_api import act, create
-
     def transitions() -> Samples:
         return parse(client.get("/metrics").text)
 
     before = transitions()
     agent = auth("agent1")
-    number = str(create(client, agent)["number"])
-    act(client, agent, number, "register")
+    body = {"description": "东华门街道多福巷小区楼下餐馆油烟太大", "matter_code": "0601001"}
+    created = client.post("/api/cases", json=body, headers=agent)
+    assert created.status_code == 201, created.text
+    number = created.json()["number"]
+    registered = client.post(f"/api/cases/{number}/transitions", json={"action": "register"}, headers=agent)
+    assert registered.status_code == 200, registered.text
     refused = client.post(f"/api/cases/{number}/transitions", json={"action": "register"}, headers=agent)
     assert refused.status_code == 409  # refused: not counted
     after = transitions()
