@@ -127,6 +127,18 @@ def agi_session(port: int, lines: list[str], *, read: bool = True) -> bytes:
         return data
 
 
+def agi_answering_session(port: int, lines: list[str]) -> list[str]:
+    """Like Asterisk on a channel where nothing happens: every command answers ``200 result=0``."""
+    commands = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall("".join(f"{line}\n" for line in lines).encode())
+        rfile = sock.makefile("rb")
+        while line := rfile.readline():
+            commands.append(line.decode().strip())
+            sock.sendall(b"200 result=0\n")
+    return commands
+
+
 def env_block(script: str, uniqueid: str) -> list[str]:
     return [
         f"agi_network_script: {script}",
@@ -157,10 +169,13 @@ def test_fastagi_process_logs_json_and_serves_its_metrics(sqlite_url: str, redis
         agi_session(agi_port, ["this is not AGI", ""])  # malformed environment
         agi_session(agi_port, env_block("no-such-script", "1763850000.77"))  # unknown script
         agi_session(agi_port, env_block("intake", "1763850000.78"))  # the caller hangs up at once
+        # a caller who presses nothing: the menu is asked again, then the call goes on to the queue
+        commands = agi_answering_session(agi_port, env_block("intake", "1763850000.79"))
+        assert any(c.startswith("GET DATA callcenter/menu") for c in commands), commands
         deadline = time.monotonic() + 30
         while True:
             after = scrape(metrics_port)
-            moved = value(after, "cc_agi_sessions_total", script="intake", outcome="hangup")
+            moved = value(after, "cc_agi_sessions_total", script="intake", outcome="completed")
             if moved >= 1 or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
@@ -169,7 +184,9 @@ def test_fastagi_process_logs_json_and_serves_its_metrics(sqlite_url: str, redis
     assert value(after, "cc_agi_sessions_total", script="none", outcome="malformed") == 1.0
     assert value(after, "cc_agi_sessions_total", script="unknown", outcome="unknown_script") == 1.0
     assert value(after, "cc_agi_sessions_total", script="intake", outcome="hangup") == 1.0
-    assert value(after, "cc_agi_session_seconds_count", script="intake") == 1.0
+    assert value(after, "cc_agi_sessions_total", script="intake", outcome="completed") == 1.0
+    assert value(after, "cc_agi_session_seconds_count", script="intake") == 2.0
+    assert value(after, "cc_agi_command_seconds_count") >= 1.0  # control commands (SET/GET VARIABLE)
     assert value(after, "cc_agi_active_sessions") == 0.0
     assert "process_cpu_seconds_total" in {name for name, _ in after}  # the default process collectors
 
