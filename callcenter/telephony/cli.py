@@ -35,14 +35,21 @@ def _refuse_during_tests() -> None:
 
 
 @asterisk_app.command("provision")
-def provision_cmd() -> None:
+def provision_cmd(
+    clone_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="copy this ready root filesystem instead of debootstrap (a second node on one host)"
+        ),
+    ] = None,
+) -> None:
     """Create the root filesystem if missing (debootstrap), render configs, install prompts. Idempotent."""
     from callcenter.config import get_settings
     from callcenter.telephony.provision import ProvisionError, provision
 
     _refuse_during_tests()
     try:
-        info = provision(get_settings())
+        info = provision(get_settings(), clone_from=clone_from)
     except ProvisionError as exc:
         _fail(str(exc))
     typer.echo(json.dumps(info, ensure_ascii=False))
@@ -195,9 +202,11 @@ def render_cmd(
 def ami_bridge_cmd() -> None:
     """Run the AMI bridge: events -> call rows and Redis streams; Redis commands -> AMI actions."""
     from callcenter.config import get_settings
+    from callcenter.observability import start_metrics_server
     from callcenter.telephony.ami.bridge import AMIConfig, run_bridge
 
     s = get_settings()
+    start_metrics_server(s, "ami-bridge")
     run_bridge(
         AMIConfig(
             host=s.ami.host,

@@ -44,6 +44,15 @@ from callcenter.db.base import utcnow
 from callcenter.db.models import Call
 from callcenter.db.session import get_sessionmaker
 from callcenter.events import STREAM_CALLS, STREAM_QUEUES, OutboxRelay, enqueue, publish_now
+from callcenter.observability import (
+    AMI_CONNECTED,
+    AMI_EVENTS,
+    AMI_RECONNECTS,
+    CALLS_ENDED,
+    CALLS_STARTED,
+    QUEUE_WAIT_SECONDS,
+    count_on_commit,
+)
 from callcenter.services.calls import get_or_create_call
 from callcenter.telephony.ami import events as ev_map
 from callcenter.telephony.ami.protocol import Utf8AMIProtocol
@@ -215,6 +224,7 @@ class AMIBridge:
             log.warning("AMI connection lost (%s); reconnecting with backoff", exc)
         self.connected.clear()
         self.synced.clear()
+        AMI_CONNECTED.set(0)
 
     async def _health(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -237,10 +247,14 @@ class AMIBridge:
     def _on_event(self, _manager: Any, event: Any) -> None:
         self.events_seen += 1
         name = event.get("Event", "")
+        AMI_EVENTS.labels(event=str(name or "response")[:64]).inc()
         if name == "FullyBooted":
             if not self.connected.is_set():
                 self.connected.set()
                 self.generation += 1
+                AMI_CONNECTED.set(1)
+                if self.generation > 1:
+                    AMI_RECONNECTS.inc()
                 self._since = time.time()
                 assert self.manager is not None
                 self.manager.reset_backoff()
@@ -259,6 +273,8 @@ class AMIBridge:
         if effect.needs_call and effect.uniqueid is not None and not self.tracker.known(effect.uniqueid):
             return
         if effect.create is not None and effect.uniqueid:
+            if effect.uniqueid not in self.tracker.live:
+                CALLS_STARTED.labels(direction=str(effect.create.get("direction") or "in")).inc()
             self.tracker.add(effect.uniqueid)
         if effect.end and effect.uniqueid:
             self.tracker.end(effect.uniqueid)
@@ -270,6 +286,11 @@ class AMIBridge:
         """Writer thread: apply an effect to the call row and publish its events."""
         for p in effect.publish:
             p.payload = {**p.payload, "node": self.node}
+            wait = p.payload.get("wait")
+            if p.type in ("agent.connect", "queue.caller_abandon") and isinstance(wait, int | float):
+                QUEUE_WAIT_SECONDS.labels(queue=str(p.payload.get("queue") or self.default_queue)).observe(
+                    wait
+                )
         outbox = [p for p in effect.publish if p.outbox]
         direct = [p for p in effect.publish if not p.outbox]
         if effect.uniqueid and (
@@ -308,6 +329,10 @@ class AMIBridge:
         if effect.end and call.ended_at is not None:
             call.disposition, call.talk_seconds = ev_map.finish_call(
                 call.answered_at, call.queued_at, call.ended_at, call.disposition, call.talk_seconds
+            )
+            count_on_commit(
+                session,
+                CALLS_ENDED.labels(direction=call.direction, disposition=call.disposition or "unknown"),
             )
         session.flush()
         for p in outbox:
