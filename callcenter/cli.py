@@ -47,6 +47,8 @@ _load_plugins()
 
 
 def main() -> None:
+    from pydantic import ValidationError
+
     from callcenter.config import get_settings
     from callcenter.observability import TEXT_FORMAT, service_for_argv, setup_logging
 
@@ -58,12 +60,19 @@ def main() -> None:
     else:
         setup_logging(settings, service_for_argv(sys.argv))
         json_logs = settings.observability.log_format == "json"
-    if not json_logs:
-        app()
-        return
     try:
         app()
-    except Exception:  # JSON logs: a crash is one JSON record too, not a rich traceback
+    except ValidationError as exc:  # bad or missing settings: say which, without a traceback
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        print(f"configuration error: {problems}", file=sys.stderr)
+        sys.exit(2)
+    except Exception:
+        if not json_logs:
+            raise
+        # JSON logs: a crash is one JSON record too, not a rich traceback
         logging.getLogger("callcenter").critical("command failed", exc_info=True)
         sys.exit(1)
 

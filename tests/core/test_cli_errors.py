@@ -1,0 +1,34 @@
+"""The ``callcenter`` command reports configuration errors in one line, without a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "callcenter.cli", *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_without_secrets_is_a_clear_one_line_error() -> None:
+    r = _run("models", "list")
+    assert r.returncode == 2, r
+    assert "Traceback" not in r.stderr
+    assert r.stderr.startswith("configuration error: ")
+    assert "secret_key, ami.secret" in r.stderr and "CALLCENTER_MODE=demo" in r.stderr
+
+
+def test_a_malformed_setting_names_the_setting() -> None:
+    r = _run("models", "list", CALLCENTER_MODE="demo", CALLCENTER_AMI__PORT="not-a-port")
+    assert r.returncode == 2, r
+    assert "Traceback" not in r.stderr
+    assert "ami.port" in r.stderr
