@@ -360,16 +360,17 @@ def _mean(metrics: dict[str, float], histogram: str) -> float | None:
     return round(metrics.get(histogram + "_sum", 0.0) / n, 3) if n else None
 
 
-def count_error_lines(path: Path) -> int:
-    """Lines of a service log that report an error (``ERROR`` / ``CRITICAL`` level or a traceback)."""
+def count_lines(path: Path, *marks: str) -> int:
+    """Lines of a log that contain one of ``marks``."""
     if not path.is_file():
         return 0
-    n = 0
     with path.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if line.startswith("Traceback") or any(m in line for m in ERROR_MARKS):
-                n += 1
-    return n
+        return sum(1 for line in fh if any(m in line for m in marks))
+
+
+def count_error_lines(path: Path) -> int:
+    """Lines of a service log that report an error (``ERROR`` / ``CRITICAL`` level or a traceback)."""
+    return count_lines(path, *ERROR_MARKS, "Traceback (most recent call last)")
 
 
 def intake_counts(database_url: str, uniqueids: set[str] | None = None) -> dict[str, int]:
@@ -947,6 +948,17 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
             "utterances_waiting_for_final": backlog_profile(lat, VadConfig().end_silence_s),
             "asr_final_latency_mean_s": _mean(speech_m, "cc_asr_final_latency_seconds"),
             "asr_sessions_by_reason": metric_by_label(speech_page, "cc_asr_sessions_total", "reason"),
+            # AudioSocket connections refused at max_sessions: those callers skip the speech step
+            "asr_sessions_refused": count_lines(log_dir / "speech-service.log", "already running, refusing"),
+            "asr_active_sessions_max": max(
+                (x["asr_active_sessions"] for x in samples if x.get("asr_active_sessions") is not None),
+                default=None,
+            ),
+            "finals_per_min_during_load": round(
+                sum(1 for f in finals if f.arrived <= started_wall + elapsed) / (elapsed / 60), 1
+            )
+            if elapsed > 0
+            else None,
             "asr_errors": metric_by_label(speech_page, "cc_asr_errors_total", "stage"),
             "asr_events_dropped": speech_m.get("cc_asr_events_dropped_total"),
         },

@@ -21,6 +21,8 @@ from bench.bench_load import (
     SuggestionSeen,
     UtteranceLatency,
     backlog_profile,
+    count_error_lines,
+    count_lines,
     distribution,
     http_5xx,
     intake_counts,
@@ -151,6 +153,34 @@ def test_http_5xx_and_totals_from_the_apis_metrics_page(sqlite_url: str) -> None
         "404": 5.0,
     }
     assert metric_by_label(page, "cc_http_requests_total", "route")["/api/cases/{id}"] == 5.0
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_error_lines_of_a_service_log(tmp_path: Path, fmt: str) -> None:
+    import logging
+
+    from callcenter.observability import TEXT_FORMAT, json_formatter
+
+    path = tmp_path / "speech-service.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(TEXT_FORMAT) if fmt == "text" else json_formatter("speech", "n1"))
+    logger = logging.getLogger(f"bench-load-test-{fmt}")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        logger.info("audiosocket sim-1-2: ending session (caller_done)")
+        logger.warning("audiosocket: %d sessions already running, refusing %s", 64, ("127.0.0.1", 5))
+        logger.error("speech: could not store final utterance 0 of sim-1-2")
+        try:
+            raise RuntimeError("decoder failed")
+        except RuntimeError:
+            logger.exception("audiosocket sim-2-2: recognition failed")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    assert count_error_lines(path) == (3 if fmt == "text" else 2)  # text: the traceback has its own line
+    assert count_lines(path, "already running, refusing") == 1
+    assert count_error_lines(tmp_path / "missing.log") == 0
 
 
 def test_intake_counts_from_the_database(sqlite_url: str) -> None:
