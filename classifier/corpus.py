@@ -4,6 +4,10 @@ Three disjoint template families — ``train``, ``calib`` (temperature calibrati
 evaluation) — with their own fillers and closing requests; phrasings of matters with at least three are
 split so that the held-out ones never appear in training. ASR-like noise (homophones, missing punctuation,
 fillers, stutter) is applied to every split.
+
+The explicit "not a request" class (``OUT_OF_DOMAIN``, 非诉求) is trained from the hand-written utterances
+of ``classifier/data/out_of_domain.txt`` (greetings, thanks, chit-chat, ASR junk, wrong numbers, unrelated
+questions), combined and noised the same way; a quarter of them is held out for the test split.
 """
 
 from __future__ import annotations
@@ -13,8 +17,13 @@ import random
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from classifier.catalogue import Catalogue, Matter
+from classifier.catalogue import DEFAULT_DATA_DIR, Catalogue, Matter
+
+#: Label of the "no matter / not a citizen request" class (非诉求). Not a catalogue matter code.
+OUT_OF_DOMAIN = "OOD"
+OUT_OF_DOMAIN_FILE = "out_of_domain.txt"
 
 TEMPLATES: dict[str, list[str]] = {
     "train": [
@@ -250,3 +259,128 @@ def feedback_samples(
             continue
         out.extend(Sample(clean, code, "train") for _ in range(repeat))
     return out, skipped
+
+
+# ---------------------------------------------------------------------------------------------------------
+# out-of-domain class (非诉求语句)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def load_out_of_domain(path: Path | str | None = None) -> list[tuple[str, str]]:
+    """The hand-written out-of-domain utterances as (kind, text); see the header of the file."""
+    file = Path(path) if path else DEFAULT_DATA_DIR / OUT_OF_DOMAIN_FILE
+    rows: list[tuple[str, str]] = []
+    for line in file.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        kind, _, text = line.partition("\t")
+        if text.strip():
+            rows.append((kind.strip(), text.strip()))
+    return rows
+
+
+def out_of_domain_pools(rows: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    """Train / held-out utterances: a quarter of each kind (stable hash) is used only by the test split."""
+    by_kind: dict[str, list[str]] = {}
+    for kind, text in rows:
+        by_kind.setdefault(kind, []).append(text)
+    train: list[str] = []
+    test: list[str] = []
+    for kind in sorted(by_kind):
+        texts = sorted(dict.fromkeys(by_kind[kind]), key=lambda t: _stable("OOD" + t))
+        n_held = max(1, len(texts) // 4)
+        test.extend(texts[:n_held])
+        train.extend(texts[n_held:])
+    return {"train": train, "calib": train, "test": test}
+
+
+#: Out-of-domain samples per split = factor × the per-matter count of that split.
+OOD_FACTOR = {"train": 30, "calib": 50, "test": 25}
+
+
+def generate_out_of_domain(
+    catalogue: Catalogue,
+    per_matter: dict[str, int] | None = None,
+    seed: int = 12345,
+    noise: float = 1.0,
+    rows: Sequence[tuple[str, str]] | None = None,
+) -> list[Sample]:
+    """Samples of the ``OUT_OF_DOMAIN`` class: single utterances, two or three of them in a row (a caller
+    greeting, chatting and thanking), with the split's greetings and fillers and sometimes a place name
+    without any matter (a place alone is not a request), then the same ASR-like noise as the matters."""
+    counts = per_matter or {"train": 40, "calib": 4, "test": 8}
+    pools = out_of_domain_pools(rows if rows is not None else load_out_of_domain())
+    rng = random.Random(seed + 1)
+    districts = sorted(a.code for a in catalogue.areas.values() if a.level == "district")
+    streets = {
+        d: [c for c in catalogue.children(d) if catalogue.areas[c].level == "street"] for d in districts
+    }
+    samples: list[Sample] = []
+    for split, n_matter in counts.items():
+        pool = pools[split]
+        n = OOD_FACTOR.get(split, 10) * n_matter
+        for i in range(n):
+            first = pool[i % len(pool)] if i < len(pool) else rng.choice(pool)
+            roll = rng.random()
+            if roll < 0.45:
+                text = first
+            elif roll < 0.65:
+                text = f"{rng.choice(GREETINGS[split])}，{first}"
+            elif roll < 0.85:
+                parts = [first] + [rng.choice(pool) for _ in range(rng.randint(1, 2))]
+                text = rng.choice(["，", " ", "。"]).join(parts)
+            elif roll < 0.93:
+                text = f"{rng.choice(FILLERS[split])}{first}{rng.choice(FILLERS[split])}"
+            else:
+                place = _place(rng, catalogue, districts, streets)[0]
+                text = f"我是{place}的，{first}" if place else first
+            samples.append(Sample(add_noise(text, rng, noise), OUT_OF_DOMAIN, split))
+    return samples
+
+
+#: Requests wrapped in chit-chat per split = factor × the per-matter count of that split.
+MIXED_FACTOR = {"train": 40, "calib": 30}
+
+
+def mix_requests(
+    samples: Sequence[Sample],
+    per_matter: dict[str, int] | None = None,
+    seed: int = 12345,
+    rows: Sequence[tuple[str, str]] | None = None,
+) -> list[Sample]:
+    """Requests with out-of-domain utterances before and/or after them (你好…今天真热…楼下油烟太大…谢谢),
+    keeping the request's matter: a request surrounded by chit-chat is still a request. Drawn from the
+    ``train`` and ``calib`` samples with the same split's out-of-domain utterances (never ``test``)."""
+    counts = per_matter or {"train": 40, "calib": 4, "test": 8}
+    pools = out_of_domain_pools(rows if rows is not None else load_out_of_domain())
+    rng = random.Random(seed + 2)
+    out: list[Sample] = []
+    for split, factor in MIXED_FACTOR.items():
+        source = [s for s in samples if s.split == split]
+        if not source:
+            continue
+        for _ in range(factor * counts.get(split, 0)):
+            base = rng.choice(source)
+            before = rng.choice(pools[split]) if rng.random() < 0.7 else ""
+            after = rng.choice(pools[split]) if not before or rng.random() < 0.4 else ""
+            sep = rng.choice(["，", " ", "。", ""])
+            text = sep.join(p for p in (before, base.text, after) if p)
+            out.append(
+                Sample(
+                    text, base.matter_code, split, base.district_code, base.street_code, base.community_code
+                )
+            )
+    return out
+
+
+def short_requests(catalogue: Catalogue, per_matter: int = 1, seed: int = 12345) -> list[Sample]:
+    """Bare requests for the ``calib`` split (井盖丢了, 电梯坏了): a training phrasing or keyword with noise
+    and nothing around it. Callers often say just that, and the out-of-domain gate must not learn from the
+    calibration templates (always with a greeting or a place) that a short text is not a request."""
+    rng = random.Random(seed + 3)
+    out: list[Sample] = []
+    for matter in catalogue.matters.values():
+        pool = phrase_pools(matter)["calib"]
+        for _ in range(per_matter):
+            out.append(Sample(add_noise(rng.choice(pool), rng), matter.code, "calib"))
+    return out

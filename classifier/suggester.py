@@ -1,5 +1,9 @@
 """Suggester (智能派单建议): top-3 matters, place, owning unit, evidence words and ``auto_dispatch``.
 
+Out-of-domain speech (非诉求: greetings, thanks, chit-chat, ASR junk, unrelated questions) is recognised by
+the model's detector: when its calibrated probability reaches ``ood_threshold`` the result has no matters,
+``in_domain`` false, ``no_suggestion_reason`` ``out_of_domain`` and never ``auto_dispatch``.
+
 ``Suggester`` is immutable after loading and safe to share between threads. ``SuggesterHolder`` watches
 the model folder's ``current`` pointer and swaps in a newly trained model atomically (the old model keeps
 serving while the new one loads in the background).
@@ -17,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from classifier.catalogue import Catalogue, load_catalogue
+from classifier.model import OOD_THRESHOLD
 from classifier.places import PlaceResult, extract_places
 from classifier.routing import UnitChoice, resolve_unit
 from classifier.text import REASONS, NoSuggestion, check_text
@@ -59,11 +64,34 @@ class SuggestionResult:
     no_suggestion_reason: str | None = None
     message: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: True when a matter was recognised (``matters`` non-empty); False for unusable text and for
+    #: out-of-domain speech (see ``no_suggestion_reason``).
+    in_domain: bool = True
+    #: The model's probability that the text is not a citizen request (None: not classified, or a model
+    #: trained without the out-of-domain class).
+    out_of_domain_score: float | None = None
 
     @classmethod
-    def none(cls, reason: str, message: str | None, model_version: str = "") -> SuggestionResult:
+    def none(
+        cls,
+        reason: str,
+        message: str | None,
+        model_version: str = "",
+        place: PlaceResult | None = None,
+        out_of_domain_score: float | None = None,
+    ) -> SuggestionResult:
         return cls(
-            [], None, None, [], False, model_version, 0.0, reason, message or REASONS.get(reason, reason)
+            [],
+            None,
+            place,
+            [],
+            False,
+            model_version,
+            0.0,
+            reason,
+            message or REASONS.get(reason, reason),
+            in_domain=False,
+            out_of_domain_score=out_of_domain_score,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,6 +118,10 @@ class SuggestionResult:
             "confidence": round(self.confidence, 4),
             "no_suggestion_reason": self.no_suggestion_reason,
             "message": self.message,
+            "in_domain": self.in_domain,
+            "out_of_domain_score": (
+                None if self.out_of_domain_score is None else round(self.out_of_domain_score, 4)
+            ),
             "routing": (
                 {
                     "rule_kind": self.unit.rule_kind,
@@ -119,7 +151,12 @@ class Suggester:
     """A loaded model bound to the catalogue."""
 
     def __init__(
-        self, model: Any, catalogue: Catalogue, threshold: float | None = None, version: str = ""
+        self,
+        model: Any,
+        catalogue: Catalogue,
+        threshold: float | None = None,
+        version: str = "",
+        ood_threshold: float = OOD_THRESHOLD,
     ) -> None:
         from classifier.text import tokenizer
 
@@ -140,6 +177,9 @@ class Suggester:
                 "model %s knows %d matters missing from the catalogue", self.version, int((~known).sum())
             )
         self._known = known
+        self.ood_threshold = float(ood_threshold)
+        if getattr(model, "ood_weights", None) is None:
+            log.warning("model %s has no out-of-domain detector: every text gets matters", self.version)
         self._place_words = frozenset(self.gazetteer.aliases)
 
     @classmethod
@@ -163,7 +203,15 @@ class Suggester:
         model = joblib.load(folder / MODEL_FILE)
         return cls(model, catalogue or load_catalogue(), threshold, version=folder.name)
 
-    def _result(self, x_row: Any, probs: np.ndarray, text: str, hint: Any) -> SuggestionResult:
+    def _result(
+        self, x_row: Any, probs: np.ndarray, text: str, hint: Any, ood_score: float | None = None
+    ) -> SuggestionResult:
+        if ood_score is not None and ood_score >= self.ood_threshold:
+            # not a request: no matter, no unit, never auto-dispatched; the place is kept (prefill only)
+            place = extract_places(text, self.gazetteer, hint)
+            return SuggestionResult.none(
+                "out_of_domain", None, self.version, place=place, out_of_domain_score=ood_score
+            )
         probs = np.where(self._known, probs, -1.0)  # matters no longer in the catalogue are never proposed
         order = np.argsort(-probs)[:3]
         matters = []
@@ -181,7 +229,16 @@ class Suggester:
         owner = self.catalogue.units.get(unit.unit_code) if unit.unit_code else None
         auto = confidence >= self.threshold and owner is not None and owner.kind != "center"
         evidence = self.model.evidence(x_row, int(order[0]), exclude=self._place_words)
-        return SuggestionResult(matters, unit, place, evidence, bool(auto), self.version, confidence)
+        return SuggestionResult(
+            matters,
+            unit,
+            place,
+            evidence,
+            bool(auto),
+            self.version,
+            confidence,
+            out_of_domain_score=ood_score,
+        )
 
     def suggest(self, text: Any, caller_hint: Any = None) -> SuggestionResult:
         """Suggest for one text; never raises for bad text (returns a no-suggestion result with a reason)."""
@@ -189,8 +246,10 @@ class Suggester:
             clean = check_text(text)
         except NoSuggestion as exc:
             return SuggestionResult.none(exc.reason, exc.message, self.version)
-        x, probs = self.model.predict([clean])
-        return self._result((x.indices, x.data), probs[0], clean, caller_hint)
+        x, probs, ood = self.model.predict_with_ood([clean])
+        return self._result(
+            (x.indices, x.data), probs[0], clean, caller_hint, None if ood is None else float(ood[0])
+        )
 
     def suggest_many(self, texts: list[Any], hints: list[Any] | None = None) -> list[SuggestionResult]:
         """Batch version of ``suggest`` (one vectorisation for all valid texts)."""
@@ -202,11 +261,17 @@ class Suggester:
             except NoSuggestion as exc:
                 results[i] = SuggestionResult.none(exc.reason, exc.message, self.version)
         if valid:
-            x, probs = self.model.predict([t for _, t in valid])
+            x, probs, ood = self.model.predict_with_ood([t for _, t in valid])
             for row, (i, clean) in enumerate(valid):
                 hint = hints[i] if hints else None
                 lo, hi = x.indptr[row], x.indptr[row + 1]
-                results[i] = self._result((x.indices[lo:hi], x.data[lo:hi]), probs[row], clean, hint)
+                results[i] = self._result(
+                    (x.indices[lo:hi], x.data[lo:hi]),
+                    probs[row],
+                    clean,
+                    hint,
+                    None if ood is None else float(ood[row]),
+                )
         return [r for r in results if r is not None]
 
 

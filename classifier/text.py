@@ -34,6 +34,10 @@ REASONS = {
     "too_long": f"文本超过 {MAX_TEXT_CHARS} 字 (text longer than {MAX_TEXT_CHARS} characters)",
     "invalid_utf8": "不是有效的 UTF-8 文本 (invalid UTF-8)",
     "not_text": "输入不是文本 (input is not a string)",
+    "out_of_domain": (
+        "未识别到诉求事项：寒暄、闲聊、噪声或与政务服务无关的内容 "
+        "(no matter recognised: greeting, chit-chat, noise or not a request)"
+    ),
 }
 
 

@@ -28,6 +28,7 @@ MODEL_FILE = "model.joblib"
 META_FILE = "metadata.json"
 DEFAULT_PER_MATTER = {"train": 40, "calib": 4, "test": 8}
 THRESHOLDS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+OOD_THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
 
 
 @dataclass
@@ -74,15 +75,23 @@ def set_current(models_dir: Path, version: str) -> None:
 
 
 def evaluate(
-    probs: np.ndarray, classes: np.ndarray, y_true: list[str], catalogue: Catalogue
+    probs: np.ndarray,
+    classes: np.ndarray,
+    y_true: list[str],
+    catalogue: Catalogue,
+    rejected: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Top-1 / top-3 accuracy, macro-F1, category accuracy and the auto-dispatch accuracy/coverage curve."""
+    """Top-1 / top-3 accuracy, macro-F1, category accuracy and the auto-dispatch accuracy/coverage curve.
+
+    ``rejected``: texts the out-of-domain detector turned away (the suggester proposes no matter for them):
+    they count as wrong at top-1 and top-3 and are never covered by the auto-dispatch curve."""
     from sklearn.metrics import f1_score
 
+    rejected = np.zeros(len(probs), dtype=bool) if rejected is None else np.asarray(rejected, dtype=bool)
     top = np.argsort(-probs, axis=1)[:, :3]
-    pred = classes[top[:, 0]]
+    pred = np.where(rejected, "", classes[top[:, 0]])
     truth = np.asarray(y_true)
-    conf = probs[np.arange(len(probs)), top[:, 0]]
+    conf = np.where(rejected, 0.0, probs[np.arange(len(probs)), top[:, 0]])
     correct = pred == truth
     curve = []
     for t in THRESHOLDS:
@@ -94,13 +103,15 @@ def evaluate(
                 "accuracy": round(float(correct[mask].mean()), 4) if mask.any() else None,
             }
         )
-    cat = np.array([catalogue.matters[c].category_code for c in pred])
+    cat = np.array([catalogue.matters[c].category_code if c else "" for c in pred])
     cat_true = np.array([catalogue.matters[c].category_code for c in truth])
+    labels = sorted(set(truth.tolist()))
+    hit3 = [not rejected[i] and truth[i] in classes[top[i]] for i in range(len(truth))]
     return {
         "n": len(truth),
         "top1": round(float(correct.mean()), 4),
-        "top3": round(float(np.mean([truth[i] in classes[top[i]] for i in range(len(truth))])), 4),
-        "macro_f1": round(float(f1_score(truth, pred, average="macro", zero_division=0)), 4),
+        "top3": round(float(np.mean(hit3)), 4),
+        "macro_f1": round(float(f1_score(truth, pred, labels=labels, average="macro", zero_division=0)), 4),
         "category_top1": round(float((cat == cat_true).mean()), 4),
         "auto_dispatch_curve": curve,
     }
@@ -127,6 +138,7 @@ def train(
     activate: bool = True,
     prune_threshold: float = 0.01,
     keep: int | None = 5,
+    out_of_domain: bool = True,
 ) -> ModelInfo:
     """Train a model, evaluate it on the held-out split and write ``<output_dir>/<version>/``.
 
@@ -134,13 +146,31 @@ def train(
     ``per_matter``: generated samples per matter and split (default ``DEFAULT_PER_MATTER``).
     When ``activate``, the ``current`` pointer is switched to the new version (services pick it up); then all
     but the ``keep`` newest versions are deleted (``keep=None`` keeps everything).
+    ``out_of_domain``: also train the out-of-domain detector (非诉求识别) from
+    ``classifier/data/out_of_domain.txt``; False gives a matters-only model (for comparisons).
     """
     import joblib
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from sklearn.linear_model import SGDClassifier
 
-    from classifier.corpus import feedback_samples, generate, phrase_pools
-    from classifier.model import MatterModel, fit_temperature, make_vectorizers, prune, softmax
+    from classifier.corpus import (
+        OUT_OF_DOMAIN,
+        feedback_samples,
+        generate,
+        generate_out_of_domain,
+        mix_requests,
+        phrase_pools,
+        short_requests,
+    )
+    from classifier.model import (
+        OOD_THRESHOLD,
+        MatterModel,
+        fit_ood_gate,
+        fit_temperature,
+        make_vectorizers,
+        prune,
+        softmax,
+    )
     from classifier.text import tokenizer, user_words_from_catalogue
 
     models_dir = Path(output_dir) if output_dir else default_models_dir()
@@ -148,7 +178,16 @@ def train(
     catalogue = load_catalogue(data_dir)
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
-    steps = ["dictionary", "corpus", "features", "linear model", "calibration", "evaluation", "save"]
+    steps = [
+        "dictionary",
+        "corpus",
+        "features",
+        "linear model",
+        "calibration",
+        "out-of-domain gate",
+        "evaluation",
+        "save",
+    ]
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -175,17 +214,33 @@ def train(
         train_s = [s for s in samples if s.split == "train"] + fb
         calib_s = [s for s in samples if s.split == "calib"]
         test_s = [s for s in samples if s.split == "test"]
+        ood = (
+            generate_out_of_domain(catalogue, per_matter or DEFAULT_PER_MATTER, seed=seed)
+            if out_of_domain
+            else []
+        )
+        ood_train = [s for s in ood if s.split == "train"]
+        ood_calib = [s for s in ood if s.split == "calib"]
+        ood_test = [s for s in ood if s.split == "test"]
+        mixed = mix_requests(samples, per_matter or DEFAULT_PER_MATTER, seed=seed) if out_of_domain else []
+        mixed_train = [s for s in mixed if s.split == "train"]
+        mixed_calib = [s for s in mixed if s.split == "calib"]
+        mixed_calib += short_requests(catalogue, seed=seed) if out_of_domain else []
         timings["corpus_s"] = time.perf_counter() - t
         bar.advance(task)
 
         step("features")
         t = time.perf_counter()
         words, chars = make_vectorizers()
-        texts = [s.text for s in train_s]
+        # one linear model over the matters and the OUT_OF_DOMAIN class, trained on the requests, the
+        # requests wrapped in chit-chat (with their matter) and the out-of-domain texts: every matter's
+        # one-vs-rest classifier learns that greetings and chit-chat words are no evidence for it
+        fit_s = train_s + mixed_train + ood_train
+        texts = [s.text for s in fit_s]
         import scipy.sparse as sp
 
         x_train = sp.hstack([words.fit_transform(texts), chars.fit_transform(texts)], format="csr")
-        y_train = np.array([s.matter_code for s in train_s])
+        y_train = np.array([s.matter_code for s in fit_s])
         timings["features_s"] = time.perf_counter() - t
         bar.advance(task)
 
@@ -199,12 +254,14 @@ def train(
         step("calibration")
         t = time.perf_counter()
         feature_names = np.concatenate([words.get_feature_names_out(), chars.get_feature_names_out()])
+        # the OUT_OF_DOMAIN column becomes the gate's detector; the matter model keeps the matter columns
+        is_matter = clf.classes_ != OUT_OF_DOMAIN
         model = MatterModel(
             words=words,
             chars=chars,
-            weights=prune(clf.coef_, prune_threshold),
-            intercept=clf.intercept_.astype(np.float32),
-            classes=clf.classes_,
+            weights=prune(clf.coef_[is_matter], prune_threshold),
+            intercept=clf.intercept_[is_matter].astype(np.float32),
+            classes=clf.classes_[is_matter],
             temperature=1.0,
             user_words=user_words,
             feature_names=feature_names,
@@ -218,11 +275,39 @@ def train(
         timings["calibration_s"] = time.perf_counter() - t
         bar.advance(task)
 
+        step("out-of-domain gate")
+        t = time.perf_counter()
+        if not is_matter.all():
+            ood_col = int(np.flatnonzero(~is_matter)[0])
+            # requests (plain and wrapped in chit-chat) = 0, out-of-domain texts = 1
+            texts_cal_ood = [s.text for s in calib_s + mixed_calib + ood_calib]
+            y_cal_ood = np.r_[
+                np.zeros(len(calib_s) + len(mixed_calib), dtype=int), np.ones(len(ood_calib), dtype=int)
+            ]
+            fit_ood_gate(
+                model,
+                clf.coef_[ood_col].astype(np.float32),
+                float(clf.intercept_[ood_col]),
+                texts_cal_ood,
+                y_cal_ood,
+            )
+        timings["ood_gate_s"] = time.perf_counter() - t
+        bar.advance(task)
+
         step("evaluation")
         t = time.perf_counter()
-        x_test = model.transform([s.text for s in test_s])
-        probs = softmax(model.decision(x_test), model.temperature)
-        metrics = evaluate(probs, model.classes, [s.matter_code for s in test_s], catalogue)
+        texts_test = [s.text for s in test_s]
+        x_test = model.transform(texts_test)
+        scores = model.decision(x_test)
+        probs = softmax(scores, model.temperature)
+        p_in = model.ood_probability(x_test, texts_test, scores)
+        rejected = None if p_in is None else p_in >= OOD_THRESHOLD
+        metrics = evaluate(probs, model.classes, [s.matter_code for s in test_s], catalogue, rejected)
+        if p_in is not None and ood_test:
+            texts_out = [s.text for s in ood_test]
+            p_out = model.ood_probability(model.transform(texts_out), texts_out)
+            assert p_out is not None
+            metrics["out_of_domain"] = ood_metrics(p_in, p_out, OOD_THRESHOLD)
         metrics["temperature"] = round(model.temperature, 4)
         metrics["weights_nnz"] = int(model.weights.nnz)
         timings["evaluation_s"] = time.perf_counter() - t
@@ -242,6 +327,11 @@ def train(
             "matters_with_heldout_phrasings": sum(
                 1 for m in catalogue.matters.values() if len(phrase_pools(m)["test"]) < len(m.phrasings)
             ),
+            "out_of_domain_train": len(ood_train),
+            "out_of_domain_calib": len(ood_calib),
+            "out_of_domain_test": len(ood_test),
+            "requests_in_chitchat_train": len(mixed_train),
+            "requests_in_chitchat_calib": len(mixed_calib),
             "feedback_samples": len(fb),
             "feedback_skipped": skipped,
             "features": int(x_train.shape[1]),
@@ -275,6 +365,26 @@ def train(
             prune_versions(models_dir, keep)
         bar.advance(task)
     return info
+
+
+def ood_metrics(p_in: np.ndarray, p_out: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Out-of-domain detection on the held-out split: share of generated out-of-domain texts rejected and
+    share of in-domain texts wrongly rejected, at the suggester's threshold and as a curve."""
+    return {
+        "threshold": threshold,
+        "n_in": len(p_in),
+        "n_out": len(p_out),
+        "rejection_rate": round(float((p_out >= threshold).mean()), 4),
+        "false_rejection_rate": round(float((p_in >= threshold).mean()), 4),
+        "curve": [
+            {
+                "threshold": t,
+                "rejection_rate": round(float((p_out >= t).mean()), 4),
+                "false_rejection_rate": round(float((p_in >= t).mean()), 4),
+            }
+            for t in OOD_THRESHOLDS
+        ],
+    }
 
 
 def prune_versions(models_dir: Path | str, keep: int = 5) -> list[str]:

@@ -43,8 +43,8 @@ def test_hand_cases_per_category(suggester: Suggester, catalogue: Catalogue) -> 
         names = set(expected.split("|"))
         result = suggester.suggest(text)
         got = [m.name for m in result.matters]
-        assert len(got) == 3
-        top1 += got[0] in names
+        assert len(got) == 3 or result.no_suggestion_reason == "out_of_domain"  # a rejection is a miss
+        top1 += bool(got) and got[0] in names
         hit3 = bool(names & set(got))
         top3 += hit3
         per_category[category] = per_category.get(category, False) or hit3
