@@ -147,8 +147,12 @@ async function showSuggestion(s) {
   A.suggestion = s;
   const box = document.getElementById("suggestion");
   const matters = (s.matters || []).slice(0, 3);
+  // no matter recognised (out-of-domain speech such as greetings or chit-chat, or unusable text):
+  // say so instead of an empty top-3 list; the agent fills the form by hand
+  const noMatter = !matters.length;
   fill(box, 
-    el("div", { class: "muted", text: t("agent.matters_top3") }),
+    el("div", { class: "muted", text: t(noMatter ? "agent.no_matter" : "agent.matters_top3") }),
+    noMatter && s.message ? el("p", { class: "muted", id: "sug-no-matter", text: s.message }) : "",
     matters.map((m, i) => el("div", { class: "matter" + (i === 0 ? " chosen" : ""), "data-code": m.code,
       onclick: () => chooseMatter(m.code) },
       el("b", { text: `${i + 1}. ${m.name || m.code}` }), " ",
