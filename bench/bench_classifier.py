@@ -91,6 +91,7 @@ def main() -> None:
         "n_jobs": 2,
     }
     figures["heldout"] = {k: meta["metrics"][k] for k in ("n", "top1", "top3", "macro_f1", "category_top1")}
+    figures["ood_generated"] = meta["metrics"].get("out_of_domain")
     figures["auto_dispatch_curve_matter"] = meta["metrics"]["auto_dispatch_curve"]
     figures["load_seconds"] = round(load_time(models_dir), 3)
 
@@ -179,7 +180,10 @@ def main() -> None:
     from tests.classifier.cases import HAND_CASES
 
     hand = suggester.suggest_many([t for _, _, t in HAND_CASES])
-    h1 = sum(r.matters[0].name in set(e.split("|")) for (_, e, _), r in zip(HAND_CASES, hand, strict=True))
+    h1 = sum(
+        bool(r.matters) and r.matters[0].name in set(e.split("|"))
+        for (_, e, _), r in zip(HAND_CASES, hand, strict=True)
+    )
     h3 = sum(
         bool(set(e.split("|")) & {m.name for m in r.matters})
         for (_, e, _), r in zip(HAND_CASES, hand, strict=True)
@@ -188,6 +192,20 @@ def main() -> None:
         "n": len(HAND_CASES),
         "top1": round(h1 / len(HAND_CASES), 4),
         "top3": round(h3 / len(HAND_CASES), 4),
+    }
+
+    # out-of-domain speech (非诉求): the hand-written held-out set of tests/classifier/ood_cases.py
+    from tests.classifier.ood_cases import KNOWN_EXAMPLE, OOD_HELDOUT
+
+    ood = suggester.suggest_many(OOD_HELDOUT)
+    known = suggester.suggest(KNOWN_EXAMPLE)
+    figures["ood_hand"] = {
+        "n": len(OOD_HELDOUT),
+        "rejected": round(sum(r.no_suggestion_reason == "out_of_domain" for r in ood) / len(OOD_HELDOUT), 4),
+        "auto_dispatched": sum(r.auto_dispatch for r in ood),
+        "known_example_rejected": known.no_suggestion_reason == "out_of_domain",
+        "known_example_score": known.out_of_domain_score,
+        "hand_cases_rejected": sum(not r.in_domain for r in hand),
     }
 
     # place extraction alone, single core
@@ -234,6 +252,18 @@ def markdown(f: dict[str, Any]) -> str:
         ("Training time (2 jobs) / linear model", f"{tr['seconds']:.0f} s / {tr['fit_seconds']:.0f} s"),
         ("Training peak memory (RSS) / model file", f"{tr['peak_rss_mb']:.0f} MB / {tr['model_mb']} MB"),
     ]  # fmt: skip
+    og, oh = f.get("ood_generated"), f.get("ood_hand")
+    if og and oh:
+        rows[5:5] = [
+            (f"Out-of-domain: held-out generated texts rejected (n={og['n_out']}) / requests rejected",
+             f"{og['rejection_rate']:.3f} / {og['false_rejection_rate']:.3f}"),
+            (f"Out-of-domain hand-written held-out set rejected (tests/classifier/ood_cases.py), n={oh['n']}",
+             f"{oh['rejected']:.3f} ({oh['auto_dispatched']} auto-dispatched)"),
+            ("Known example 每一天都要快乐喔: rejected / P(not a request)",
+             f"{'yes' if oh['known_example_rejected'] else 'NO'} / {oh['known_example_score']:.3f}"),
+            ("Hand-written request cases wrongly rejected as out-of-domain",
+             f"{oh['hand_cases_rejected']} of {hc['n']}"),
+        ]  # fmt: skip
     lines = [
         f"Machine: {f['machine']['cpus']} cores, {f['machine']['model']}; date {f['date']}. "
         f"Model: {tr['train_texts']} generated training texts, {tr['features']} features.",

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+import redis as redis_lib
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from callcenter import events
+from callcenter.db.models import Suggestion, TranscriptUtterance
+from callcenter.db.session import get_sessionmaker, session_scope
+from callcenter.pipeline import SuggestionPipeline
+from callcenter.services.calls import get_or_create_call
 from classifier.catalogue import Catalogue
 from classifier.corpus import (
     OUT_OF_DOMAIN,
@@ -161,3 +169,37 @@ def test_mixed_requests_keep_their_matter(catalogue: Catalogue) -> None:
         original = next(b for b in base if b.split == s.split)
         assert s.matter_code == original.matter_code
         assert original.text in s.text and s.text != original.text
+
+
+def test_pipeline_stores_and_publishes_no_matter_then_refines(
+    sqlite_url: str, redis_client: redis_lib.Redis, trained_model_dir: Path
+) -> None:
+    """Transcript pipeline (real Redis, SQLite, model): a greeting gives a stored suggestion without matters
+    that is never auto-dispatched and is announced with the reason; the request that follows gets matters."""
+    holder = SuggesterHolder(trained_model_dir)
+
+    def suggest(text: str, hint: dict[str, object] | None) -> dict[str, object]:
+        return holder.get().suggest(text, caller_hint=hint).to_dict()
+
+    pipeline = SuggestionPipeline(get_sessionmaker(sqlite_url), redis_client, suggest, consumer="test")
+    pipeline.ensure_group()
+    uniqueid = "1700000999.1"
+    for seq, text in enumerate(["喂你好 能听到吗", "我们小区停水两天了一直没人管"], start=1):
+        with session_scope(sqlite_url) as s:
+            call = get_or_create_call(s, uniqueid, caller_number="13800002222")
+            s.add(TranscriptUtterance(call_id=call.id, seq=seq, text=text, engine="whisper"))
+        payload = {"uniqueid": uniqueid, "seq": seq, "text": text, "final": True}
+        events.publish_now(redis_client, events.STREAM_TRANSCRIPTS, "transcript.final", payload)
+        assert pipeline.run_once(block_ms=100) == 1
+    with session_scope(sqlite_url) as s:
+        first, second = s.scalars(select(Suggestion).order_by(Suggestion.id)).all()
+        assert first.matters == [] and first.unit_code is None and first.auto_dispatch is False
+        assert first.confidence == 0.0
+        assert second.matters and second.matters[0]["name"] == "停水"
+    entries = cast(
+        list[tuple[bytes, dict[Any, Any]]], redis_client.xrange(events.transcript_stream(uniqueid))
+    )
+    ready = [d for d in (events.decode(f)["data"] for _, f in entries) if "suggestion_id" in d]
+    assert ready[0]["no_suggestion_reason"] == "out_of_domain" and ready[0]["in_domain"] is False
+    assert ready[0]["matters"] == [] and ready[0]["message"]
+    assert ready[1]["in_domain"] is True and ready[1]["no_suggestion_reason"] is None
