@@ -126,6 +126,14 @@ class SpeechSettings(BaseModel):
         default=0,
         description="Recognition worker processes of the speech service (0 = number of cores).",
     )
+    whole_call: bool = Field(
+        default=False,
+        description=(
+            "Transcribe whole agent conversations (通话全程转写): when an agent answers, the worker "
+            "starts a ChanSpy → AudioSocket leg on the caller's channel. Costs one recognition "
+            "stream per talking agent."
+        ),
+    )
 
 
 class ClassifierSettings(BaseModel):

@@ -16,6 +16,7 @@ from callcenter.callbacks.dialler import callbacks_loop
 from callcenter.config import Settings
 from callcenter.db.session import get_sessionmaker, session_scope
 from callcenter.events import OutboxRelay, redis_client
+from callcenter.telephony.whole_call import whole_call_loop
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ LOOPS: dict[str, LoopFactory] = {
     "sweep": sweep_loop,
     "pipeline": pipeline_loop,
     "callbacks": callbacks_loop,
+    "whole_call": whole_call_loop,
 }
 
 
