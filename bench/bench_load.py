@@ -920,7 +920,12 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
             "answered": sum(1 for r in results if r.get("answered")),
             "lost": sum(1 for r in results if r.get("lost")),
             "errors": sum(1 for r in results if r.get("error")),
-            "calls_per_min": round(len(results) / (elapsed / 60), 1) if elapsed > 0 else None,
+            "placed_per_min": round(pool.placed / (opts.duration_s / 60), 1) if opts.duration_s > 0 else None,
+            "lost_calls": [
+                {k: r.get(k) for k in ("uniqueid", "disposition", "hangup_cause", "error")}
+                for r in results
+                if r.get("lost")
+            ][:20],
             "elapsed_s": round(elapsed, 1),
             "drain_s": round(drained - calls_ended, 1),
             "queue_wait": distribution(
@@ -977,6 +982,7 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
     }
     (log_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
     (log_dir / "latencies.json").write_text(json.dumps([asdict(u) for u in lat]))
+    (log_dir / "calls.json").write_text(json.dumps(results, ensure_ascii=False))
     return report
 
 
