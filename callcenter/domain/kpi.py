@@ -13,12 +13,19 @@ Formulas (for one group of cases: one unit, or one street, in one period):
 * **按期办结率 on-time completion rate** = cases whose unit answered (反馈, ``feedback_at``) by the
   handling deadline ``due_at`` (after approved extensions) ÷ cases that are due (``due_at <= now``)
   or already answered. Cases still within their deadline and not answered are pending.
-* **解决率 resolution rate** = cases the citizen confirmed resolved (``resolved is True``) ÷ cases with
-  an answer on resolution (``resolved`` not None: return visit or the unit's resolved flag after
-  closing).
-* **满意率 satisfaction rate** = (满意 + ``basic_weight`` × 基本满意) ÷ evaluated cases (with a
-  satisfaction answer). ``basic_weight`` defaults to 1.0 (基本满意 counts as satisfied); set it to
-  e.g. 0.8 to weight it down.
+* **解决率 resolution rate** = answers "resolved" (``resolved is True``) ÷ answers on resolution
+  (``resolved`` not None: return visit or the unit's resolved flag after closing), over every closure
+  (see below).
+* **满意率 satisfaction rate** = (满意 + ``basic_weight`` × 基本满意) ÷ satisfaction answers, over every
+  closure. ``basic_weight`` defaults to 1.0 (基本满意 counts as satisfied); set it to e.g. 0.8 to weight
+  it down.
+
+**Every closure's evaluation counts.** A case reopened (重办) after its return visit is handled and
+evaluated again, but the earlier answer is not wiped from the KPIs: an unsatisfied citizen whose case is
+reopened still counts against the unit that handled that closure, and the new evaluation counts as well
+(as 12345 centers count: each 办结 is evaluated, and 重办 is a second chance for the citizen, not for the
+unit's figures). The earlier answers are ``KpiCase.past_evaluations`` (from the audit trail) and are
+attributed to the unit recorded on them; ``evaluations(case)`` lists all answers of a case.
 * **综合得分 composite score** (for rankings) = Σ weight × rate over the rates that have a
   denominator, renormalised by the weights used; default weights 响应率 10 %, 解决率 45 %,
   满意率 45 %, 按期办结率 0 % (the Beijing 接诉即办 assessment weights), configurable.
@@ -59,6 +66,28 @@ class KpiCase:
     resolved: bool | None = None
     satisfaction: str | None = None
     kpi_excluded: bool = False
+    #: return-visit answers of earlier closures that were reopened (重办) afterwards, oldest first
+    past_evaluations: tuple[Evaluation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One closure's answer on resolution / satisfaction (回访评价) and the unit that handled it."""
+
+    satisfaction: str | None
+    resolved: bool | None
+    unit_code: str | None = None
+
+
+SATISFACTION_ANSWERS = ("satisfied", "basic", "unsatisfied")
+
+
+def evaluations(case: KpiCase) -> list[Evaluation]:
+    """All answers of a case: those of reopened closures, then the current one (if answered)."""
+    out = list(case.past_evaluations)
+    if case.satisfaction is not None or case.resolved is not None:
+        out.append(Evaluation(case.satisfaction, case.resolved, case.unit_code))
+    return out
 
 
 @dataclass(frozen=True)
@@ -157,18 +186,29 @@ def on_time_rate(cases: Iterable[KpiCase], now: datetime) -> Rate:
     return Rate(num, den)
 
 
-def resolution_rate(cases: Iterable[KpiCase]) -> Rate:
-    """解决率: resolved ÷ cases with a resolution answer."""
-    rated = [c for c in included(cases) if c.resolved is not None]
-    return Rate(sum(1 for c in rated if c.resolved), len(rated))
+def _answers(cases: Iterable[KpiCase]) -> list[Evaluation]:
+    return [e for c in included(cases) for e in evaluations(c)]
 
 
-def satisfaction_rate(cases: Iterable[KpiCase], basic_weight: float = 1.0) -> Rate:
-    """满意率: (满意 + basic_weight × 基本满意) ÷ evaluated cases."""
-    rated = [c for c in included(cases) if c.satisfaction in ("satisfied", "basic", "unsatisfied")]
+def resolution_rate(cases: Iterable[KpiCase], answers: Iterable[Evaluation] | None = None) -> Rate:
+    """解决率: "resolved" answers ÷ answers on resolution, every closure of the cases counted.
+
+    ``answers``: the evaluations to count instead of those of ``cases`` (rankings attribute the answers
+    of earlier closures to the unit that handled them)."""
+    rated = [e for e in (_answers(cases) if answers is None else answers) if e.resolved is not None]
+    return Rate(sum(1 for e in rated if e.resolved), len(rated))
+
+
+def satisfaction_rate(
+    cases: Iterable[KpiCase], basic_weight: float = 1.0, answers: Iterable[Evaluation] | None = None
+) -> Rate:
+    """满意率: (满意 + basic_weight × 基本满意) ÷ satisfaction answers, every closure of the cases counted."""
+    rated = [
+        e for e in (_answers(cases) if answers is None else answers) if e.satisfaction in SATISFACTION_ANSWERS
+    ]
     score = sum(
-        1.0 if c.satisfaction == "satisfied" else basic_weight if c.satisfaction == "basic" else 0.0
-        for c in rated
+        1.0 if e.satisfaction == "satisfied" else basic_weight if e.satisfaction == "basic" else 0.0
+        for e in rated
     )
     return Rate(score, len(rated))
 
@@ -188,14 +228,18 @@ def composite_score(rates: dict[str, Rate], weights: Weights = DEFAULT_WEIGHTS) 
 
 
 def scorecard(
-    key: str, cases: Sequence[KpiCase], now: datetime, weights: Weights = DEFAULT_WEIGHTS
+    key: str,
+    cases: Sequence[KpiCase],
+    now: datetime,
+    weights: Weights = DEFAULT_WEIGHTS,
+    answers: Sequence[Evaluation] | None = None,
 ) -> Scorecard:
-    """All indicators of one group of cases."""
+    """All indicators of one group of cases (``answers``: see ``resolution_rate``)."""
     rates = {
         "response": response_rate(cases, now),
         "on_time": on_time_rate(cases, now),
-        "resolution": resolution_rate(cases),
-        "satisfaction": satisfaction_rate(cases, weights.basic_weight),
+        "resolution": resolution_rate(cases, answers),
+        "satisfaction": satisfaction_rate(cases, weights.basic_weight, answers),
     }
     return Scorecard(
         key=key,
@@ -259,17 +303,34 @@ def rankings(
 
     A case belongs to the period of its dispatch (派遣) time, or its creation time when it was never
     dispatched (``moment`` overrides). Cases without a unit / street are left out of that grouping.
+    By unit, the answers of a reopened case's earlier closures count for the unit recorded on them
+    (which may no longer be the case's unit), in the case's period.
     """
     when = moment or (lambda c: c.dispatched_at or c.created_at)
     groups: dict[str, dict[str, list[KpiCase]]] = defaultdict(lambda: defaultdict(list))
+    answers: dict[str, dict[str, list[Evaluation]]] = defaultdict(lambda: defaultdict(list))
     for c in cases:
         key = group_key(c, by)
         at = when(c)
-        if key is None or at is None:
+        if at is None:
             continue
-        groups[period_key(at, period, tz)][key].append(c)
+        p = period_key(at, period, tz)
+        if key is not None:
+            groups[p][key].append(c)
+        if c.kpi_excluded:
+            continue
+        for e in evaluations(c):
+            owner = (e.unit_code or key) if by == "unit" else key
+            if owner is not None:
+                answers[p][owner].append(e)
+    for p, by_key in answers.items():
+        for k in by_key:
+            groups[p].setdefault(k, [])  # a unit rated only on an earlier closure of a reopened case
     return {
-        p: rank(scorecard(k, members, now, weights) for k, members in sorted(by_key.items()))
+        p: rank(
+            scorecard(k, members, now, weights, answers[p].get(k, []))
+            for k, members in sorted(by_key.items())
+        )
         for p, by_key in sorted(groups.items())
     }
 

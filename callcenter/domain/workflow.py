@@ -403,6 +403,14 @@ def apply(state: CaseState, cmd: Command, actor: Actor, now: datetime) -> tuple[
         data.update(satisfaction=cmd.satisfaction, resolved=cmd.resolved)
     elif a == "reopen":
         reason = _need(reason, "reason")
+        if state.status == Status.EVALUATED:
+            # the closure's return-visit answer (回访评价) stays in the KPIs — 满意率 / 解决率 count every
+            # evaluated closure: the audit trail keeps it with the unit that handled that closure
+            data["superseded"] = {
+                "satisfaction": state.satisfaction,
+                "resolved": state.resolved,
+                "unit_code": state.unit_code,
+            }
         changes.update(
             closed_at=None,
             satisfaction=None,

@@ -5,7 +5,8 @@ matters and places (高频事项 / 高频区域), trends, and the overdue list (
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from callcenter.db.models import Area, Case, Matter, Unit
+from callcenter.db.models import Area, Case, CaseEvent, Matter, Unit
 from callcenter.domain import kpi
 from callcenter.domain.workflow import Status
 from callcenter.services.cases import overdue_condition
@@ -65,16 +66,53 @@ class Window:
 
 
 def load_cases(session: Session, window: Window) -> list[kpi.KpiCase]:
-    """Cases created or dispatched within the window (merged duplicates left out)."""
+    """Cases created or dispatched within the window (merged duplicates left out), with the answers of
+    their reopened closures (``past_evaluations``, from the audit trail)."""
     lo, hi = window.start_utc, window.end_utc
-    stmt = select(*_COLUMNS).where(
+    in_window = (
         Case.status != Status.MERGED,
         or_(
             (Case.created_at >= lo) & (Case.created_at < hi),
             (Case.dispatched_at >= lo) & (Case.dispatched_at < hi),
         ),
     )
-    return [kpi.KpiCase(**row._mapping) for row in session.execute(stmt)]
+    cases = [kpi.KpiCase(**row._mapping) for row in session.execute(select(*_COLUMNS).where(*in_window))]
+    past = past_evaluations(session, *in_window)
+    return [replace(c, past_evaluations=past[c.number]) if c.number in past else c for c in cases]
+
+
+def past_evaluations(session: Session, *where: Any) -> dict[str, tuple[kpi.Evaluation, ...]]:
+    """Case number → answers of closures that were reopened (重办) afterwards, oldest first.
+
+    Read from the audit trail: a ``reopen`` event carries the answer it superseded (``superseded``) and
+    the unit of that closure; for reopen events written before that was recorded, the ``evaluate`` event
+    of the closure is used instead."""
+    stmt = (
+        select(Case.number, CaseEvent.action, CaseEvent.unit_code, CaseEvent.data)
+        .join(Case, Case.id == CaseEvent.case_id)
+        .where(CaseEvent.action.in_(("evaluate", "reopen")), *where)
+        .order_by(CaseEvent.case_id, CaseEvent.seq)
+    )
+    out: dict[str, list[kpi.Evaluation]] = defaultdict(list)
+    last: dict[str, kpi.Evaluation] = {}
+    for number, action, unit_code, data in session.execute(stmt):
+        data = data or {}
+        if action == "evaluate":
+            last[number] = kpi.Evaluation(data.get("satisfaction"), data.get("resolved"), unit_code)
+            continue
+        superseded = data.get("superseded")
+        if isinstance(superseded, dict):
+            out[number].append(
+                kpi.Evaluation(
+                    superseded.get("satisfaction"),
+                    superseded.get("resolved"),
+                    superseded.get("unit_code") or unit_code,
+                )
+            )
+        elif number in last:
+            out[number].append(last[number])
+        last.pop(number, None)
+    return {number: tuple(items) for number, items in out.items()}
 
 
 def _names(session: Session) -> dict[str, dict[str, str]]:

@@ -80,6 +80,36 @@ def test_resolution_and_satisfaction_with_basic_weight() -> None:
     assert kpi.satisfaction_rate(cases, basic_weight=0.8).value == pytest.approx(1.8 / 3)
 
 
+def test_every_closure_evaluation_counts_after_a_reopen() -> None:
+    """重办 after 不满意: the earlier answer still counts against the unit that handled that closure."""
+    unsatisfied = kpi.Evaluation("unsatisfied", False, "U1")
+    # reopened and not yet closed again: no current answer, unit cleared
+    pending = dispatched("R1", unit="U1", past_evaluations=(unsatisfied,))
+    pending = kpi.KpiCase(**{**pending.__dict__, "unit_code": None})
+    # reopened, handled by another unit, evaluated 满意 this time
+    again = dispatched(
+        "R2", unit="U2", satisfaction="satisfied", resolved=True, past_evaluations=(unsatisfied,)
+    )
+    plain = dispatched("P1", unit="U1", satisfaction="satisfied", resolved=True)
+    assert kpi.evaluations(again) == [unsatisfied, kpi.Evaluation("satisfied", True, "U2")]
+    assert kpi.satisfaction_rate([pending, again, plain]).as_dict()["numerator"] == 2.0
+    assert kpi.satisfaction_rate([pending, again, plain]).denominator == 4
+    assert kpi.resolution_rate([pending, again, plain]) == kpi.Rate(2, 4)
+    day = kpi.rankings([pending, again, plain], by="unit", period="day", now=NOW, tz=TZ)
+    cards = {c.key: c for c in next(iter(day.values()))}
+    # U1: its own satisfied case and both unsatisfied earlier closures; U2: only its own closure
+    assert cards["U1"].satisfaction == kpi.Rate(1.0, 3) and cards["U1"].resolution == kpi.Rate(1, 3)
+    assert cards["U2"].satisfaction == kpi.Rate(1.0, 1)
+    assert cards["U1"].total == 1  # the reopened case without a unit is not one of U1's cases
+    by_street = kpi.rankings([pending, again, plain], by="street", period="day", now=NOW, tz=TZ)
+    assert next(iter(by_street.values()))[0].satisfaction == kpi.Rate(2.0, 4)
+    # 特例剔除 removes the earlier answers too
+    excluded = kpi.KpiCase(**{**again.__dict__, "kpi_excluded": True})
+    assert kpi.satisfaction_rate([excluded]).denominator == 0
+    day = kpi.rankings([excluded], by="unit", period="day", now=NOW, tz=TZ)
+    assert [c.key for c in next(iter(day.values()))] == ["U2"]
+
+
 def test_no_denominator_is_none_not_zero() -> None:
     r = kpi.resolution_rate([case("a")])
     assert r.value is None
@@ -261,6 +291,74 @@ def test_report_and_overdue_on_the_database(db_url: str) -> None:
     assert kinds[numbers[2]] == "accept"
     assert kinds[numbers[3]] == "accept"
     assert all(r["overdue_hours"] > 0 for r in overdue)
+
+
+def test_reopened_unsatisfied_case_still_counts_on_the_database(db_url: str) -> None:
+    """Real database: 不满意 → 重办 → another unit → 满意. Both answers count, each for its own unit."""
+    seed_test_data(db_url)
+    agent, system = Actor(Role.AGENT, user_id=None), Actor(Role.SYSTEM)
+    first = Actor(Role.UNIT_HANDLER, unit_code="S110101001")
+    second = Actor(Role.UNIT_HANDLER, unit_code="S110101002")
+    now = datetime.now(UTC)
+    t = now - timedelta(days=3)
+    with session_scope(db_url) as s:
+        number = svc.create_case(
+            s,
+            svc.NewCase(
+                description="楼下饭馆油烟",
+                matter_code="0601001",
+                district_code="110101",
+                street_code="110101001",
+                register=True,
+                dispatch_unit_code="S110101001",
+            ),
+            agent,
+            now=t,
+        ).number
+
+    def handle(unit: Actor, satisfaction: str, start: datetime) -> None:
+        with session_scope(db_url) as s:
+            for i, cmd in enumerate(
+                [
+                    Command("accept"),
+                    Command("feedback", text="已处理", resolved=True),
+                ]
+            ):
+                svc.transition(s, number, cmd, unit, now=start + (i + 1) * H)
+            svc.transition(s, number, Command("verify"), agent, now=start + 3 * H)
+            svc.transition(s, number, Command("close"), agent, now=start + 4 * H)
+            svc.transition(
+                s,
+                number,
+                Command("evaluate", satisfaction=satisfaction, resolved=satisfaction != "unsatisfied"),
+                system,
+                now=start + 5 * H,
+            )
+
+    def report() -> dict[str, object]:
+        with session_scope(db_url) as s:
+            return kpi_svc.report(
+                s, kpi_svc.Window.last_days(7, now, "Asia/Shanghai"), by="unit", period="month", now=now
+            )
+
+    handle(first, "unsatisfied", t)
+    with session_scope(db_url) as s:
+        svc.transition(s, number, Command("reopen", reason="回访不满意"), system, now=t + 6 * H)
+    # reopened, not handled again yet: the unsatisfied answer still counts against the first unit
+    data = report()
+    assert data["overall"]["satisfaction"] == {"numerator": 0.0, "denominator": 1, "value": 0.0}  # type: ignore[index]
+    cards = {c["key"]: c for c in next(iter(data["rankings"].values()))}  # type: ignore[attr-defined]
+    assert cards["S110101001"]["satisfaction"]["denominator"] == 1
+    assert cards["S110101001"]["satisfaction"]["value"] == 0.0
+    with session_scope(db_url) as s:
+        svc.transition(s, number, Command("dispatch", unit_code="S110101002"), agent, now=t + 7 * H)
+    handle(second, "satisfied", t + 8 * H)
+    data = report()
+    assert data["overall"]["satisfaction"] == {"numerator": 1.0, "denominator": 2, "value": 0.5}  # type: ignore[index]
+    assert data["overall"]["resolution"]["denominator"] == 2  # type: ignore[index]
+    cards = {c["key"]: c for c in next(iter(data["rankings"].values()))}  # type: ignore[attr-defined]
+    assert cards["S110101001"]["satisfaction"]["value"] == 0.0
+    assert cards["S110101002"]["satisfaction"] == {"numerator": 1.0, "denominator": 1, "value": 1.0}
 
 
 def test_window_validation() -> None:

@@ -180,6 +180,30 @@ def test_reopen_after_unsatisfied_evaluation() -> None:
     assert s.status == Status.REGISTERED and s.unit_code is None and s.satisfaction is None
 
 
+def test_reopen_keeps_the_superseded_evaluation_in_the_audit_trail() -> None:
+    """重办 clears the case for the new closure, but its event keeps the answer it supersedes and the unit
+    that handled that closure, so 满意率 / 解决率 still count it (callcenter.domain.kpi)."""
+    evaluated = run(
+        dispatched(),
+        ("accept", STREET, {}),
+        ("feedback", STREET, {"text": "done", "resolved": True}),
+        ("verify", AGENT, {}),
+        ("close", AGENT, {}),
+        ("evaluate", SYSTEM, {"satisfaction": "unsatisfied", "resolved": False}),
+    )
+    state, event = wf.apply(evaluated, Command("reopen", reason="回访不满意"), SYSTEM, T0)
+    assert state.satisfaction is None and state.resolved is None and state.unit_code is None
+    assert event.unit_code == "S1"
+    assert event.data["superseded"] == {"satisfaction": "unsatisfied", "resolved": False, "unit_code": "S1"}
+    # a closed case reopened before any return visit has no answer to keep
+    closed = run(
+        dispatched(), ("accept", STREET, {}), ("feedback", STREET, {"text": "done", "resolved": True})
+    )
+    closed = run(closed, ("verify", AGENT, {}), ("close", AGENT, {}))
+    _, event = wf.apply(closed, Command("reopen", reason="市民来电称未处理"), SUPER, T0)
+    assert "superseded" not in event.data
+
+
 def test_unknown_action_and_invalid_satisfaction() -> None:
     with pytest.raises(wf.CommandError):
         run(new_case(), ("teleport", AGENT, {}))
