@@ -30,7 +30,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # ---------------------------------------------------------------- system packages
 need_pkgs=()
-for pair in debootstrap:debootstrap redis-server:redis-server psql:postgresql espeak-ng:espeak-ng sox:sox \
+for pair in debootstrap:debootstrap redis-server:redis-server psql:postgresql espeak-ng:espeak-ng sox:sox sipp:sip-tester \
             ffmpeg:ffmpeg; do
   cmd="${pair%%:*}"; pkg="${pair##*:}"
   command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
@@ -99,7 +99,7 @@ fi
 # ---------------------------------------------------------------- Asterisk 22 root filesystem
 if [ "$WANT_ASTERISK" = 1 ] && "$VENV/bin/callcenter" --help 2>/dev/null | grep -q asterisk; then
   step "provisioning Asterisk 22 (Debian sid root filesystem under var/asterisk)"
-  CALLCENTER_MODE="${CALLCENTER_MODE:-test}" "$VENV/bin/callcenter" asterisk provision \
+  CALLCENTER_MODE="${CALLCENTER_MODE:-test}" "$VENV/bin/callcenter" asterisk provision --wait 3600 \
     || fail "Asterisk provisioning failed (needs debootstrap and the Debian mirror)"
 fi
 step "bootstrap complete"

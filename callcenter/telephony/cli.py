@@ -18,19 +18,34 @@ def _fail(msg: str) -> None:
     raise typer.Exit(1)
 
 
-def _refuse_during_tests() -> None:
-    """A pytest run owns Asterisk while it holds ``var/asterisk/test.lock``: do not touch it then."""
+def _refuse_during_tests(wait_s: float = 0.0) -> None:
+    """A pytest run owns Asterisk while it holds ``var/asterisk/test.lock``: do not touch it then.
+
+    ``wait_s`` > 0: wait that long for the run to finish (provisioning queues up like the tests do).
+    """
     import fcntl
+    import time
 
     from callcenter.telephony.provision import TEST_LOCK_PATH as lock_path
 
     if not lock_path.exists():
         return
+    deadline = time.monotonic() + wait_s
+    told = False
     with open(lock_path) as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _fail(f"a test run is using Asterisk (it holds {lock_path}); try again when it is finished")
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    _fail(
+                        f"a test run is using Asterisk (it holds {lock_path}); try again when it is finished"
+                    )
+                if not told:
+                    typer.echo(f"waiting for the test run that holds {lock_path} to finish ...", err=True)
+                    told = True
+                time.sleep(1.0)
         fcntl.flock(lock, fcntl.LOCK_UN)
 
 
@@ -42,12 +57,15 @@ def provision_cmd(
             help="copy this ready root filesystem instead of debootstrap (a second node on one host)"
         ),
     ] = None,
+    wait: Annotated[
+        float, typer.Option(help="seconds to wait for a test run that holds the Asterisk lock (0 = refuse)")
+    ] = 0.0,
 ) -> None:
     """Create the root filesystem if missing (debootstrap), render configs, install prompts. Idempotent."""
     from callcenter.config import get_settings
     from callcenter.telephony.provision import ProvisionError, provision
 
-    _refuse_during_tests()
+    _refuse_during_tests(wait_s=wait)
     try:
         info = provision(get_settings(), clone_from=clone_from)
     except ProvisionError as exc:
