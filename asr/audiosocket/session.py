@@ -211,8 +211,14 @@ class CallSession:
     async def _read(self, reader: asyncio.StreamReader, audio_q: asyncio.Queue[bytes | None]) -> str:
         idle = self.policy.spy_idle_timeout_s if self.call.mode == "spy" else self.policy.idle_timeout_s
         while True:
+            # A stop decided by the recognizer (caller_done, max_length, ...) cancels this task, but a
+            # cancel that lands in the same loop turn as a frame can be lost (asyncio.wait_for on
+            # Python 3.11); frames come every 20 ms, so check the decision on every turn too.
+            if self._close_reason is not None:
+                return self._close_reason
             try:
-                frame = await asyncio.wait_for(read_frame(reader, self.policy.max_payload), timeout=idle)
+                async with asyncio.timeout(idle):
+                    frame = await read_frame(reader, self.policy.max_payload)
             except TimeoutError:
                 log.warning("audiosocket %s: no frame for %.0f s, ending", self.call.uniqueid, idle)
                 return "idle_timeout"

@@ -152,7 +152,7 @@ async def test_intake_call_transcript_on_redis_and_in_db(
     assert "transcript.partial" in types and "transcript.final" in types and types[-1] == "transcript.done"
     assert types.index("transcript.partial") < types.index("transcript.final")
     final = next(e["data"] for e in evs if e["type"] == "transcript.final")
-    assert set(final) == {"uniqueid", "seq", "text", "start_s", "end_s", "engine", "final"}
+    assert set(final) == {"uniqueid", "seq", "text", "start_s", "end_s", "engine", "final", "ended_at"}
     assert final["final"] is True and final["engine"] == "whisper" and final["uniqueid"] == uniqueid
     partial = next(e["data"] for e in evs if e["type"] == "transcript.partial")
     assert partial["final"] is False and partial["engine"] == "vosk"
