@@ -24,6 +24,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -154,7 +155,7 @@ async def run(args: argparse.Namespace, base: str) -> None:
                 {"action": "verify"},
             ]
 
-            def transition(i: int):  # type: ignore[no-untyped-def]
+            def transition(i: int) -> Any:
                 number = numbers[i % n]
                 step = steps[i // n]
                 return client.post(f"/api/cases/{number}/transitions", json=step)

@@ -11,6 +11,13 @@ export CALLCENTER_MODE=test
 
 scripts/bootstrap.sh || exit 1
 
+# static checks first when the whole suite runs (ruff + mypy clean is part of "green")
+if [ "$#" = 0 ]; then
+  echo "==> ruff check, ruff format --check, mypy"
+  .venv/bin/ruff check . && .venv/bin/ruff format --check . >/dev/null && .venv/bin/mypy . \
+    || { echo "static checks failed" >&2; exit 1; }
+fi
+
 mkdir -p test-artifacts
 .venv/bin/python -m pytest -ra --durations=15 --junitxml=test-artifacts/junit.xml "$@"
 rc=$?

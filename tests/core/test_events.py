@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis as redis_lib
@@ -68,7 +69,8 @@ def private_redis() -> Iterator[PrivateRedis]:
 
 
 def _stream(client: redis_lib.Redis, stream: str = events.STREAM_CASES) -> list[dict[str, object]]:
-    return [events.decode(fields) for _, fields in client.xrange(stream)]
+    entries: Any = client.xrange(stream)
+    return [events.decode(fields) for _, fields in entries]
 
 
 def test_every_change_is_published_in_order(

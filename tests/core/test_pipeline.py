@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis as redis_lib
@@ -23,7 +24,7 @@ def pipeline(sqlite_url: str, redis_client: redis_lib.Redis, trained_model_dir: 
     holder = SuggesterHolder(trained_model_dir)
 
     def suggest(text: str, hint: dict[str, object] | None) -> dict[str, object]:
-        return holder.get().suggest(text, caller_hint=hint).to_dict()  # type: ignore[no-any-return]
+        return holder.get().suggest(text, caller_hint=hint).to_dict()
 
     p = SuggestionPipeline(get_sessionmaker(sqlite_url), redis_client, suggest, consumer="test")
     p.ensure_group()
@@ -52,9 +53,11 @@ def test_final_transcript_becomes_a_stored_and_published_suggestion(
         top = sug.matters[0]
         assert "油烟" in top["name"], sug.matters
         assert len(sug.matters) == 3 and sug.evidence
-    got = [events.decode(f) for _, f in redis_client.xrange(events.transcript_stream("1700000000.1"))]
+    entries: Any = redis_client.xrange(events.transcript_stream("1700000000.1"))
+    got = [events.decode(f) for _, f in entries]
     assert got[-1]["type"] == "suggestion.ready" and got[-1]["data"]["suggestion_id"] == sug.id
-    ready = [events.decode(f) for _, f in redis_client.xrange(events.STREAM_SUGGESTIONS)]
+    entries = redis_client.xrange(events.STREAM_SUGGESTIONS)
+    ready = [events.decode(f) for _, f in entries]
     assert ready[0]["data"]["matters"][0]["code"] == top["code"]
 
 
