@@ -103,13 +103,17 @@ def relay(db_url: str, client: Any) -> int:
 
 
 def unit_satisfaction(db_url: str, unit: str = UNIT) -> tuple[float | None, int]:
-    """满意率 of ``unit`` from the console's KPI functions: (value, evaluated cases)."""
+    """满意率 of ``unit`` from the console's KPI functions: (value, evaluated closures).
+
+    As the unit rankings count it: every evaluated closure, attributed to the unit recorded on the
+    evaluation (a reopened case's earlier answer still counts for the unit that handled it)."""
     from callcenter.domain import kpi
 
     now = datetime.now(UTC)
     with session_scope(db_url) as s:
         cases = kpi_svc.load_cases(s, kpi_svc.Window.last_days(7, now, "Asia/Shanghai"))
-    rate = kpi.satisfaction_rate([c for c in cases if c.unit_code == unit])
+    answers = [e for c in cases for e in kpi.evaluations(c) if (e.unit_code or c.unit_code) == unit]
+    rate = kpi.satisfaction_rate([], answers=answers)
     return rate.value, rate.denominator
 
 

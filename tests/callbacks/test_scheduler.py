@@ -255,8 +255,10 @@ def test_survey_answers_drive_the_case(db_url: str, redis_url: str) -> None:
     assert second[0].id in [c.callback_id for c in claims]
     out = _survey(db_url, redis_url, "2026112300013", second[0].id, True, "unsatisfied")
     assert out.evaluated and out.follow_up == "none"
-    # the reopened case has no evaluation any more (重办 clears it): satisfied + unsatisfied
-    assert unit_satisfaction(db_url) == (0.5, 2)
+    # every evaluated closure counts for the unit: satisfied, the reopened case's 基本满意 (kept although
+    # 重办 cleared the case for its next closure) and the second visit's unsatisfied
+    value, rated = unit_satisfaction(db_url)
+    assert rated == 3 and value == pytest.approx(2 / 3)
     # hang-up mid-survey: stored, the attempt counts, retried later
     inc = _return_visit(db_url, redis_url, "2026112300014", "13900000054")
     out = _survey(db_url, redis_url, "2026112300014", inc, True, None)
