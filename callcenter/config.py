@@ -152,6 +152,16 @@ class ClassifierSettings(BaseModel):
             "Suggestion confidence at or above which one-click dispatch (`auto_dispatch`) is offered."
         ),
     )
+    out_of_domain_threshold: float = Field(
+        default=0.9,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Probability that a text is not a citizen request (问候, 闲聊, 识别噪声 …) at or above which the "
+            "suggester answers 'no matter recognised' instead of proposing matters. Higher = fewer "
+            "real requests wrongly rejected, more chit-chat let through (see docs/classifier.md)."
+        ),
+    )
 
 
 class CallbackSettings(BaseModel):

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from classifier.catalogue import Catalogue, load_catalogue
-from classifier.model import OOD_THRESHOLD
 from classifier.places import PlaceResult, extract_places
 from classifier.routing import UnitChoice, resolve_unit
 from classifier.text import REASONS, NoSuggestion, check_text
@@ -156,7 +155,7 @@ class Suggester:
         catalogue: Catalogue,
         threshold: float | None = None,
         version: str = "",
-        ood_threshold: float = OOD_THRESHOLD,
+        ood_threshold: float | None = None,
     ) -> None:
         from classifier.text import tokenizer
 
@@ -177,6 +176,10 @@ class Suggester:
                 "model %s knows %d matters missing from the catalogue", self.version, int((~known).sum())
             )
         self._known = known
+        if ood_threshold is None:
+            from callcenter.config import get_settings
+
+            ood_threshold = get_settings().classifier.out_of_domain_threshold
         self.ood_threshold = float(ood_threshold)
         if getattr(model, "ood_weights", None) is None:
             log.warning("model %s has no out-of-domain detector: every text gets matters", self.version)

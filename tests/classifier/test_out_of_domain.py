@@ -203,3 +203,20 @@ def test_pipeline_stores_and_publishes_no_matter_then_refines(
     assert ready[0]["no_suggestion_reason"] == "out_of_domain" and ready[0]["in_domain"] is False
     assert ready[0]["matters"] == [] and ready[0]["message"]
     assert ready[1]["in_domain"] is True and ready[1]["no_suggestion_reason"] is None
+
+
+def test_the_rejection_threshold_is_a_setting(
+    trained: ModelInfo, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from callcenter.config import get_settings
+
+    monkeypatch.setenv("CALLCENTER_CLASSIFIER__OUT_OF_DOMAIN_THRESHOLD", "1.0")
+    get_settings.cache_clear()
+    try:
+        lenient = Suggester.load(models_dir, threshold=0.85)
+    finally:
+        monkeypatch.delenv("CALLCENTER_CLASSIFIER__OUT_OF_DOMAIN_THRESHOLD")
+        get_settings.cache_clear()
+    assert lenient.ood_threshold == 1.0
+    assert lenient.suggest(KNOWN_EXAMPLE).matters  # a probability never reaches 1.0: nothing rejected
+    assert Suggester.load(models_dir, threshold=0.85).ood_threshold == 0.9
