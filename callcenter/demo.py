@@ -51,6 +51,24 @@ def _has(command: str) -> bool:
     return command in names
 
 
+def _model_needs_training(models_dir: Path) -> str | None:
+    """Why the suggester must be (re)trained before the demo, or None when its model is usable."""
+    from classifier.training import MODEL_FILE, current_version
+
+    version = current_version(models_dir)
+    if version is None:
+        return "first run: no model yet"
+    try:
+        import joblib
+
+        model = joblib.load(models_dir / version / MODEL_FILE)
+    except Exception as exc:  # a missing or unreadable file: train a new one
+        return f"the current model cannot be loaded: {exc.__class__.__name__}"
+    if getattr(model, "ood_weights", None) is None:
+        return "the current model predates out-of-domain detection"
+    return None
+
+
 def _step(title: str) -> None:
     console.print(f"[bold blue]==>[/bold blue] {title}")
 
@@ -78,9 +96,9 @@ def demo(
         out = _cc("seed", "--demo-users", log=setup_log)
         logins = [line.strip() for line in out.stderr.splitlines() if "demo login" in line]
         if _has("train"):
-            model_current = settings.classifier.model_dir / "models" / "current"
-            if not model_current.exists():
-                _step("training the suggester (first run only)")
+            why = _model_needs_training(settings.classifier.model_dir / "models")
+            if why is not None:
+                _step(f"training the suggester ({why})")
                 _cc("train", log=setup_log)
         if _has("asterisk"):
             _step("Asterisk 22: provision and start")
