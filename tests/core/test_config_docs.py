@@ -78,6 +78,10 @@ def test_setting_without_description_is_refused(monkeypatch: pytest.MonkeyPatch)
         gen.render()
 
 
+def _bounded_to_one(info: Any) -> bool:
+    return any(getattr(m, "le", None) is not None and m.le <= 1 for m in info.metadata)
+
+
 def test_documented_environment_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each scalar setting set through the documented variable reaches Settings."""
     checked = 0
@@ -87,7 +91,8 @@ def test_documented_environment_names_are_read(monkeypatch: pytest.MonkeyPatch) 
         if info.annotation is int:
             raw, want = "4242", 4242
         elif info.annotation is float:
-            raw, want = "42.5", 42.5
+            # inside every float setting's bounds (probabilities and thresholds are 0..1)
+            raw, want = ("0.425", 0.425) if _bounded_to_one(info) else ("42.5", 42.5)
         elif info.annotation is str and path[-1] not in ("window_start", "window_end"):
             raw, want = "doc-check-value-123", "doc-check-value-123"
         elif info.annotation is Path:
