@@ -77,6 +77,18 @@ def enqueue(session: Session, stream: str, type_: str, payload: dict[str, Any]) 
     return ev
 
 
+def ensure_group(client: redis.Redis, stream: str, group: str, start_id: str = "0") -> None:
+    """Create consumer group ``group`` on ``stream`` (and the stream) unless it exists.
+
+    Safe to call again at any time, e.g. after Redis restarted empty and the group is gone.
+    """
+    try:
+        client.xgroup_create(stream, group, id=start_id, mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
 def publish_now(
     client: redis.Redis, stream: str, type_: str, payload: dict[str, Any], maxlen: int = 100_000
 ) -> str:

@@ -85,11 +85,7 @@ class SuggestionPipeline:
         self.maxlen = maxlen
 
     def ensure_group(self) -> None:
-        try:
-            self.client.xgroup_create(events.STREAM_TRANSCRIPTS, GROUP, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        events.ensure_group(self.client, events.STREAM_TRANSCRIPTS, GROUP)
 
     def _call_text(self, session: Session, call: Call, event_text: str) -> str:
         texts = session.scalars(

@@ -43,7 +43,7 @@ from callcenter.config import Settings
 from callcenter.db.base import utcnow
 from callcenter.db.models import Call, Callback
 from callcenter.db.session import session_scope
-from callcenter.events import STREAM_CASES, STREAM_COMMANDS, decode, encode
+from callcenter.events import STREAM_CASES, STREAM_COMMANDS, decode, encode, ensure_group
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +114,7 @@ class Dialler:
     def _ensure_group(self) -> None:
         if self._group_ready:
             return
-        try:
-            self.redis.xgroup_create(STREAM_CASES, CASES_GROUP, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        ensure_group(self.redis, STREAM_CASES, CASES_GROUP)
         self._group_ready = True
 
     def consume_case_events(self, stats: TickStats, block_ms: int | None = None) -> None:

@@ -13,6 +13,7 @@ Off unless ``speech.whole_call`` is true: each talking agent then costs one reco
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -62,12 +63,8 @@ class WholeCallStarter:
         self.started = 0
 
     def ensure_group(self) -> None:
-        try:
-            # "$": answers from before the feature was switched on are not transcribed afterwards
-            self.client.xgroup_create(events.STREAM_AGENTS, GROUP, id="$", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        # "$": answers from before the feature was switched on are not transcribed afterwards
+        events.ensure_group(self.client, events.STREAM_AGENTS, GROUP, start_id="$")
 
     def handle(self, type_: str, data: dict[str, Any]) -> str | None:
         """Start the spy leg for one event; returns the command's action id (None: not an answer)."""
@@ -122,6 +119,8 @@ class WholeCallStarter:
             except redis.RedisError as exc:
                 log.warning("whole-call: redis unavailable (%s); retrying", exc)
                 stop.wait(1.0)
+                with contextlib.suppress(redis.RedisError):
+                    self.ensure_group()  # Redis restarted empty: the group is gone
 
 
 def whole_call_loop(settings: Settings) -> Any:

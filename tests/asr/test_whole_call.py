@@ -104,3 +104,20 @@ def test_answered_call_is_transcribed_until_hangup(
     assert finished["data"]["reason"] == "hangup", finished  # ChanSpy ends with the spied call
     # the spy attached when the agent answered and heard the 6 s conversation (greeting + talk)
     assert finished["data"]["audio_s"] >= 4.0, finished
+
+
+@pytest.mark.redis
+def test_the_loop_recreates_its_group_after_redis_lost_everything(redis_client: redis_lib.Redis) -> None:
+    starter = WholeCallStarter(redis_client, "127.0.0.1:9092", consumer="w1")
+    starter.ensure_group()
+    redis_client.flushdb()  # Redis restarted without persistence: stream and group are gone
+    stop = threading.Event()
+    loop = threading.Thread(target=starter.run_forever, args=(stop,), daemon=True)
+    loop.start()
+    try:
+        _wait_for(lambda: redis_client.exists(ev.STREAM_AGENTS), 10, "the group to be re-created")
+        ev.publish_now(redis_client, ev.STREAM_AGENTS, "agent.connect", {**AGENT_CONNECT})
+        _wait_for(lambda: redis_client.xlen(command_stream("pbx2")) == 1, 10, "the spy command")
+    finally:
+        stop.set()
+        loop.join(10)
