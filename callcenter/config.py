@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -93,6 +93,13 @@ class AsteriskSettings(BaseModel):
             "its own AMI bridge."
         ),
     )
+
+    @field_validator("node")
+    @classmethod
+    def _valid_node(cls, value: str) -> str:
+        from callcenter.domain.nodes import validate_node
+
+        return validate_node(value)
 
 
 class SpeechSettings(BaseModel):

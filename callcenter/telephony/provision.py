@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callcenter.config import SHARED_DIR, VAR_DIR, AsteriskSettings, Settings
-from callcenter.domain.nodes import validate_node
 from callcenter.telephony.prompts import all_prompts
 
 log = logging.getLogger(__name__)
@@ -228,10 +227,6 @@ def template_values(settings: Settings, opts: TelephonyOptions) -> dict[str, str
     for label, value in (("ami.secret", settings.ami.secret), ("ami.username", settings.ami.username)):
         if not value or any(c in value for c in "\n\r;[]"):
             raise ProvisionError(f"{label} is empty or contains characters not allowed in manager.conf")
-    try:
-        validate_node(settings.asterisk.node)
-    except ValueError as exc:
-        raise ProvisionError(f"asterisk.node: {exc}") from exc
     numbers = settings.asterisk.hotline_numbers
     for n in numbers:
         if not n.isdigit():
@@ -392,7 +387,7 @@ def provision(
     host) instead of running debootstrap.
     """
     root = settings.asterisk.rootfs
-    if clone_from is not None and not rootfs_ready(root):
+    if clone_from is not None:
         built = clone_rootfs(clone_from, root)
     else:
         built = ensure_rootfs(root, settings.asterisk.debian_suite)

@@ -35,3 +35,13 @@ def test_every_valid_node_round_trips(node: str, epoch: int, seq: int) -> None:
 def test_invalid_node_names_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="invalid node name"):
         validate_node(bad)
+
+
+def test_settings_refuse_an_invalid_node_name() -> None:
+    from pydantic import ValidationError
+
+    from callcenter.config import AsteriskSettings
+
+    assert AsteriskSettings(node="pbx2").node == "pbx2"
+    with pytest.raises(ValidationError, match="invalid node name"):
+        AsteriskSettings(node="PBX 2")
