@@ -92,11 +92,11 @@ def _fill(db_url: str, n: int, now: datetime) -> None:
 
 
 def scheduler_figures(db_url: str, pending: int, cap: int) -> dict[str, Any]:
-    from callcenter.callbacks import service
-    from callcenter.callbacks.options import DiallerOptions
     from callcenter.config import CallbackSettings, Settings
     from callcenter.db import migrate
     from callcenter.db.session import session_scope
+    from callcenter.plugins.callbacks import service
+    from callcenter.plugins.callbacks.options import DiallerOptions
 
     migrate.upgrade(db_url)
     now = datetime.now(UTC)
@@ -147,14 +147,14 @@ def scheduler_figures(db_url: str, pending: int, cap: int) -> dict[str, Any]:
 def originate_figures(n: int, cap: int, redis_url: str) -> dict[str, Any]:
     import redis
 
-    from callcenter.callbacks import service
-    from callcenter.callbacks.dialler import Dialler
-    from callcenter.callbacks.options import DiallerOptions
     from callcenter.config import CallbackSettings, Settings
     from callcenter.db import migrate
     from callcenter.db.session import session_scope
-    from callcenter.telephony.provision import AsteriskProcess, TelephonyOptions, provision
-    from callcenter.telephony.testing import LOCK_PATH, AsteriskHandle, start_stack
+    from callcenter.plugins.callbacks import service
+    from callcenter.plugins.callbacks.dialler import Dialler
+    from callcenter.plugins.callbacks.options import DiallerOptions
+    from callcenter.plugins.telephony.provision import AsteriskProcess, TelephonyOptions, provision
+    from tests.support.asterisk import LOCK_PATH, AsteriskHandle, start_stack
 
     base = Settings(mode="test")
     LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)

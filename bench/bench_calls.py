@@ -52,9 +52,9 @@ def main() -> None:
 
     from callcenter.config import Settings
     from callcenter.db import migrate
-    from callcenter.telephony.provision import AsteriskProcess, TelephonyOptions, provision
-    from callcenter.telephony.simulator import SimOptions, Simulator, summarize
-    from callcenter.telephony.testing import LOCK_PATH, AsteriskHandle, start_stack
+    from callcenter.plugins.telephony.provision import AsteriskProcess, TelephonyOptions, provision
+    from callcenter.plugins.telephony.simulator import SimOptions, Simulator, summarize
+    from tests.support.asterisk import LOCK_PATH, AsteriskHandle, start_stack
 
     settings = Settings(mode="test")
     LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)

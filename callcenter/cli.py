@@ -22,11 +22,11 @@ app = typer.Typer(
 
 #: Capability modules that add subcommands (module path -> must expose ``register(app)``).
 _PLUGINS = (
-    "callcenter.telephony.cli",  # asterisk provision|start|stop|status, ami-bridge, agi, simulate-calls
-    "asr.cli",  # models list|install, transcribe, speech-service
-    "classifier.cli",  # suggest, train
+    "callcenter.plugins.telephony.cli",  # asterisk …, ami-bridge, agi, simulate-calls
+    "callcenter.plugins.speech.cli",  # models list|install, transcribe, speech-service
+    "callcenter.plugins.classifier.cli",  # suggest, train
     "callcenter.worker.cli",  # worker (callbacks, return visits, sweeps)
-    "callcenter.callbacks.cli",  # callbacks list|schedule|dnc|tick
+    "callcenter.plugins.callbacks.cli",  # callbacks list|schedule|dnc|tick
 )
 
 

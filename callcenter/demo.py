@@ -53,7 +53,7 @@ def _has(command: str) -> bool:
 
 def _model_needs_training(models_dir: Path) -> str | None:
     """Why the suggester must be (re)trained before the demo, or None when its model is usable."""
-    from classifier.training import MODEL_FILE, current_version
+    from callcenter.plugins.classifier.training import MODEL_FILE, current_version
 
     version = current_version(models_dir)
     if version is None:

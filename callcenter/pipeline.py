@@ -37,7 +37,7 @@ TRIGGERS = frozenset({"transcript.final", "transcript.done"})
 
 def default_suggest_fn() -> SuggestFn:
     """The classifier's hot-reloading suggester (loads the current trained model)."""
-    from classifier.suggester import SuggesterHolder
+    from callcenter.plugins.classifier.suggester import SuggesterHolder
 
     holder = SuggesterHolder()
     holder.get()  # fail now (ModelNotFound) rather than on every transcript

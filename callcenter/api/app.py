@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -16,12 +15,13 @@ from sqlalchemy import text
 
 from callcenter import __version__
 from callcenter.api.deps import get_current_user
-from callcenter.api.routes import auth, calls, cases, catalogue
+from callcenter.api.routes import auth
 from callcenter.config import Settings, get_settings
 from callcenter.db.session import get_engine, get_sessionmaker
 from callcenter.events import OutboxRelay, redis_client
 from callcenter.exceptions import CallCenterError
 from callcenter.metrics import Metrics
+from callcenter.plugins.cases.routes import calls, cases, catalogue
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
 
 #: Optional routers of other capabilities: (module, attribute). Mounted behind authentication.
-_OPTIONAL_ROUTERS = (("classifier.http", "router"),)
+_OPTIONAL_ROUTERS = (("callcenter.plugins.classifier.http", "router"),)
 
 
 def create_app(settings: Settings | None = None, *, start_relay: bool = True) -> FastAPI:
@@ -117,10 +117,9 @@ def create_app(settings: Settings | None = None, *, start_relay: bool = True) ->
         ok = checks["database"] == "ok"  # Redis down degrades live updates only
         return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
-    console = Path(__file__).resolve().parents[2] / "agent_console"
     try:
-        mod = importlib.import_module("agent_console.web")
+        mod = importlib.import_module("callcenter.plugins.console.web")
         mod.mount(app)
     except ModuleNotFoundError:
-        log.debug("agent console not installed at %s", console)
+        log.debug("agent console not installed")
     return app

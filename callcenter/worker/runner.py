@@ -12,11 +12,11 @@ import threading
 import time
 from collections.abc import Callable
 
-from callcenter.callbacks.dialler import callbacks_loop
 from callcenter.config import Settings
 from callcenter.db.session import get_sessionmaker, session_scope
 from callcenter.events import OutboxRelay, redis_client
-from callcenter.telephony.whole_call import whole_call_loop
+from callcenter.plugins.callbacks.dialler import callbacks_loop
+from callcenter.plugins.telephony.whole_call import whole_call_loop
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel
 
 from callcenter.config import Settings
-from callcenter.telephony.provision import TelephonyOptions
+from callcenter.plugins.telephony.provision import TelephonyOptions
 from tests.deploy.conftest import COMPOSE_FILE, DOCKER_DIR, REPO, REQUIRED_SECRETS, Compose
 
 CALLCENTER = str(Path(sys.executable).parent / "callcenter")

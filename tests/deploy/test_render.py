@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.telephony.cli import _add_to_section
-from callcenter.telephony.prompts import all_prompts
+from callcenter.plugins.telephony.cli import _add_to_section
+from callcenter.plugins.telephony.prompts import all_prompts
 from tests.deploy.conftest import REPO
 
 CALLCENTER = str(Path(sys.executable).parent / "callcenter")
