@@ -1,35 +1,30 @@
-"""The FastAPI application: API routes, console static files, error mapping, outbox relay."""
+"""The FastAPI application: kernel routes (login, health, metrics), every plugin's routers and mounts,
+error mapping, outbox relay."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from callcenter import __version__
-from callcenter.api.deps import get_current_user
+from callcenter import __version__, registry
 from callcenter.api.routes import auth
 from callcenter.config import Settings, get_settings
 from callcenter.db.session import get_engine, get_sessionmaker
 from callcenter.events import OutboxRelay, redis_client
 from callcenter.exceptions import CallCenterError
 from callcenter.metrics import Metrics
-from callcenter.plugins.cases.routes import calls, cases, catalogue
 
 log = logging.getLogger(__name__)
 
 #: Requests larger than this are refused with 413 before they are parsed.
 MAX_BODY_BYTES = 1_000_000
-
-#: Optional routers of other capabilities: (module, attribute). Mounted behind authentication.
-_OPTIONAL_ROUTERS = (("callcenter.plugins.classifier.http", "router"),)
 
 
 def create_app(settings: Settings | None = None, *, start_relay: bool = True) -> FastAPI:
@@ -68,16 +63,11 @@ def create_app(settings: Settings | None = None, *, start_relay: bool = True) ->
     async def on_error(_: Request, exc: CallCenterError) -> JSONResponse:
         return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
 
-    for router in (auth.router, cases.router, catalogue.router, calls.router):
-        app.include_router(router)
-    for module_name, attr in _OPTIONAL_ROUTERS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        app.include_router(getattr(module, attr), dependencies=[Depends(get_current_user)])
+    app.include_router(auth.router)
+    for plugin in registry.plugins():
+        if plugin.routers is not None:
+            for router in plugin.routers(settings):
+                app.include_router(router)
 
     metrics = Metrics(settings.database_url)
     app.state.metrics = metrics
@@ -117,9 +107,7 @@ def create_app(settings: Settings | None = None, *, start_relay: bool = True) ->
         ok = checks["database"] == "ok"  # Redis down degrades live updates only
         return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
-    try:
-        mod = importlib.import_module("callcenter.plugins.console.web")
-        mod.mount(app)
-    except ModuleNotFoundError:
-        log.debug("agent console not installed")
+    for plugin in registry.plugins():
+        if plugin.mount is not None:
+            plugin.mount(app, settings)
     return app

@@ -331,7 +331,7 @@ def originated_action_ids(client: redis.Redis) -> list[str]:
 
 
 def callbacks_loop(settings: Settings) -> Callable[[threading.Event], None]:
-    """Factory for the worker's LOOPS registry."""
+    """Worker loop factory (declared in the callbacks manifest)."""
     from callcenter.events import redis_client
 
     dialler = Dialler(settings, redis_client(settings.redis_url))

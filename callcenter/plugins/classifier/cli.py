@@ -68,14 +68,26 @@ def register(app: typer.Typer) -> None:
             int, typer.Option(help="Model versions to keep (the current one is always kept)")
         ] = 5,
         quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+        if_needed: Annotated[
+            bool, typer.Option("--if-needed", help="Train only when the current model is missing or stale")
+        ] = False,
     ) -> None:
         """Train the matter suggester (训练): generated corpus + agent confirmations → versioned model."""
         from callcenter.plugins.classifier.training import (
             DEFAULT_PER_MATTER,
+            default_models_dir,
             load_feedback,
             mark_feedback_used,
             train,
+            why_retrain,
         )
+
+        if if_needed:
+            why = why_retrain(output or default_models_dir())
+            if why is None:
+                typer.echo("the current model is usable; not retrained")
+                return
+            typer.echo(f"training: {why}")
 
         rows: list[dict[str, Any]] = []
         if feedback:

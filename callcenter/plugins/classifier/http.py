@@ -1,4 +1,4 @@
-"""HTTP adapter: ``POST /api/suggest`` (FastAPI ``APIRouter``; the app mounts it behind authentication).
+"""HTTP adapter: ``POST /api/suggest`` (FastAPI ``APIRouter``, for any logged-in user).
 
 Body ``{"text": str, "caller_phone": str | null}``. 200 with the suggestion dict; 422 with
 ``{"detail": {"reason", "message"}}`` for unusable text (empty, only punctuation, no Chinese, too long);
@@ -13,11 +13,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
+from callcenter.api.deps import get_current_user
 from callcenter.plugins.classifier.suggester import ModelNotFound, SuggesterHolder
 from callcenter.plugins.classifier.text import NoSuggestion, check_text
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["suggester"])
+router = APIRouter(tags=["suggester"], dependencies=[Depends(get_current_user)])
 
 _holder: SuggesterHolder | None = None
 

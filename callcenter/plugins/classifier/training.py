@@ -64,6 +64,22 @@ def current_version(models_dir: Path) -> str | None:
     return version or None
 
 
+def why_retrain(models_dir: Path) -> str | None:
+    """Why the model in ``models_dir`` must be (re)trained before use, or None when it is usable."""
+    version = current_version(models_dir)
+    if version is None:
+        return "first run: no model yet"
+    import joblib
+
+    try:
+        model = joblib.load(Path(models_dir) / version / MODEL_FILE)
+    except Exception as exc:  # a missing or unreadable file: train a new one
+        return f"the current model cannot be loaded: {exc.__class__.__name__}"
+    if getattr(model, "ood_weights", None) is None:
+        return "the current model predates out-of-domain detection"
+    return None
+
+
 def set_current(models_dir: Path, version: str) -> None:
     """Point ``current`` at ``version`` atomically (write + rename)."""
     models_dir = Path(models_dir)

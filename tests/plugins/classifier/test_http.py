@@ -1,4 +1,4 @@
-"""POST /api/suggest through a real FastAPI app (the router only; the lead's app adds authentication)."""
+"""POST /api/suggest through a real FastAPI app with the classifier's router (it requires a login)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from callcenter.api.deps import get_current_user
 from callcenter.db.models import Case
 from callcenter.db.session import session_scope
 from callcenter.plugins.classifier.http import caller_hint, get_holder, router
@@ -18,13 +19,22 @@ from callcenter.plugins.classifier.training import ModelInfo
 pytestmark = pytest.mark.slow
 
 
-def make_client(models_dir: Path, database_url: str | None = None) -> TestClient:
+def make_client(models_dir: Path, database_url: str | None = None, *, logged_in: bool = True) -> TestClient:
     app = FastAPI()
     app.include_router(router)
     app.state.settings = SimpleNamespace(database_url=database_url)
     holder = SuggesterHolder(models_dir, check_interval=3600)
     app.dependency_overrides[get_holder] = lambda: holder
+    if logged_in:  # the login itself is tested with the whole app (tests/kernel/test_api.py)
+        app.dependency_overrides[get_current_user] = lambda: SimpleNamespace(id=1, role="agent", active=True)
     return TestClient(app, raise_server_exceptions=False)
+
+
+def test_suggest_needs_a_login(trained: ModelInfo, models_dir: Path, sqlite_url: str) -> None:
+    app_client = make_client(models_dir, sqlite_url, logged_in=False)
+    app_client.app.state.settings = SimpleNamespace(database_url=sqlite_url)  # type: ignore[attr-defined]
+    response = app_client.post("/api/suggest", json={"text": "大兴区清源街道有人占道经营卖菜"})
+    assert response.status_code == 401
 
 
 @pytest.fixture

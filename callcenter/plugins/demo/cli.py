@@ -44,43 +44,25 @@ def _cc(*args: str, log: Path | None = None, check: bool = True) -> subprocess.C
     return r
 
 
-def _has(command: str) -> bool:
-    from callcenter.cli import app
-
-    names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
-    return command in names
-
-
-def _model_needs_training(models_dir: Path) -> str | None:
-    """Why the suggester must be (re)trained before the demo, or None when its model is usable."""
-    from callcenter.plugins.classifier.training import MODEL_FILE, current_version
-
-    version = current_version(models_dir)
-    if version is None:
-        return "first run: no model yet"
-    try:
-        import joblib
-
-        model = joblib.load(models_dir / version / MODEL_FILE)
-    except Exception as exc:  # a missing or unreadable file: train a new one
-        return f"the current model cannot be loaded: {exc.__class__.__name__}"
-    if getattr(model, "ood_weights", None) is None:
-        return "the current model predates out-of-domain detection"
-    return None
-
-
 def _step(title: str) -> None:
     console.print(f"[bold blue]==>[/bold blue] {title}")
 
 
 def demo(
+    ctx: typer.Context,
     callers: Annotated[int, typer.Option(help="simulated calls per round (0 = none)")] = 3,
     every: Annotated[float, typer.Option(help="seconds between rounds of simulated calls")] = 60.0,
     sim_agents: Annotated[int, typer.Option(help="simulated agents answering from the queue")] = 1,
 ) -> None:
     """Start the demo stack with simulated callers; prints the console URL and demo logins."""
     from callcenter.cli_core import available_services
+    from callcenter.cli_support import command_names
     from callcenter.supervisor import Supervisor
+
+    commands = command_names(ctx)
+
+    def _has(command: str) -> bool:
+        return command in commands
 
     settings = get_settings()
     if settings.mode == "production":
@@ -96,10 +78,8 @@ def demo(
         out = _cc("seed", "--demo-users", log=setup_log)
         logins = [line.strip() for line in out.stderr.splitlines() if "demo login" in line]
         if _has("train"):
-            why = _model_needs_training(settings.classifier.model_dir / "models")
-            if why is not None:
-                _step(f"training the suggester ({why})")
-                _cc("train", log=setup_log)
+            _step("suggester: train unless the current model is usable")
+            _cc("train", "--if-needed", log=setup_log)
         if _has("asterisk"):
             _step("Asterisk 22: provision and start")
             _cc("asterisk", "provision", log=setup_log)

@@ -1,0 +1,25 @@
+"""Manifest of the speech plugin (语音识别): the AudioSocket speech service, file transcription and the
+speech models."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from callcenter.registry import Plugin, ServiceSpec
+
+if TYPE_CHECKING:
+    import typer
+
+
+def _cli(app: typer.Typer) -> None:
+    from callcenter.plugins.speech.cli import register
+
+    register(app)
+
+
+plugin = Plugin(
+    name="speech",
+    summary="streaming speech recognition (Vosk + faster-whisper) behind Asterisk AudioSocket",
+    cli=_cli,
+    services=(ServiceSpec("speech-service", order=40),),
+)
