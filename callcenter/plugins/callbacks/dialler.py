@@ -305,7 +305,7 @@ class Dialler:
         }
 
     def _send(self, claim: service.Claim) -> None:
-        from callcenter.plugins.telephony.commands import build_action
+        from callcenter.commands import build_action
 
         args = self.originate_args(claim)
         build_action("originate", args)  # a bad dial template fails here, loudly

@@ -116,8 +116,8 @@ async def run_command(request: Request, type_: str, node: str | None = None, **a
     """Send one command to Asterisk through the AMI bridge of ``node`` and wait for its result."""
     import redis
 
+    from callcenter.commands import CommandError, send_command, wait_result
     from callcenter.events import redis_client
-    from callcenter.plugins.telephony.commands import CommandError, send_command, wait_result
 
     timeout = float(getattr(request.app.state, "console_command_timeout_s", COMMAND_TIMEOUT_S))
     client = redis_client(_settings(request).redis_url)

@@ -29,6 +29,7 @@ from typing import Any
 
 import redis
 
+from callcenter.events import audiosocket_key
 from callcenter.observability import (
     ASR_ACTIVE,
     ASR_AUDIO_SECONDS,
@@ -47,13 +48,6 @@ from callcenter.plugins.speech.vosk_engine import VoskEngine
 from callcenter.plugins.speech.whisper_engine import WhisperEngine, WhisperOptions
 
 log = logging.getLogger(__name__)
-
-MAPPING_KEY = "cc:audiosocket:{uuid}"
-
-
-def mapping_key(audio_uuid: str) -> str:
-    """Redis key the intake AGI writes before ``AudioSocket()`` runs."""
-    return MAPPING_KEY.format(uuid=audio_uuid)
 
 
 def transcript_payload(uniqueid: str, seq: int, result: Result) -> dict[str, Any]:
@@ -455,7 +449,7 @@ class SpeechService:
         if self.redis is None or time.monotonic() < self._lookup_down_until:
             return None
         for candidate in dict.fromkeys((audio_uuid, audio_uuid.upper())):
-            raw = self.redis.get(mapping_key(candidate))
+            raw = self.redis.get(audiosocket_key(candidate))
             if raw is not None:
                 data = json.loads(raw)
                 return data if isinstance(data, dict) else None
@@ -471,7 +465,7 @@ class SpeechService:
             data = None
         call = CallInfo.from_mapping(audio_uuid, data)
         if not call.mapped:
-            log.warning("speech: no %s in Redis; using the UUID as call id", mapping_key(audio_uuid))
+            log.warning("speech: no %s in Redis; using the UUID as call id", audiosocket_key(audio_uuid))
         return call
 
     async def start(self) -> None:

@@ -27,8 +27,8 @@ from typing import Any
 
 import redis
 
+from callcenter.commands import RESULT_KEY, send_command, wait_result
 from callcenter.events import STREAM_CALLS, decode
-from callcenter.plugins.telephony.commands import RESULT_KEY, send_command, wait_result
 from callcenter.plugins.telephony.provision import SOUNDS_IN_ROOT
 
 log = logging.getLogger(__name__)

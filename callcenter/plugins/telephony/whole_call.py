@@ -3,7 +3,7 @@ agent answers.
 
 The worker loop reads ``agent.connect`` from ``cc:events:agents`` (consumer group ``whole-call``: each
 answer is handled once, by one worker). For each it writes the AudioSocket UUID → call mapping the
-speech service reads (``callcenter.plugins.speech.service.mapping_key``, mode ``spy``) and asks the answering
+speech service reads (:func:`callcenter.events.audiosocket_key`, mode ``spy``) and asks the answering
 node's AMI
 bridge to originate ``AudioSocket/<speech>/<uuid>`` into ``ChanSpy(<caller channel>, qE)``: ChanSpy
 mixes both directions and ends with the spied call, so the speech service stores the conversation as
@@ -69,8 +69,7 @@ class WholeCallStarter:
 
     def handle(self, type_: str, data: dict[str, Any]) -> str | None:
         """Start the spy leg for one event; returns the command's action id (None: not an answer)."""
-        from callcenter.plugins.speech.service import mapping_key
-        from callcenter.plugins.telephony.commands import send_command
+        from callcenter.commands import send_command
 
         if type_ != "agent.connect":
             return None
@@ -79,7 +78,9 @@ class WholeCallStarter:
             log.warning("whole-call: agent.connect without caller channel: %s", data)
             return None
         audio_uuid, mapping, command = req
-        self.client.set(mapping_key(audio_uuid), json.dumps(mapping, ensure_ascii=False), ex=MAPPING_TTL_S)
+        self.client.set(
+            events.audiosocket_key(audio_uuid), json.dumps(mapping, ensure_ascii=False), ex=MAPPING_TTL_S
+        )
         node = str(data.get("node") or "") or None
         action_id = send_command(self.client, "spy", node=node, **command)
         self.started += 1

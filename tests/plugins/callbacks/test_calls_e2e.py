@@ -24,13 +24,13 @@ import pytest
 import redis as redis_lib
 from sqlalchemy import func, select
 
+from callcenter.commands import send_command, wait_result
 from callcenter.config import Settings
 from callcenter.db.models import Call, Callback, Case, SurveyResult
 from callcenter.db.session import session_scope
 from callcenter.events import STREAM_CALLS, decode
 from callcenter.plugins.callbacks import service
 from callcenter.plugins.callbacks.dialler import Dialler, originated_action_ids
-from callcenter.plugins.telephony.commands import send_command, wait_result
 from tests.plugins.callbacks.helpers import (
     Clock,
     callbacks,

@@ -78,7 +78,7 @@ def e2e(asterisk: Any, sqlite_url: str, telephony_redis_url: str, tmp_path: Path
             worker.join(10)
             stop_server(live)
             # leave the queue as we found it
-            from callcenter.plugins.telephony.commands import send_command, wait_result
+            from callcenter.commands import send_command, wait_result
 
             try:
                 aid = send_command(client, "queue_remove", interface=AGENT_IFACE, queue="hotline")

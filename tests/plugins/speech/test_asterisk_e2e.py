@@ -142,8 +142,8 @@ def test_whole_call_streams_through_chanspy(
     import json
     import uuid
 
-    from callcenter.plugins.speech.service import mapping_key
-    from callcenter.plugins.telephony.commands import send_command, wait_result
+    from callcenter.commands import send_command, wait_result
+    from callcenter.events import audiosocket_key
 
     stack = telephony_stack
     results: list[dict[str, Any]] = []
@@ -164,7 +164,7 @@ def test_whole_call_streams_through_chanspy(
         "the hotline leg of the simulated call",
     )
     spy_uuid = str(uuid.uuid4())
-    stack.redis.set(mapping_key(spy_uuid), json.dumps({"uniqueid": leg, "mode": "spy"}), ex=600)
+    stack.redis.set(audiosocket_key(spy_uuid), json.dumps({"uniqueid": leg, "mode": "spy"}), ex=600)
     port = speech_service.server.port
     spy = send_command(
         stack.redis,

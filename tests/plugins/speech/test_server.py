@@ -15,11 +15,11 @@ from sqlalchemy import select
 
 from callcenter.db.models import Call, TranscriptUtterance
 from callcenter.db.session import session_scope
-from callcenter.events import STREAM_TRANSCRIPTS, decode, transcript_stream
+from callcenter.events import STREAM_TRANSCRIPTS, audiosocket_key, decode, transcript_stream
 from callcenter.plugins.speech.audio import float_to_pcm16, read_audio_pcm16
 from callcenter.plugins.speech.audiosocket.protocol import audio_frame, dtmf_frame, hangup_frame, uuid_frame
 from callcenter.plugins.speech.audiosocket.session import SessionPolicy, SessionSummary
-from callcenter.plugins.speech.service import RedisDbSink, ServiceOptions, SpeechService, mapping_key
+from callcenter.plugins.speech.service import RedisDbSink, ServiceOptions, SpeechService
 from callcenter.plugins.speech.text import cer
 from callcenter.plugins.speech.twopass import TwoPassConfig
 from callcenter.plugins.speech.vosk_engine import VoskEngine
@@ -115,7 +115,7 @@ async def make_service(
 
 def map_call(client: redis_lib.Redis, audio_uuid: str, uniqueid: str, **extra: str) -> None:
     data = {"uniqueid": uniqueid, "linkedid": uniqueid, "caller": "13800138000", "dialled": "12345", **extra}
-    client.set(mapping_key(audio_uuid), json.dumps(data), ex=3600)
+    client.set(audiosocket_key(audio_uuid), json.dumps(data), ex=3600)
 
 
 def stored(db_url: str, uniqueid: str) -> tuple[Call | None, list[TranscriptUtterance]]:

@@ -11,9 +11,10 @@ import pytest
 import redis as redis_lib
 
 from callcenter import events as ev
+from callcenter.commands import command_stream
 from callcenter.config import Settings, SpeechSettings
-from callcenter.plugins.speech.service import SpeechService, mapping_key
-from callcenter.plugins.telephony.commands import command_stream
+from callcenter.events import audiosocket_key
+from callcenter.plugins.speech.service import SpeechService
 from callcenter.plugins.telephony.whole_call import GROUP, WholeCallStarter, spy_request, whole_call_loop
 from tests.plugins.speech.test_asterisk_e2e import LONG_CLIP, _events, _wait_for, speech_service  # noqa: F401
 from tests.support.asterisk import TelephonyStack
@@ -70,7 +71,7 @@ def test_each_answer_starts_one_spy_on_its_node_and_survives_a_restart(redis_cli
     cmd = ev.decode(entries[0][1])
     assert cmd["type"] == "spy" and cmd["data"]["target"] == AGENT_CONNECT["channel"]
     audio_uuid = cmd["data"]["supervisor"].rsplit("/", 1)[1]
-    mapping = json.loads(redis_client.get(mapping_key(audio_uuid)) or b"{}")
+    mapping = json.loads(redis_client.get(audiosocket_key(audio_uuid)) or b"{}")
     assert mapping["uniqueid"] == AGENT_CONNECT["uniqueid"] and mapping["mode"] == "spy"
 
 

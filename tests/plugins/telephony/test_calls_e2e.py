@@ -12,10 +12,10 @@ import pytest
 import redis as redis_lib
 from sqlalchemy import select
 
+from callcenter.commands import send_command, wait_result
 from callcenter.db.models import Call, Callback, Case
 from callcenter.db.session import session_scope
-from callcenter.events import STREAM_AGENTS, STREAM_CALLS, STREAM_QUEUES, decode
-from callcenter.plugins.telephony.commands import send_command, wait_result
+from callcenter.events import STREAM_AGENTS, STREAM_CALLS, STREAM_QUEUES, audiosocket_key, decode
 from tests.support.asterisk import TelephonyStack
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.redis, pytest.mark.slow]
@@ -68,7 +68,7 @@ def test_12345_and_96010_reach_an_agent_with_complete_call_rows(telephony_stack_
         assert call.data["ivr"]["intake"]["audio_uuid"]
         assert call.data["cdr"]["Disposition"] == "ANSWERED"
         # the speech service learns whose audio the AudioSocket UUID carries
-        key = f"cc:audiosocket:{call.data['ivr']['intake']['audio_uuid']}"
+        key = audiosocket_key(call.data["ivr"]["intake"]["audio_uuid"])
         meta = json.loads(stack.redis.get(key))
         assert meta == {
             "uniqueid": call.uniqueid,

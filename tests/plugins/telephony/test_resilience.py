@@ -103,7 +103,7 @@ def test_kill_9_asterisk_mid_call_bridge_recovers_and_resyncs(
     stack = telephony_stack
     r = stack.redis
     bridge = stack.bridge
-    from callcenter.plugins.telephony.commands import send_command, wait_result
+    from callcenter.commands import send_command, wait_result
     from callcenter.plugins.telephony.simulator import agent_interface
 
     # two callers talking to agents (long talk time), so the crash hits live calls

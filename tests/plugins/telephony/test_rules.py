@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from callcenter.commands import CommandError, build_action
 from callcenter.config import AMISettings, Settings
 from callcenter.events import STREAM_AGENTS, STREAM_CALLS, STREAM_QUEUES
 from callcenter.plugins.telephony import ivr
 from callcenter.plugins.telephony.ami import events as ev
-from callcenter.plugins.telephony.commands import CommandError, build_action, summarize
+from callcenter.plugins.telephony.commands import summarize
 from callcenter.plugins.telephony.provision import (
     ProvisionError,
     TelephonyOptions,

@@ -20,11 +20,11 @@ import redis as redis_lib
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
+from callcenter.commands import send_command, wait_result
 from callcenter.config import VAR_DIR
 from callcenter.db.models import Call
 from callcenter.db.session import session_scope
 from callcenter.plugins.telephony.ami.bridge import AMIBridge, health_key
-from callcenter.plugins.telephony.commands import send_command, wait_result
 from callcenter.plugins.telephony.simulator import SimOptions, Simulator
 from tests.plugins.console.conftest import seed_console, start_server, stop_server
 from tests.support.asterisk import AsteriskHandle, BridgeThread, TelephonyStack, start_stack

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from callcenter.commands import send_command, wait_result
 from callcenter.db.models import Call
 from callcenter.db.session import session_scope
-from callcenter.plugins.telephony.commands import send_command, wait_result
 from callcenter.plugins.telephony.provision import agent_password
 from tests.support.asterisk import TelephonyStack
 

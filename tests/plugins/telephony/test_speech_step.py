@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from callcenter.db.models import Call
 from callcenter.db.session import session_scope
+from callcenter.events import audiosocket_key
 from tests.support.asterisk import TelephonyStack
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.redis, pytest.mark.slow]
@@ -82,7 +83,7 @@ def test_caller_audio_reaches_audiosocket_then_the_queue(telephony_stack: Teleph
     call = _call(stack.database_url, r["uniqueid"])
     audio_uuid = call.data["ivr"]["intake"]["audio_uuid"]
     assert listener.uuid == audio_uuid
-    meta: Any = json.loads(stack.redis.get(f"cc:audiosocket:{audio_uuid}"))
+    meta: Any = json.loads(stack.redis.get(audiosocket_key(audio_uuid)))
     assert meta["uniqueid"] == call.uniqueid
     assert listener.frames == 150 and len(listener.audio) == 150 * 320
     samples = array("h", bytes(listener.audio))

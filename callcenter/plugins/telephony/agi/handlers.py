@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from callcenter.db.base import utcnow
 from callcenter.db.models import Call, Callback, Case
 from callcenter.db.session import session_scope
-from callcenter.events import STREAM_CALLBACKS, enqueue
+from callcenter.events import STREAM_CALLBACKS, audiosocket_key, enqueue
 from callcenter.plugins.telephony import ivr
 from callcenter.plugins.telephony.agi.server import FastAGI, Handler
 from callcenter.plugins.telephony.prompts import status_labels
@@ -35,7 +35,6 @@ from callcenter.services.calls import get_or_create_call
 
 log = logging.getLogger(__name__)
 
-AUDIOSOCKET_KEY = "cc:audiosocket:{uuid}"
 AUDIOSOCKET_TTL_S = 3600
 MENU_TRIES = 3
 CASE_NUMBER_TRIES = 3
@@ -210,7 +209,7 @@ class IVRHandlers:
             }
             try:
                 self.ctx.redis.set(
-                    AUDIOSOCKET_KEY.format(uuid=audio_uuid),
+                    audiosocket_key(audio_uuid),
                     json.dumps(payload, ensure_ascii=False),
                     ex=self.ctx.audiosocket_ttl_s,
                 )
