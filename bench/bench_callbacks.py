@@ -95,8 +95,8 @@ def scheduler_figures(db_url: str, pending: int, cap: int) -> dict[str, Any]:
     from callcenter.config import CallbackSettings, Settings
     from callcenter.db import migrate
     from callcenter.db.session import session_scope
-    from callcenter.plugins.callbacks import service
     from callcenter.plugins.callbacks.options import DiallerOptions
+    from callcenter.services import callbacks as service
 
     migrate.upgrade(db_url)
     now = datetime.now(UTC)
@@ -150,10 +150,10 @@ def originate_figures(n: int, cap: int, redis_url: str) -> dict[str, Any]:
     from callcenter.config import CallbackSettings, Settings
     from callcenter.db import migrate
     from callcenter.db.session import session_scope
-    from callcenter.plugins.callbacks import service
     from callcenter.plugins.callbacks.dialler import Dialler
     from callcenter.plugins.callbacks.options import DiallerOptions
     from callcenter.plugins.telephony.provision import AsteriskProcess, TelephonyOptions, provision
+    from callcenter.services import callbacks as service
     from tests.support.asterisk import LOCK_PATH, AsteriskHandle, start_stack
 
     base = Settings(mode="test")

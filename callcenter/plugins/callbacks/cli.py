@@ -27,7 +27,7 @@ def list_cmd(
     """Callbacks with status, attempts and outcome (JSON lines)."""
     from callcenter.config import get_settings
     from callcenter.db.session import session_scope
-    from callcenter.plugins.callbacks.service import list_callbacks
+    from callcenter.services.callbacks import list_callbacks
 
     with session_scope(get_settings().database_url) as s:
         for row in list_callbacks(s, status=status, kind=kind, limit=limit):
@@ -43,7 +43,7 @@ def schedule_cmd(
     """Schedule a callback (预约回拨) to ``phone``."""
     from callcenter.config import get_settings
     from callcenter.db.session import session_scope
-    from callcenter.plugins.callbacks.service import schedule
+    from callcenter.services.callbacks import schedule
 
     when = datetime.now(UTC)
     if at:
@@ -77,7 +77,7 @@ def return_visit_cmd(case_number: str) -> None:
     from callcenter.config import get_settings
     from callcenter.db.session import session_scope
     from callcenter.plugins.callbacks.options import DiallerOptions
-    from callcenter.plugins.callbacks.service import schedule_return_visit
+    from callcenter.services.callbacks import schedule_return_visit
 
     settings = get_settings()
     with session_scope(settings.database_url) as s:
@@ -106,7 +106,7 @@ def tick_cmd() -> None:
 def dnc_add(phone: str, reason: Annotated[str, typer.Option()] = "") -> None:
     from callcenter.config import get_settings
     from callcenter.db.session import session_scope
-    from callcenter.plugins.callbacks.service import add_do_not_call
+    from callcenter.services.callbacks import add_do_not_call
 
     with session_scope(get_settings().database_url) as s:
         try:
@@ -119,7 +119,7 @@ def dnc_add(phone: str, reason: Annotated[str, typer.Option()] = "") -> None:
 def dnc_remove(phone: str) -> None:
     from callcenter.config import get_settings
     from callcenter.db.session import session_scope
-    from callcenter.plugins.callbacks.service import remove_do_not_call
+    from callcenter.services.callbacks import remove_do_not_call
 
     with session_scope(get_settings().database_url) as s:
         try:

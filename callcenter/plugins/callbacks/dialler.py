@@ -41,9 +41,10 @@ from callcenter.config import Settings
 from callcenter.db.base import utcnow
 from callcenter.db.models import Call, Callback
 from callcenter.db.session import session_scope
+from callcenter.domain import callbacks as policy
 from callcenter.events import STREAM_CASES, STREAM_COMMANDS, decode, encode, ensure_group
-from callcenter.plugins.callbacks import policy, service
 from callcenter.plugins.callbacks.options import DiallerOptions
+from callcenter.services import callbacks as service
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from callcenter.plugins.callbacks.policy import FollowUp, SurveyPolicy
+from callcenter.domain.callbacks import FollowUp, SurveyPolicy
 
 
 class DiallerOptions(BaseSettings):

@@ -566,7 +566,7 @@ def list_callbacks(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
     """回拨 / 回访: scheduled, in-progress and finished callbacks with attempts and outcome (survey)."""
-    from callcenter.plugins.callbacks.service import list_callbacks as list_rows
+    from callcenter.services.callbacks import list_callbacks as list_rows
 
     rows = list_rows(session, status=status_, kind=kind, limit=limit)
     for row in rows:

@@ -29,8 +29,8 @@ from callcenter.config import Settings
 from callcenter.db.models import Call, Callback, Case, SurveyResult
 from callcenter.db.session import session_scope
 from callcenter.events import STREAM_CALLS, decode
-from callcenter.plugins.callbacks import service
 from callcenter.plugins.callbacks.dialler import Dialler, originated_action_ids
+from callcenter.services import callbacks as service
 from tests.plugins.callbacks.helpers import (
     Clock,
     callbacks,

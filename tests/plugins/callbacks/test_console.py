@@ -10,7 +10,7 @@ import pytest
 import redis as redis_lib
 
 from callcenter.db.session import session_scope
-from callcenter.plugins.callbacks import service
+from callcenter.services import callbacks as service
 from tests.plugins.callbacks.helpers import close_case, make_settings, options, verified_case
 from tests.plugins.console.conftest import LiveServer, seed_console, start_server, stop_server
 

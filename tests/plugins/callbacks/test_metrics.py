@@ -8,8 +8,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from callcenter.db.session import session_scope
-from callcenter.plugins.callbacks import service
-from callcenter.plugins.callbacks.policy import Failure
+from callcenter.domain.callbacks import Failure
+from callcenter.services import callbacks as service
 from tests.plugins.callbacks.helpers import make_settings, options
 
 pytestmark = [pytest.mark.redis]

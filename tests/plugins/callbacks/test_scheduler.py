@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from callcenter.db.models import Call, Callback, Case, CaseEvent, SurveyResult
 from callcenter.db.session import session_scope
+from callcenter.domain.callbacks import Failure
 from callcenter.events import STREAM_CALLBACKS, decode
-from callcenter.plugins.callbacks import service
 from callcenter.plugins.callbacks.dialler import SENT_KEY, Dialler, TickStats, originated_action_ids
-from callcenter.plugins.callbacks.policy import Failure
+from callcenter.services import callbacks as service
 from tests.plugins.callbacks.helpers import (
     Clock,
     callbacks,

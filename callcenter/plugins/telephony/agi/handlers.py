@@ -291,8 +291,8 @@ class IVRHandlers:
     def _voice(self) -> Any:
         """The voice-answer recogniser (Vosk grammar mode), or None when no model is configured."""
         if self._voice_answers is None:
+            from callcenter.domain.survey import AnswerGrammar, VoiceAnswers
             from callcenter.plugins.callbacks.options import DiallerOptions
-            from callcenter.plugins.callbacks.voice import AnswerGrammar, VoiceAnswers
 
             opts = DiallerOptions()
             if opts.voice_model is None:
@@ -336,7 +336,7 @@ class IVRHandlers:
     def return_visit(self, agi: FastAGI, env: dict[str, str]) -> None:
         """Return visit (回访): case summary, then resolved? satisfied? by keypad or by voice.
 
-        The answers are applied by :func:`callcenter.plugins.callbacks.service.apply_survey`: stored as a
+        The answers are applied by :func:`callcenter.services.callbacks.apply_survey`: stored as a
         ``SurveyResult``, the case's evaluation (评价), reopen / 二次回访 per policy, and the callback
         row finished. A hang-up mid-survey still stores what was answered (incomplete, retried).
         """
@@ -414,7 +414,7 @@ class IVRHandlers:
         gone: bool,
     ) -> None:
         from callcenter.plugins.callbacks.options import DiallerOptions
-        from callcenter.plugins.callbacks.service import apply_survey
+        from callcenter.services.callbacks import apply_survey
 
         method = "voice" if "voice" in methods else "dtmf"
         raw = {"uniqueid": s.uniqueid, "trail": s.trail, "voice": voice_trail, "hangup": gone}
@@ -447,7 +447,7 @@ class IVRHandlers:
             return
         joined_raw = s.var("CC_QUEUE_JOINED")
         key = f"queue-callback:{s.uniqueid}"
-        from callcenter.plugins.callbacks.service import schedule
+        from callcenter.services.callbacks import schedule
 
         with session_scope(self.ctx.database_url) as db:
             call = db.scalar(select(Call).where(Call.uniqueid == s.uniqueid))

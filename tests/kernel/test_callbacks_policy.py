@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from callcenter.plugins.callbacks import policy
-from callcenter.plugins.callbacks.policy import CallingWindow, Failure, FollowUp, SurveyPolicy
-from callcenter.plugins.callbacks.voice import AnswerGrammar
+from callcenter.domain import callbacks as policy
+from callcenter.domain.callbacks import CallingWindow, Failure, FollowUp, SurveyPolicy
+from callcenter.domain.survey import AnswerGrammar
 
 SH = ZoneInfo("Asia/Shanghai")
 

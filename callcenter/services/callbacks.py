@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session
 
 from callcenter.config import CallbackSettings, Settings
 from callcenter.db.models import Call, Callback, Case, CaseEvent, DoNotCall, SurveyResult
+from callcenter.domain import callbacks as policy
 from callcenter.events import STREAM_CALLBACKS, enqueue
 from callcenter.exceptions import CallCenterError
 from callcenter.observability import CALLBACK_OUTCOMES, count_on_commit
-from callcenter.plugins.callbacks import policy
 from callcenter.plugins.callbacks.options import DiallerOptions
 
 log = logging.getLogger(__name__)
