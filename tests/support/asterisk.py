@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from callcenter.config import Settings
+from callcenter.config import Settings, TelephonySettings
 from callcenter.plugins.telephony.provision import TEST_LOCK_PATH as LOCK_PATH
 
 
@@ -87,13 +87,11 @@ class AsteriskHandle:
 
     def reset_globals(self) -> None:
         """Speech step off, the configured AudioSocket address, default business hours (tests change them)."""
-        from callcenter.plugins.telephony.provision import TelephonyOptions
-
         sp = self.settings.speech
         self.set_global("SPEECH_STEP", "0")
         self.set_global("AUDIOSOCKET_ADDR", f"{sp.audiosocket_host}:{sp.audiosocket_port}")
-        self.set_global("BUSINESS_HOURS", TelephonyOptions.business_hours)
-        self.set_global("BUSINESS_DAYS", TelephonyOptions.business_days)
+        self.set_global("BUSINESS_HOURS", TelephonySettings().business_hours)
+        self.set_global("BUSINESS_DAYS", TelephonySettings().business_days)
 
     def kill(self) -> None:
         """``kill -9`` Asterisk."""
@@ -121,7 +119,6 @@ def asterisk() -> Iterator[AsteriskHandle]:
     from callcenter.plugins.telephony.provision import (
         AsteriskProcess,
         ProvisionError,
-        TelephonyOptions,
         provision,
     )
 
@@ -130,7 +127,7 @@ def asterisk() -> Iterator[AsteriskHandle]:
         fcntl.flock(lock, fcntl.LOCK_EX)
         settings = _test_settings()
         try:
-            provision(settings, TelephonyOptions(speech_step=False, wrapup_time_s=0, ring_timeout_s=10))
+            provision(settings, TelephonySettings(speech_step=False, wrapup_time_s=0, ring_timeout_s=10))
         except ProvisionError as exc:
             pytest.fail(f"cannot provision Asterisk: {exc}")
         proc = AsteriskProcess(settings)

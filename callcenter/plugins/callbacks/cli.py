@@ -76,12 +76,11 @@ def return_visit_cmd(case_number: str) -> None:
     """Schedule the return visit (回访) of a closed case now (idempotent per closing)."""
     from callcenter.config import get_settings
     from callcenter.db.session import session_scope
-    from callcenter.plugins.callbacks.options import DiallerOptions
     from callcenter.services.callbacks import schedule_return_visit
 
     settings = get_settings()
     with session_scope(settings.database_url) as s:
-        cb, why = schedule_return_visit(s, case_number, settings, DiallerOptions(), datetime.now(UTC))
+        cb, why = schedule_return_visit(s, case_number, settings, datetime.now(UTC))
         if cb is None:
             _fail(why)
         assert cb is not None

@@ -43,7 +43,6 @@ from callcenter.db.models import Call, Callback
 from callcenter.db.session import session_scope
 from callcenter.domain import callbacks as policy
 from callcenter.events import STREAM_CASES, STREAM_COMMANDS, decode, encode, ensure_group
-from callcenter.plugins.callbacks.options import DiallerOptions
 from callcenter.services import callbacks as service
 
 log = logging.getLogger(__name__)
@@ -76,13 +75,12 @@ class Dialler:
         settings: Settings,
         client: redis.Redis,
         *,
-        options: DiallerOptions | None = None,
         clock: Clock = utcnow,
         database_url: str | None = None,
     ) -> None:
         self.settings = settings
         self.redis = client
-        self.options = options or DiallerOptions()
+        self.options = settings.callbacks
         self.clock = clock
         self.database_url = database_url or settings.database_url
         self.worker_id = self.options.worker_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -144,7 +142,6 @@ class Dialler:
                                 s,
                                 number,
                                 self.settings,
-                                self.options,
                                 self.clock(),
                                 trigger_seq=int(seq) if isinstance(seq, int) else None,
                             )
@@ -269,7 +266,7 @@ class Dialler:
     def claim_and_dial(self, stats: TickStats) -> None:
         now = self.clock()
         with session_scope(self.database_url) as s:
-            claims = service.claim_due(s, now, self.settings, self.options, self.worker_id)
+            claims = service.claim_due(s, now, self.settings, self.worker_id)
         for claim in claims:  # committed: from here on the attempt exists, whatever happens to us
             self._send(claim)
             with session_scope(self.database_url) as s:

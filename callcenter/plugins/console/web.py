@@ -31,11 +31,13 @@ from sqlalchemy import func, select
 from callcenter.api.deps import CurrentUser, SessionDep, require_roles
 from callcenter.api.schemas import CaseOut
 from callcenter.config import Settings
-from callcenter.db.models import Call, Callback, Case, Suggestion, TranscriptUtterance, Unit, User
+from callcenter.db.models import Call, Case, Suggestion, TranscriptUtterance, Unit, User
 from callcenter.domain import kpi as kpi_domain
 from callcenter.domain.privacy import phone_for_role
 from callcenter.domain.workflow import OPEN_STATUSES
 from callcenter.services import kpi as kpi_svc
+from callcenter.services.callbacks import list_callbacks as callback_rows
+from callcenter.services.callbacks import schedule
 from callcenter.services.cases import to_state
 
 from .hub import CursorError, Hub, sse
@@ -80,13 +82,13 @@ def _settings(request: Request) -> Settings:
 
 
 def make_hub(settings: Settings) -> Hub:
-    """The process's hub for ``settings`` (SLA seconds: ``CALLCENTER_CONSOLE_SLA_SECONDS``, default 20 as
-    the queue's ``servicelevel``; wrap-up: the telephony option ``CALLCENTER_TELEPHONY_WRAPUP_TIME_S``)."""
+    """The process's hub for ``settings`` (service level ``console.sla_seconds``, after-call work
+    ``telephony.wrapup_time_s`` as rendered into the queue)."""
     return Hub(
         settings.redis_url,
         tz=settings.timezone,
-        sla_seconds=float(os.environ.get("CALLCENTER_CONSOLE_SLA_SECONDS", "20")),
-        wrapup_seconds=_wrapup_seconds(),
+        sla_seconds=settings.console.sla_seconds,
+        wrapup_seconds=float(settings.telephony.wrapup_time_s),
     )
 
 
@@ -96,15 +98,6 @@ def hub_of(request: Request) -> Hub:
         hub = make_hub(_settings(request))
         request.app.state.console_hub = hub
     return hub
-
-
-def _wrapup_seconds() -> float:
-    try:
-        from callcenter.plugins.telephony.provision import TelephonyOptions
-
-        return float(TelephonyOptions.from_env().wrapup_time_s)
-    except Exception:  # telephony not installed: Asterisk's default
-        return 2.0
 
 
 def _user_node(request: Request, user: User) -> str:
@@ -528,25 +521,23 @@ def schedule_callback(
         if case_id is None:
             raise HTTPException(422, f"no case numbered {body.case_number!r}")
     key = f"console:{body.uniqueid or body.case_number or '-'}:{body.phone}:{at.astimezone(UTC):%Y%m%d%H%M}"
-    existing = session.scalar(select(Callback).where(Callback.idempotency_key == key))
-    if existing is None:
-        existing = Callback(
+    outcome = {"requested_by": user.username, **({"note": body.note} if body.note else {})}
+    try:
+        existing, _created = schedule(
+            session,
             kind="queue_callback",
-            idempotency_key=key,
+            key=key,
+            phone=body.phone,
+            at=at,
+            requested_at=now,
+            max_attempts=_settings(request).callbacks.max_attempts,
             case_id=case_id,
             call_id=call_id,
-            phone=body.phone,
-            status="scheduled",
-            requested_at=now,
-            next_attempt_at=at,
-            max_attempts=_settings(request).callbacks.max_attempts,
-            outcome={"note": body.note, "requested_by": user.username}
-            if body.note
-            else {"requested_by": user.username},
-            updated_at=now,
+            outcome=outcome,
         )
-        session.add(existing)
-        session.commit()
+    except ValueError as exc:  # a phone number that cannot be dialled
+        raise HTTPException(422, str(exc)) from exc
+    session.commit()
     return {
         "id": existing.id,
         "phone": phone_for_role(existing.phone, user.role),
@@ -566,9 +557,7 @@ def list_callbacks(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
     """回拨 / 回访: scheduled, in-progress and finished callbacks with attempts and outcome (survey)."""
-    from callcenter.services.callbacks import list_callbacks as list_rows
-
-    rows = list_rows(session, status=status_, kind=kind, limit=limit)
+    rows = callback_rows(session, status=status_, kind=kind, limit=limit)
     for row in rows:
         row["phone"] = phone_for_role(row["phone"], user.role)
     return rows

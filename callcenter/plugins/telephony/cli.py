@@ -178,7 +178,6 @@ def render_cmd(
     from callcenter.config import get_settings
     from callcenter.plugins.telephony.provision import (
         ProvisionError,
-        TelephonyOptions,
         install_sounds,
         render_template,
         template_values,
@@ -189,7 +188,7 @@ def render_cmd(
     except ValueError as exc:  # pydantic ValidationError: the reason, not a traceback
         _fail(f"configuration error: {exc}")
     try:
-        values = template_values(settings, TelephonyOptions.from_env())
+        values = template_values(settings)
         if ami_bind:
             values["ami_bind"] = ami_bind
         if sip_bind:

@@ -25,10 +25,9 @@ import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from callcenter.config import SHARED_DIR, VAR_DIR, AsteriskSettings, Settings
+from callcenter.config import SHARED_DIR, VAR_DIR, AsteriskSettings, Settings, TelephonySettings
 from callcenter.plugins.telephony.prompts import all_prompts
 
 log = logging.getLogger(__name__)
@@ -48,46 +47,6 @@ _PLACEHOLDER = re.compile(r"%%\{([a-z_][a-z0-9_]*)\}")
 
 class ProvisionError(RuntimeError):
     """Provisioning or running Asterisk failed; the message says what to do."""
-
-
-# --------------------------------------------------------------------------- options
-
-
-@dataclass(frozen=True)
-class TelephonyOptions:
-    """Telephony knobs not in the core settings (env ``CALLCENTER_TELEPHONY_*``)."""
-
-    speech_step: bool = True
-    business_hours: str = "00:00-23:59"
-    business_days: str = "mon-sun"
-    queue_max_wait_s: int = 300
-    ring_timeout_s: int = 15
-    wrapup_time_s: int = 2
-    record_calls: bool = False
-    agent_extensions: tuple[str, ...] = ("8001", "8002", "8003", "8004")
-    max_calls: int = 500
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> TelephonyOptions:
-        e = os.environ if env is None else env
-        p = "CALLCENTER_TELEPHONY_"
-
-        def flag(name: str, default: bool) -> bool:
-            raw = e.get(p + name)
-            return default if raw is None else raw.strip().lower() in {"1", "yes", "true", "on"}
-
-        exts = e.get(p + "AGENT_EXTENSIONS")
-        return cls(
-            speech_step=flag("SPEECH_STEP", True),
-            business_hours=e.get(p + "BUSINESS_HOURS", cls.business_hours),
-            business_days=e.get(p + "BUSINESS_DAYS", cls.business_days),
-            queue_max_wait_s=int(e.get(p + "QUEUE_MAX_WAIT_S", cls.queue_max_wait_s)),
-            ring_timeout_s=int(e.get(p + "RING_TIMEOUT_S", cls.ring_timeout_s)),
-            wrapup_time_s=int(e.get(p + "WRAPUP_TIME_S", cls.wrapup_time_s)),
-            record_calls=flag("RECORD_CALLS", False),
-            agent_extensions=tuple(x for x in (exts or "8001,8002,8003,8004").split(",") if x),
-            max_calls=int(e.get(p + "MAX_CALLS", cls.max_calls)),
-        )
 
 
 # --------------------------------------------------------------------------- root filesystem
@@ -222,8 +181,9 @@ def agent_password(settings: Settings, extension: str) -> str:
     return _derived_secret(settings.secret_key, f"pjsip-agent-{extension}")
 
 
-def template_values(settings: Settings, opts: TelephonyOptions) -> dict[str, str]:
-    """All placeholder values, from the settings and telephony options."""
+def template_values(settings: Settings, opts: TelephonySettings | None = None) -> dict[str, str]:
+    """All placeholder values, from the settings (``opts`` replaces ``settings.telephony``)."""
+    opts = opts or settings.telephony
     for label, value in (("ami.secret", settings.ami.secret), ("ami.username", settings.ami.username)):
         if not value or any(c in value for c in "\n\r;[]"):
             raise ProvisionError(f"{label} is empty or contains characters not allowed in manager.conf")
@@ -268,9 +228,8 @@ def template_values(settings: Settings, opts: TelephonyOptions) -> dict[str, str
     }
 
 
-def render_configs(settings: Settings, root: Path, opts: TelephonyOptions | None = None) -> list[Path]:
+def render_configs(settings: Settings, root: Path, opts: TelephonySettings | None = None) -> list[Path]:
     """Render every ``asterisk_conf/*.conf`` into ``ROOT/etc/asterisk``. Returns the written files."""
-    opts = opts or TelephonyOptions.from_env()
     values = template_values(settings, opts)
     src = settings.asterisk.conf_dir
     templates = sorted(src.glob("*.conf"))
@@ -379,7 +338,7 @@ def speech_clip_sound(name: str) -> str:
 
 
 def provision(
-    settings: Settings, opts: TelephonyOptions | None = None, clone_from: Path | None = None
+    settings: Settings, opts: TelephonySettings | None = None, clone_from: Path | None = None
 ) -> dict[str, object]:
     """Everything ``callcenter asterisk provision`` does; idempotent.
 

@@ -14,25 +14,27 @@ from callcenter.db.models import Callback, Case, Unit
 from callcenter.db.session import get_sessionmaker, session_scope
 from callcenter.domain.workflow import Actor, Command, Role
 from callcenter.events import OutboxRelay
-from callcenter.plugins.callbacks.options import DiallerOptions
 from callcenter.services import kpi as kpi_svc
 from callcenter.services.cases import transition
 
 UNIT = "U-HD-JD01"
 
 
+#: Callback settings of the tests: always inside the calling window, short back-off, the simulated
+#: citizen as the dial target, a fast dialler loop.
+TEST_CALLBACKS: dict[str, Any] = {
+    "window_start": "00:00",
+    "window_end": "00:00",
+    "retry_backoff_s": [600, 1800],
+    "dial_template": "Local/{phone}@sim-citizen",
+    "worker_id": "test",
+    "poll_interval_s": 0.2,
+}
+
+
 def make_settings(db_url: str, redis_url: str, **callbacks: Any) -> Settings:
-    cb = {"window_start": "00:00", "window_end": "00:00", "retry_backoff_s": [600, 1800], **callbacks}
-    return Settings(mode="test", database_url=db_url, redis_url=redis_url, callbacks=CallbackSettings(**cb))
-
-
-def options(**kw: Any) -> DiallerOptions:
-    base: dict[str, Any] = {
-        "dial_template": "Local/{phone}@sim-citizen",
-        "worker_id": "test",
-        "poll_interval_s": 0.2,
-    }
-    return DiallerOptions(**{**base, **kw})
+    cb = CallbackSettings(**{**TEST_CALLBACKS, **callbacks})
+    return Settings(mode="test", database_url=db_url, redis_url=redis_url, callbacks=cb)
 
 
 class Clock:

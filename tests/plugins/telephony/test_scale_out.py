@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from callcenter.commands import send_command, wait_result
-from callcenter.config import VAR_DIR
+from callcenter.config import VAR_DIR, TelephonySettings
 from callcenter.db.models import Call
 from callcenter.db.session import session_scope
 from callcenter.plugins.telephony.ami.bridge import AMIBridge, health_key
@@ -37,7 +37,7 @@ NODE2_ROOT = VAR_DIR / "asterisk" / "rootfs-pbx2"
 @pytest.fixture(scope="module")
 def node2(asterisk: AsteriskHandle) -> Iterator[AsteriskHandle]:
     """The second node, started while the session's Asterisk lock is held (``asterisk`` fixture)."""
-    from callcenter.plugins.telephony.provision import AsteriskProcess, TelephonyOptions, provision
+    from callcenter.plugins.telephony.provision import AsteriskProcess, provision
 
     base = asterisk.settings
     settings = base.model_copy(
@@ -50,7 +50,7 @@ def node2(asterisk: AsteriskHandle) -> Iterator[AsteriskHandle]:
     )
     provision(
         settings,
-        TelephonyOptions(speech_step=False, wrapup_time_s=0, ring_timeout_s=10),
+        TelephonySettings(speech_step=False, wrapup_time_s=0, ring_timeout_s=10),
         clone_from=base.asterisk.rootfs,
     )
     proc = AsteriskProcess(settings)

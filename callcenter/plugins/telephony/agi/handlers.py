@@ -21,16 +21,18 @@ from typing import Any
 
 import redis
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from callcenter import registry
 from callcenter.db.base import utcnow
-from callcenter.db.models import Call, Callback, Case
+from callcenter.db.models import Call, Case
 from callcenter.db.session import session_scope
-from callcenter.events import STREAM_CALLBACKS, audiosocket_key, enqueue
+from callcenter.domain.survey import AnswerGrammar
+from callcenter.events import audiosocket_key
 from callcenter.plugins.telephony import ivr
 from callcenter.plugins.telephony.agi.server import FastAGI, Handler
 from callcenter.plugins.telephony.prompts import status_labels
+from callcenter.ports import ANSWER_RECOGNISER, AnswerRecogniser, PortUnavailable
 from callcenter.services.calls import get_or_create_call
 
 log = logging.getLogger(__name__)
@@ -146,7 +148,7 @@ class IVRHandlers:
 
     def __init__(self, ctx: IVRContext) -> None:
         self.ctx = ctx
-        self._voice_answers: Any = None
+        self._voice_answers: tuple[AnswerRecogniser, AnswerGrammar] | bool | None = None
         self._voice_record_ms = 4000
 
     def table(self) -> dict[str, Handler]:
@@ -221,30 +223,30 @@ class IVRHandlers:
         return audio_uuid
 
     def _book_callback(self, s: IVRSession, call_id: int, phone: str | None) -> int | None:
-        """Menu 3: a queue callback (预约回拨) row, idempotent per call."""
+        """Menu 3: a queue callback (预约回拨), idempotent per call."""
         if not phone:
             return None
-        key = f"ivr-callback:{s.uniqueid}"
+        from callcenter.services.callbacks import schedule
+
+        now = utcnow()
         with session_scope(self.ctx.database_url) as db:
-            existing = db.scalar(select(Callback).where(Callback.idempotency_key == key))
-            if existing is not None:
-                return existing.id
             try:
-                with db.begin_nested():
-                    cb = Callback(kind="queue_callback", idempotency_key=key, phone=phone, call_id=call_id)
-                    db.add(cb)
-                    db.flush()
-            except IntegrityError:
-                existing = db.scalar(select(Callback).where(Callback.idempotency_key == key))
-                return existing.id if existing else None
-            enqueue(
-                db,
-                STREAM_CALLBACKS,
-                "callback.requested",
-                {"callback_id": cb.id, "call_id": call_id, "phone": phone, "uniqueid": s.uniqueid},
-            )
-            s.set("CC_CALLBACK_ID", str(cb.id))
-            return cb.id
+                cb, _created = schedule(
+                    db,
+                    kind="queue_callback",
+                    key=f"ivr-callback:{s.uniqueid}",
+                    phone=phone,
+                    at=now,
+                    max_attempts=_settings().callbacks.max_attempts,
+                    call_id=call_id,
+                    outcome={"source": "ivr", "uniqueid": s.uniqueid},
+                )
+            except ValueError as exc:  # a caller id that is not a phone number
+                log.warning("intake %s: no callback booked: %s", s.uniqueid, exc)
+                return None
+            cb_id = cb.id
+        s.set("CC_CALLBACK_ID", str(cb_id))
+        return cb_id
 
     # -- status ----------------------------------------------------------------------------
     def status(self, agi: FastAGI, env: dict[str, str]) -> None:
@@ -288,24 +290,26 @@ class IVRHandlers:
                 _merge_ivr_data(call, "status", outcome)
 
     # -- return visit --------------------------------------------------------------------------
-    def _voice(self) -> Any:
-        """The voice-answer recogniser (Vosk grammar mode), or None when no model is configured."""
+    def _voice(self) -> tuple[AnswerRecogniser, AnswerGrammar] | None:
+        """The spoken-answer recogniser (the speech plugin's port) and its phrase table, or None when
+        no voice model is configured or no plugin provides the port (keypad answers only)."""
         if self._voice_answers is None:
-            from callcenter.domain.survey import AnswerGrammar, VoiceAnswers
-            from callcenter.plugins.callbacks.options import DiallerOptions
-
-            opts = DiallerOptions()
-            if opts.voice_model is None:
+            settings = _settings()
+            cb = settings.callbacks
+            try:
+                recogniser = registry.provide(ANSWER_RECOGNISER, settings)
+            except PortUnavailable as exc:
+                log.info("return visit: keypad answers only (%s)", exc)
                 self._voice_answers = False
             else:
                 grammar = (
-                    AnswerGrammar.from_file(opts.voice_grammar_file)
-                    if opts.voice_grammar_file
-                    else AnswerGrammar.builtin(opts.voice_lang)
+                    AnswerGrammar.from_file(cb.voice_grammar_file)
+                    if cb.voice_grammar_file
+                    else AnswerGrammar.builtin(cb.voice_lang)
                 )
-                self._voice_answers = VoiceAnswers(opts.voice_model, grammar)
-                self._voice_record_ms = opts.voice_record_s * 1000
-        return self._voice_answers or None
+                self._voice_answers = (recogniser, grammar)
+                self._voice_record_ms = cb.voice_record_s * 1000
+        return self._voice_answers if isinstance(self._voice_answers, tuple) else None
 
     def _listen(self, s: IVRSession, question: str, trail: list[dict[str, Any]]) -> tuple[str, Any]:
         """Record a spoken answer (a key pressed meanwhile wins); returns ``(key, voice answer)``."""
@@ -328,7 +332,9 @@ class IVRHandlers:
         if not wav.is_file():
             trail.append({"listen": question, "error": "no recording"})
             return "", None
-        answer, text = voice.recognise(wav, question)
+        recognise, grammar = voice
+        text = recognise(wav, grammar.phrases(question))
+        answer = grammar.answer(question, text)
         trail.append({"listen": question, "text": text, "answer": answer})
         wav.unlink(missing_ok=True)
         return "", answer
@@ -413,7 +419,6 @@ class IVRHandlers:
         voice_trail: list[dict[str, Any]],
         gone: bool,
     ) -> None:
-        from callcenter.plugins.callbacks.options import DiallerOptions
         from callcenter.services.callbacks import apply_survey
 
         method = "voice" if "voice" in methods else "dtmf"
@@ -429,7 +434,6 @@ class IVRHandlers:
                 raw=raw,
                 now=utcnow(),
                 settings=_settings(),
-                options=DiallerOptions(),
             )
         log.info("return_visit %s: case %s %s", s.uniqueid, case_number, outcome)
 
