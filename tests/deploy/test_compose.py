@@ -126,7 +126,7 @@ def test_volumes_for_recordings_and_database(resolved: dict[str, Any]) -> None:
     assert {"pgdata", "recordings", "models", "redis-data"} <= set(resolved["volumes"])
     assert mounts("postgres")["/var/lib/postgresql/data"] == "pgdata"
     # the AMI bridge stores this path in calls.recording (MixMonitorStart)
-    events = (REPO / "callcenter/telephony/ami/events.py").read_text(encoding="utf-8")
+    events = (REPO / "callcenter/plugins/telephony/ami/events.py").read_text(encoding="utf-8")
     assert "/var/spool/asterisk/monitor/" in events
     assert mounts("asterisk")["/var/spool/asterisk/monitor"] == "recordings"
     assert mounts("api")["/var/spool/asterisk/monitor"] == "recordings"

@@ -9,8 +9,6 @@ from typing import Any, cast
 
 import pytest
 import redis as redis_lib
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from callcenter import events
@@ -25,7 +23,6 @@ from callcenter.plugins.classifier.corpus import (
     mix_requests,
     out_of_domain_pools,
 )
-from callcenter.plugins.classifier.http import get_holder, router
 from callcenter.plugins.classifier.suggester import Suggester, SuggesterHolder
 from callcenter.plugins.classifier.training import ModelInfo
 from callcenter.services.calls import get_or_create_call
@@ -130,11 +127,9 @@ def test_model_without_gate_still_serves(suggester: Suggester, catalogue: Catalo
 
 
 def test_http_returns_200_with_the_reason(trained: ModelInfo, models_dir: Path) -> None:
-    app = FastAPI()
-    app.include_router(router)
-    holder = SuggesterHolder(models_dir, check_interval=3600)
-    app.dependency_overrides[get_holder] = lambda: holder
-    response = TestClient(app).post("/api/suggest", json={"text": "谢谢你 你们辛苦了 再见"})
+    from tests.plugins.classifier.test_http import make_client
+
+    response = make_client(models_dir).post("/api/suggest", json={"text": "谢谢你 你们辛苦了 再见"})
     assert response.status_code == 200  # a valid text that is not a request: not a 422
     data = response.json()
     assert data["no_suggestion_reason"] == "out_of_domain" and data["in_domain"] is False

@@ -121,8 +121,11 @@ def live_server(console_db: str, redis_client: Any, redis_url: str) -> Iterator[
     stop_server(live)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Debian Chromium through Playwright, one per test module: the sync API keeps an asyncio loop
+    running in the main thread while it is open, which would break the asyncio tests of later
+    packages if the browser lived for the whole session."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
