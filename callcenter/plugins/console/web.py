@@ -33,6 +33,7 @@ from callcenter.api.schemas import CaseOut
 from callcenter.config import Settings
 from callcenter.db.models import Call, Case, Suggestion, TranscriptUtterance, Unit, User
 from callcenter.domain import kpi as kpi_domain
+from callcenter.domain.callers import REPEAT_CALL_WINDOW, is_repeat_caller
 from callcenter.domain.privacy import phone_for_role
 from callcenter.domain.workflow import OPEN_STATUSES
 from callcenter.services import kpi as kpi_svc
@@ -47,8 +48,6 @@ CHART_ASSET = STATIC_DIR / "vendor" / "echarts.min.js"
 
 #: Pause reasons (暂停原因) sent to Asterisk as QueuePause ``Reason``; labels in zh-CN.json.
 PAUSE_REASONS = ("break", "training", "acw", "meeting")
-#: A caller is a repeat caller (重复来电) with another call or an open case within this many days.
-REPEAT_WINDOW_DAYS = 30
 COMMAND_TIMEOUT_S = 10.0
 
 CenterUser = Annotated[User, Depends(require_roles("agent", "supervisor"))]
@@ -317,7 +316,7 @@ def screen_pop(uniqueid: str, session: SessionDep, user: CenterUser) -> dict[str
         )
         for c in rows:
             (open_cases if c.status in OPEN_STATUSES else past_cases).append(c)
-        since = (call.started_at or datetime.now(UTC)) - timedelta(days=REPEAT_WINDOW_DAYS)
+        since = (call.started_at or datetime.now(UTC)) - REPEAT_CALL_WINDOW
         prior_calls = int(
             session.scalar(
                 select(func.count())
@@ -366,7 +365,7 @@ def screen_pop(uniqueid: str, session: SessionDep, user: CenterUser) -> dict[str
             "ivr_choice": call.ivr_choice,
             "case_id": call.case_id,
         },
-        "repeat_caller": prior_calls > 0 or bool(open_cases),
+        "repeat_caller": is_repeat_caller(prior_calls, len(open_cases)),
         "prior_calls": prior_calls,
         "open_cases": [case_row(c) for c in open_cases],
         "past_cases": [case_row(c) for c in past_cases[:10]],

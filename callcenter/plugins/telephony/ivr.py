@@ -10,11 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-#: Case statuses after which a case no longer counts as open (不再计入在办工单).
-TERMINAL_STATUSES = frozenset({"closed", "evaluated", "merged", "cancelled", "invalid"})
-
-#: Window in which an earlier call makes the caller a repeat caller (重复来电).
-REPEAT_WINDOW_HOURS = 24
+from callcenter.domain.callers import is_repeat_caller
+from callcenter.domain.workflow import OPEN_STATUSES
 
 _CASE_NUMBER = re.compile(r"^(\d{8})(\d{5})$")
 
@@ -96,11 +93,11 @@ def caller_profile(
     earlier_calls_in_window: int, earlier_calls_total: int, case_statuses: list[tuple[str, str]]
 ) -> CallerProfile:
     """Build the profile from counts and ``(case number, status)`` pairs, newest case first."""
-    open_numbers = [num for num, status in case_statuses if status not in TERMINAL_STATUSES]
+    open_numbers = [num for num, status in case_statuses if status in OPEN_STATUSES]
     return CallerProfile(
         known=earlier_calls_total > 0 or bool(case_statuses),
         open_cases=len(open_numbers),
-        repeat_caller=earlier_calls_in_window > 0,
+        repeat_caller=is_repeat_caller(earlier_calls_in_window, len(open_numbers)),
         last_open_case=open_numbers[0] if open_numbers else None,
     )
 

@@ -6,30 +6,12 @@ unless a real recording with the same name is present in ``asterisk_conf/sounds/
 
 from __future__ import annotations
 
-#: Human-readable case status (工单状态) labels; the case workflow module owns the canonical map
-#: (``callcenter.domain.workflow.STATUS_LABELS``) and :func:`status_labels` prefers it when present.
-FALLBACK_STATUS_LABELS: dict[str, str] = {
-    "received": "已受理",
-    "registered": "已立案",
-    "dispatched": "已派遣至承办单位",
-    "accepted": "承办单位已签收，正在办理",
-    "returned": "已退回，正在重新派遣",
-    "feedback": "承办单位已反馈办理结果",
-    "verified": "办理结果已核实",
-    "closed": "已办结",
-    "evaluated": "已办结并完成评价",
-}
+from callcenter.domain.workflow import STATUS_LABELS
 
 
 def status_labels() -> dict[str, str]:
-    """Status -> Chinese label, from the workflow module when it exists (else the fallback map)."""
-    try:
-        from callcenter.domain.workflow import STATUS_LABELS
-    except (ImportError, AttributeError):
-        return dict(FALLBACK_STATUS_LABELS)
-    labels = dict(FALLBACK_STATUS_LABELS)
-    labels.update({str(k): str(v) for k, v in dict(STATUS_LABELS).items()})
-    return labels
+    """Status -> the Chinese label read out by the IVR: the workflow's own labels (one definition)."""
+    return {str(k): str(v) for k, v in STATUS_LABELS.items()}
 
 
 #: Sound name (relative to the sounds directory, no extension) -> Mandarin text.

@@ -15,7 +15,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from callcenter import registry
 from callcenter.db.base import utcnow
 from callcenter.db.models import Call, Case
 from callcenter.db.session import session_scope
+from callcenter.domain.callers import REPEAT_CALL_WINDOW
 from callcenter.domain.survey import AnswerGrammar
 from callcenter.events import audiosocket_key
 from callcenter.plugins.telephony import ivr
@@ -110,7 +111,7 @@ def _call_fields(env: dict[str, str], linkedid: str, dialled: str, direction: st
 def load_profile(session: Session, phone: str | None, uniqueid: str, linkedid: str) -> ivr.CallerProfile:
     if not phone:
         return ivr.CallerProfile(known=False, open_cases=0, repeat_caller=False)
-    since = utcnow() - timedelta(hours=ivr.REPEAT_WINDOW_HOURS)
+    since = utcnow() - REPEAT_CALL_WINDOW
     others = (
         (Call.caller_number == phone)
         & (Call.uniqueid != uniqueid)
