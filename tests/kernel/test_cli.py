@@ -14,7 +14,7 @@ from callcenter.db.models import Matter, Unit, User
 from callcenter.db.session import session_scope
 from tests.kernel.conftest import CATALOGUE
 
-REAL_CATALOGUE = Path(__file__).resolve().parents[2] / "callcenter" / "plugins" / "classifier" / "data"
+REAL_CATALOGUE = Path(__file__).resolve().parents[2] / "callcenter" / "data" / "catalogue"
 
 
 def cc(

@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "catalogue"
 SHARED_DIR = Path(__file__).resolve().parents[4] / "shared" / "data"
 
 SEED_DISTRICTS = {"110101": "东城区", "110115": "大兴区", "110116": "怀柔区", "510117": "郫都区"}

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from callcenter.plugins.classifier.places import Gazetteer
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "catalogue"
 DATA_FILES = (
     "categories.csv",
     "matters.csv",
