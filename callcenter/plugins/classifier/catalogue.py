@@ -13,10 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from callcenter.plugins.classifier.places import Gazetteer
+from typing import Any
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "catalogue"
 DATA_FILES = (
@@ -88,9 +85,13 @@ class Area:
     handled_by: str = ""  # street code of the office that actually handles cases here (hand mapping)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class Catalogue:
-    """Everything the suggester and the dispatcher need, indexed by code."""
+    """Everything the suggester and the dispatcher need, indexed by code.
+
+    Compared and hashed by identity (a loaded catalogue is shared and never mutated), and weakly
+    referenceable, so consumers can cache what they derive from it (the classifier's gazetteer).
+    """
 
     categories: dict[str, Category]
     matters: dict[str, Matter]
@@ -100,16 +101,6 @@ class Catalogue:
     data_hash: str
     data_dir: Path
     _children: dict[str, list[str]] = field(default_factory=dict, repr=False)
-    _gazetteer: Gazetteer | None = field(default=None, repr=False)
-
-    @property
-    def gazetteer(self) -> Gazetteer:
-        """The place-name index over ``areas`` (built once per catalogue)."""
-        if self._gazetteer is None:
-            from callcenter.plugins.classifier.places import Gazetteer
-
-            self._gazetteer = Gazetteer(self.areas)
-        return self._gazetteer
 
     @property
     def rule_count(self) -> int:
