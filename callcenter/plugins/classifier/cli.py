@@ -165,7 +165,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Regenerate the matter catalogue, units, responsibility list and gazetteer CSVs from ../shared."""
-        from callcenter.plugins.classifier.build_catalogue import DATA_DIR, main
+        from callcenter.catalogue.build import DATA_DIR, main
 
         typer.echo(json.dumps(main(out_dir or DATA_DIR), ensure_ascii=False))
 

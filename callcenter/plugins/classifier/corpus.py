@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from callcenter.plugins.classifier.catalogue import Catalogue, Matter
+from callcenter.catalogue import Catalogue, Matter
 
 #: Label of the "no matter / not a citizen request" class (非诉求). Not a catalogue matter code.
 OUT_OF_DOMAIN = "OOD"

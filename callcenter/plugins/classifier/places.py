@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from callcenter.plugins.classifier.catalogue import Area, Catalogue, codes_of
+from callcenter.catalogue import Area, Catalogue, codes_of
 
 #: Two-character short forms that are safe on their own (unambiguous place names, not common words).
 SAFE_SHORT = {

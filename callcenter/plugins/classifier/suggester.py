@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from callcenter.plugins.classifier.catalogue import Catalogue, load_catalogue
+from callcenter.catalogue import Catalogue, load_catalogue
 from callcenter.plugins.classifier.places import PlaceResult, extract_places, gazetteer_of
 from callcenter.plugins.classifier.routing import UnitChoice, resolve_unit
 from callcenter.plugins.classifier.text import REASONS, NoSuggestion, check_text

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from callcenter.plugins.classifier.places import gazetteer_of
 
 if TYPE_CHECKING:
-    from callcenter.plugins.classifier.catalogue import Catalogue
+    from callcenter.catalogue import Catalogue
 
 MAX_TEXT_CHARS = 20_000
 _CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.plugins.classifier.catalogue import Catalogue
+from callcenter.catalogue import Catalogue
 from callcenter.plugins.classifier.places import PlaceHint, chinese_number, extract_places
 
 CASES = [
@@ -124,8 +124,8 @@ def test_hint_breaks_ties_between_same_named_communities(catalogue: Catalogue) -
 
 
 def test_gazetteer_is_built_once_per_catalogue(catalogue: Catalogue) -> None:
-    """The classifier derives (and caches) its gazetteer from a catalogue; the catalogue knows no gazetteer."""
-    from callcenter.plugins.classifier.catalogue import _load
+    """The classifier derives (and caches) its gazetteer from a catalogue, which knows no gazetteer."""
+    from callcenter.catalogue import _load
     from callcenter.plugins.classifier.places import Gazetteer, gazetteer_of
 
     gz = gazetteer_of(catalogue)

@@ -1,6 +1,6 @@
 """Build the matter catalogue (事项目录), units (承办单位), responsibility list (权责清单) and gazetteer.
 
-Run ``python -m callcenter.plugins.classifier.build_catalogue`` (or ``callcenter catalogue-build``) to
+Run ``python -m callcenter.catalogue.build`` (or ``callcenter catalogue-build``) to
 regenerate the CSV files
 under ``classifier/data/`` from the shared reference data (``../shared/data``) plus the hand-written
 tables in this module. The generated CSVs are committed; this script is how they were made.
@@ -21,8 +21,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "catalogue"
-SHARED_DIR = Path(__file__).resolve().parents[4] / "shared" / "data"
+from callcenter import config
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "catalogue"
+SHARED_DIR = config.SHARED_DIR / "data"
 
 SEED_DISTRICTS = {"110101": "东城区", "110115": "大兴区", "110116": "怀柔区", "510117": "郫都区"}
 DISTRICT_CITY = {"110101": "1101", "110115": "1101", "110116": "1101", "510117": "5101"}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.plugins.classifier import build_catalogue
-from callcenter.plugins.classifier.catalogue import DATA_FILES, DEFAULT_DATA_DIR, Catalogue
+from callcenter.catalogue import DATA_FILES, DEFAULT_DATA_DIR, Catalogue, load_catalogue
+from callcenter.catalogue import build as build_catalogue
 
 SOURCE_DOCUMENT_TERMS = [
     "油烟扰民",
@@ -36,6 +36,11 @@ SOURCE_DOCUMENT_TERMS = [
     "公交",
     "消费维权",
 ]
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return load_catalogue()
 
 
 def test_counts_and_codes(catalogue: Catalogue) -> None:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "catalogue"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "catalogue"
 DATA_FILES = (
     "categories.csv",
     "matters.csv",
