@@ -1,7 +1,14 @@
-"""Matter catalogue (事项目录), units (承办单位), responsibility list (权责清单) and gazetteer (行政区划).
+"""Matter catalogue (事项目录), units (承办单位), responsibility list (权责清单) and areas (行政区划).
 
-Loads the versioned CSV files under ``classifier/data`` into immutable in-memory structures. Pure data:
-no database, no network. ``load_catalogue()`` without arguments is cached per process.
+Kernel data: cases reference matter, unit and area codes, ``callcenter seed`` loads the catalogue into
+the database and the classifier plugin routes and trains on it. Both read the versioned CSV files
+under ``callcenter/data/catalogue`` (built by :mod:`callcenter.catalogue.build`, provenance in its
+``PROVENANCE.md``) through this one parser, so they cannot disagree on what a row means: one set of
+defaults, one set of checks, errors that name the file and line (:class:`CatalogueError`).
+
+Pure data: no database, no network. :func:`read_catalogue` reads the files afresh (the seed);
+:func:`load_catalogue` is the same, cached per directory for the process (the classifier). What a
+consumer derives from a catalogue (the classifier's place-name index) it caches itself.
 """
 
 from __future__ import annotations
@@ -9,20 +16,30 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "catalogue"
-DATA_FILES = (
-    "categories.csv",
-    "matters.csv",
-    "units.csv",
-    "responsibility_rules.csv",
-    "gazetteer/areas.csv",
-)
+CATEGORIES_FILE = "categories.csv"
+MATTERS_FILE = "matters.csv"
+UNITS_FILE = "units.csv"
+#: Optional: a folder without it has no rules (and the seed leaves the database's rules alone).
+RULES_FILE = "responsibility_rules.csv"
+AREAS_FILE = "gazetteer/areas.csv"
+#: The files of a catalogue folder, in the order :func:`data_hash` covers them.
+DATA_FILES = (CATEGORIES_FILE, MATTERS_FILE, UNITS_FILE, RULES_FILE, AREAS_FILE)
+OWNER_RULES = ("industry", "locality")
+#: Defaults of optional matter columns (a hand-edited row may leave them empty).
+DEFAULT_OWNER_RULE = "locality"
+DEFAULT_ACCEPT_HOURS = 2.0
+DEFAULT_HANDLE_DAYS = 7.0
+
+
+class CatalogueError(ValueError):
+    """A catalogue file is missing or malformed; the message names the file and line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +104,7 @@ class Area:
 
 @dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class Catalogue:
-    """Everything the suggester and the dispatcher need, indexed by code.
+    """The whole catalogue of one folder, indexed by code (what the seed writes, what routing reads).
 
     Compared and hashed by identity (a loaded catalogue is shared and never mutated), and weakly
     referenceable, so consumers can cache what they derive from it (the classifier's gazetteer).
@@ -144,59 +161,131 @@ def _split(cell: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in cell.split("|") if p.strip())
 
 
-def _read(path: Path) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
+class _File:
+    """One CSV file of a catalogue folder: its rows (cells stripped) with line numbers, and the checks."""
+
+    def __init__(self, data_dir: Path, name: str) -> None:
+        self.path = data_dir / name
+        self.name = self.path.name
+
+    def rows(self) -> Iterator[tuple[int, dict[str, str]]]:
+        if not self.path.exists():
+            raise CatalogueError(f"missing data file {self.path}")
+        with self.path.open(encoding="utf-8", newline="") as fh:
+            for lineno, row in enumerate(csv.DictReader(fh), start=2):
+                yield lineno, {k: (v or "").strip() for k, v in row.items() if k is not None}
+
+    def error(self, lineno: int, message: str) -> CatalogueError:
+        return CatalogueError(f"{self.name}:{lineno}: {message}")
+
+    def require(self, row: dict[str, str], lineno: int, *cols: str) -> None:
+        for col in cols:
+            if not row.get(col):
+                raise self.error(lineno, f"column {col!r} is empty")
+
+    def number(self, row: dict[str, str], lineno: int, col: str, default: float) -> float:
+        cell = row.get(col, "")
+        try:
+            return float(cell) if cell else default
+        except ValueError:
+            raise self.error(lineno, f"column {col!r} is not a number: {cell!r}") from None
+
+    def unique(self, seen: Mapping[str, object], code: str, lineno: int) -> str:
+        if code in seen:
+            raise self.error(lineno, f"duplicate code {code!r}")
+        return code
 
 
-def data_hash(data_dir: Path | None = None) -> str:
-    """SHA-256 over the catalogue data files (the model metadata records it)."""
+def data_hash(data_dir: Path | str | None = None) -> str:
+    """SHA-256 over the catalogue data files (the model metadata records it); absent optional files
+    are skipped."""
     data_dir = Path(data_dir or DEFAULT_DATA_DIR)
     digest = hashlib.sha256()
     for name in DATA_FILES:
+        path = data_dir / name
+        if name == RULES_FILE and not path.exists():
+            continue
         digest.update(name.encode())
-        digest.update((data_dir / name).read_bytes())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def _load(data_dir: Path) -> Catalogue:
-    categories = {r["code"]: Category(r["code"], r["name"]) for r in _read(data_dir / "categories.csv")}
+def read_catalogue(data_dir: Path | str | None = None) -> Catalogue:
+    """Read and check the catalogue in ``data_dir`` (default ``callcenter/data/catalogue``), uncached.
+
+    Raises :class:`CatalogueError` (naming the file and line) for a missing file, an empty required
+    column, a duplicate code or rule, an unknown category or unit, or a bad owner rule or number.
+    """
+    data_dir = Path(data_dir or DEFAULT_DATA_DIR)
+
+    file = _File(data_dir, AREAS_FILE)
+    areas: dict[str, Area] = {}
+    for lineno, r in file.rows():
+        file.require(r, lineno, "code", "name", "level")
+        code = file.unique(areas, r["code"], lineno)
+        areas[code] = Area(code, r["name"], r["level"], r.get("parent_code", ""), r.get("handled_by", ""))
+
+    file = _File(data_dir, UNITS_FILE)
+    units: dict[str, Unit] = {}
+    for lineno, r in file.rows():
+        file.require(r, lineno, "code", "name", "kind")
+        code = file.unique(units, r["code"], lineno)
+        units[code] = Unit(
+            code,
+            r["name"],
+            r["kind"],
+            r.get("parent_code", ""),
+            r.get("area_code", ""),
+            r.get("industry", ""),
+            r.get("phone", ""),
+        )
+
+    file = _File(data_dir, CATEGORIES_FILE)
+    categories: dict[str, Category] = {}
+    for lineno, r in file.rows():
+        file.require(r, lineno, "code", "name")
+        code = file.unique(categories, r["code"], lineno)
+        categories[code] = Category(code, r["name"])
+
+    file = _File(data_dir, MATTERS_FILE)
     matters: dict[str, Matter] = {}
-    for r in _read(data_dir / "matters.csv"):
+    for lineno, r in file.rows():
+        file.require(r, lineno, "code", "category_code", "name")
+        code = file.unique(matters, r["code"], lineno)
         if r["category_code"] not in categories:
-            raise ValueError(f"matter {r['code']}: unknown category {r['category_code']}")
-        if r["owner_rule"] not in {"industry", "locality"}:
-            raise ValueError(f"matter {r['code']}: owner_rule must be industry or locality")
-        matters[r["code"]] = Matter(
-            code=r["code"],
+            raise file.error(lineno, f"unknown category {r['category_code']!r}")
+        owner_rule = r.get("owner_rule") or DEFAULT_OWNER_RULE
+        if owner_rule not in OWNER_RULES:
+            raise file.error(lineno, "owner_rule must be industry or locality")
+        matters[code] = Matter(
+            code=code,
             category_code=r["category_code"],
             name=r["name"],
-            description=r["description"],
-            keywords=_split(r["keywords"]),
-            phrasings=_split(r["phrasings"]),
-            owner_rule=r["owner_rule"],
-            industry=r["industry"],
-            accept_hours=float(r["accept_hours"]),
-            handle_days=float(r["handle_days"]),
-            source=r["source"],
+            description=r.get("description", ""),
+            keywords=_split(r.get("keywords", "")),
+            phrasings=_split(r.get("phrasings", "")),
+            owner_rule=owner_rule,
+            industry=r.get("industry", ""),
+            accept_hours=file.number(r, lineno, "accept_hours", DEFAULT_ACCEPT_HOURS),
+            handle_days=file.number(r, lineno, "handle_days", DEFAULT_HANDLE_DAYS),
+            source=r.get("source", ""),
         )
-    units = {
-        r["code"]: Unit(
-            r["code"], r["name"], r["kind"], r["parent_code"], r["area_code"], r["industry"], r["phone"]
-        )
-        for r in _read(data_dir / "units.csv")
-    }
+
+    file = _File(data_dir, RULES_FILE)
     rules: dict[tuple[str, str], dict[str, Rule]] = defaultdict(dict)
-    for r in _read(data_dir / "responsibility_rules.csv"):
-        if r["unit_code"] not in units:
-            raise ValueError(f"rule {r['matter_code']}@{r['area_code']}: unknown unit {r['unit_code']}")
-        rules[(r["matter_code"], r["area_code"])][r["rule_kind"]] = Rule(
-            r["matter_code"], r["area_code"], r["unit_code"], r["rule_kind"], r["note"]
-        )
-    areas = {
-        r["code"]: Area(r["code"], r["name"], r["level"], r["parent_code"], r.get("handled_by") or "")
-        for r in _read(data_dir / "gazetteer" / "areas.csv")
-    }
+    if file.path.exists():
+        for lineno, r in file.rows():
+            file.require(r, lineno, "matter_code", "area_code", "unit_code", "rule_kind")
+            by_kind = rules[(r["matter_code"], r["area_code"])]
+            if r["rule_kind"] in by_kind:
+                key = (r["matter_code"], r["area_code"], r["rule_kind"])
+                raise file.error(lineno, f"duplicate rule {key}")
+            if r["unit_code"] not in units:
+                raise file.error(lineno, f"unknown unit {r['unit_code']!r}")
+            by_kind[r["rule_kind"]] = Rule(
+                r["matter_code"], r["area_code"], r["unit_code"], r["rule_kind"], r.get("note", "")
+            )
+
     children: dict[str, list[str]] = defaultdict(list)
     for a in areas.values():
         if a.parent_code:
@@ -215,9 +304,10 @@ def _load(data_dir: Path) -> Catalogue:
 
 @lru_cache(maxsize=4)
 def _load_cached(data_dir: str) -> Catalogue:
-    return _load(Path(data_dir))
+    return read_catalogue(Path(data_dir))
 
 
 def load_catalogue(data_dir: Path | str | None = None) -> Catalogue:
-    """Load the catalogue from ``data_dir`` (default: ``classifier/data``); cached per directory."""
+    """The catalogue in ``data_dir`` (default ``callcenter/data/catalogue``), read once per directory
+    and process (:func:`read_catalogue` reads afresh)."""
     return _load_cached(str(Path(data_dir or DEFAULT_DATA_DIR).resolve()))

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from callcenter.catalogue import DATA_FILES, DEFAULT_DATA_DIR, Catalogue, load_catalogue
+from callcenter.catalogue import (
+    DATA_FILES,
+    DEFAULT_DATA_DIR,
+    Catalogue,
+    CatalogueError,
+    data_hash,
+    load_catalogue,
+    read_catalogue,
+)
 from callcenter.catalogue import build as build_catalogue
+from tests.kernel.conftest import CATALOGUE as FIXTURE
 
 SOURCE_DOCUMENT_TERMS = [
     "油烟扰民",
@@ -120,3 +134,86 @@ def test_build_script_reproduces_committed_files(tmp_path: Path) -> None:
     build_catalogue.main(tmp_path)
     for name in DATA_FILES:
         assert (tmp_path / name).read_bytes() == (DEFAULT_DATA_DIR / name).read_bytes(), name
+
+
+# --- the one parser: checks and defaults (shared by the seed and the classifier) -------------------
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    """A copy of the small test catalogue to break."""
+    data = tmp_path / "catalogue"
+    shutil.copytree(FIXTURE, data)
+    return data
+
+
+def _append(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
+def test_small_catalogue_reads_with_defaults(small: Path) -> None:
+    _append(small / "matters.csv", " 0601003 ,06,缺省行,,,,,,,,")  # optional columns left empty, cells padded
+    cat = read_catalogue(small)
+    m = cat.matters["0601003"]
+    assert (m.owner_rule, m.accept_hours, m.handle_days) == ("locality", 2.0, 7.0)
+    assert m.keywords == () and m.industry == "" and m.source == ""
+    assert cat.matters["1101001"].keywords == ("停水", "没水")
+    assert cat.rules[("1101001", "110101")]["industry"].unit_code == "B110101-SW"
+    assert cat.children("110101") == ["110101001", "110101002"]
+    assert cat.areas["110101"].handled_by == ""  # the fixture has no handled_by column
+    assert read_catalogue(small) is not cat  # read_catalogue never caches
+    assert load_catalogue(small) is load_catalogue(str(small))  # load_catalogue caches per folder
+
+
+@pytest.mark.parametrize(
+    ("file", "line", "message"),
+    [
+        ("matters.csv", "0601009,99,坏行,,,,locality,,2,5,test", "matters.csv:5: unknown category '99'"),
+        ("matters.csv", "0601009,06,坏行,,,,both,,2,5,test", "matters.csv:5: owner_rule must be"),
+        ("matters.csv", "0601009,06,坏行,,,,locality,,two,5,test", "matters.csv:5: column 'accept_hours'"),
+        ("matters.csv", "0601001,06,重复,,,,locality,,2,5,test", "matters.csv:5: duplicate code '0601001'"),
+        ("units.csv", "S110101009,,street_office,,,,", "units.csv:8: column 'name' is empty"),
+        ("gazetteer/areas.csv", "110101001,重复街道,street,110101", "areas.csv:8: duplicate code"),
+        ("responsibility_rules.csv", "0601001,110101001,S110101002,locality,", "duplicate rule"),
+        (
+            "responsibility_rules.csv",
+            "0601001,110101,NOPE,override,",
+            "responsibility_rules.csv:6: unknown unit",
+        ),
+    ],
+)
+def test_malformed_rows_name_file_and_line(small: Path, file: str, line: str, message: str) -> None:
+    _append(small / file, line)
+    with pytest.raises(CatalogueError, match=re.escape(message)):
+        read_catalogue(small)
+
+
+def test_missing_files(small: Path) -> None:
+    (small / "responsibility_rules.csv").unlink()  # optional: no rules, and the hash covers the rest
+    cat = read_catalogue(small)
+    assert cat.rules == {} and cat.data_hash == data_hash(small) != data_hash(FIXTURE)
+    (small / "units.csv").unlink()
+    with pytest.raises(CatalogueError, match=r"missing data file .*units\.csv"):
+        read_catalogue(small)
+
+
+def test_data_hash_is_over_the_file_bytes(catalogue: Catalogue) -> None:
+    digest = hashlib.sha256()
+    for name in DATA_FILES:
+        digest.update(name.encode())
+        digest.update((DEFAULT_DATA_DIR / name).read_bytes())
+    assert catalogue.data_hash == digest.hexdigest() == data_hash()
+
+
+def test_the_catalogue_imports_no_plugin() -> None:
+    """Kernel data: loading (and building) the catalogue pulls in no capability."""
+    code = (
+        "import sys, callcenter.catalogue, callcenter.catalogue.build, callcenter.seed\n"
+        "callcenter.catalogue.load_catalogue()\n"
+        "print(sorted(m for m in sys.modules if m.startswith('callcenter.plugins')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "[]"

@@ -125,12 +125,12 @@ def test_hint_breaks_ties_between_same_named_communities(catalogue: Catalogue) -
 
 def test_gazetteer_is_built_once_per_catalogue(catalogue: Catalogue) -> None:
     """The classifier derives (and caches) its gazetteer from a catalogue, which knows no gazetteer."""
-    from callcenter.catalogue import _load
+    from callcenter.catalogue import read_catalogue
     from callcenter.plugins.classifier.places import Gazetteer, gazetteer_of
 
     gz = gazetteer_of(catalogue)
     assert gz is gazetteer_of(catalogue) is Gazetteer.from_catalogue(catalogue)
     assert not hasattr(catalogue, "gazetteer")
-    fresh = _load(catalogue.data_dir)  # another catalogue object (not the cached one): its own index
+    fresh = read_catalogue(catalogue.data_dir)  # another (uncached) catalogue object: its own index
     assert fresh is not catalogue and gazetteer_of(fresh) is not gz
     assert gazetteer_of(fresh).aliases.keys() == gz.aliases.keys()
