@@ -131,9 +131,37 @@ def test_files_small_and_with_contract_headers() -> None:
 
 @pytest.mark.skipif(not build_catalogue.SHARED_DIR.exists(), reason="../shared reference data not present")
 def test_build_script_reproduces_committed_files(tmp_path: Path) -> None:
-    build_catalogue.main(tmp_path)
+    counts = build_catalogue.main(tmp_path)
+    assert counts == {"categories": 29, "matters": 769, "units": 1583, "rules": 12734, "areas": 1485}
     for name in DATA_FILES:
         assert (tmp_path / name).read_bytes() == (DEFAULT_DATA_DIR / name).read_bytes(), name
+
+
+def test_builder_tables_are_data_files_that_say_what_they_are() -> None:
+    """The hand-written tables live in sources/, each with a comment header (what it is, where from)."""
+    files = sorted(p.name for p in build_catalogue.SOURCES_DIR.iterdir())
+    assert files == [
+        "areas.toml",
+        "bureaus.csv",
+        "categories.csv",
+        "hand_keywords.csv",
+        "hand_matters.csv",
+        "name_rules.csv",
+        "overrides.csv",
+        "phrasing.toml",
+        "taxonomy.toml",
+        "utilities.csv",
+    ]
+    for name in files:
+        head = (build_catalogue.SOURCES_DIR / name).read_text(encoding="utf-8").splitlines()[:2]
+        assert all(line.startswith("# ") for line in head), name
+    tables = build_catalogue.load_tables()
+    assert [code for code, _ in tables.categories] == [f"{i:02d}" for i in range(1, 30)]
+    assert set(tables.category_defaults) == {code for code, _ in tables.categories}
+    assert len(tables.hand_matters) == 42 and len(tables.overrides) == 10
+    for fragment, rule, industry in tables.name_rules:
+        assert fragment and rule in {"industry", "locality"}, fragment
+        assert industry in tables.bureaus or any(industry in u for u in tables.utilities.values()), industry
 
 
 # --- the one parser: checks and defaults (shared by the seed and the classifier) -------------------
