@@ -1,8 +1,8 @@
 """Request and response bodies of the API (pydantic).
 
-Integers that come from outside and reach the database use the bounded types below (``DbId``,
-``DbInt``, ``Offset``): a value an ``Integer`` column cannot hold is a 422 naming the field, not a
-database error.
+Integers that come from outside and reach the database use the bounds below (``DbId``, ``DbInt``,
+``MAX_OFFSET``): a value an ``Integer`` column cannot hold is a 422 naming the field, not a database
+error.
 """
 
 from __future__ import annotations

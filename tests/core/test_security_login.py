@@ -5,6 +5,7 @@ keep working (unthrottled, with a warning) while Redis is down."""
 from __future__ import annotations
 
 import logging
+import socket
 import statistics
 import time
 from collections.abc import Iterator
@@ -120,6 +121,21 @@ def test_redis_down_logins_still_work_unthrottled_with_a_warning(
     assert len(warnings) == 1  # logged, but not once per attempt
     with session_scope(seeded_sqlite) as s:  # the failures are still audited
         assert len(audit.entries(s, action=audit.LOGIN_FAILED, actor_name="agent1")) == 8
+
+
+def test_a_hanging_redis_delays_one_login_not_every_login(seeded_sqlite: str) -> None:
+    with socket.socket() as silent:  # accepts connections (backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        app = _app(seeded_sqlite, f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+        with TestClient(app) as c:
+            _login(c, "warm-up", "x")  # the dummy hash is made once
+            started = time.monotonic()
+            codes = [_login(c, "agent1", f"wrong-{i}").status_code for i in range(6)]
+            codes.append(_login(c, "agent1", PASSWORD).status_code)
+            elapsed = time.monotonic() - started
+    assert codes == [401] * 6 + [200]
+    assert elapsed < 3.0, elapsed  # one 0.5 s timeout, then argon2 only (without the skip: about 7 s)
 
 
 def _timed_logins(c: TestClient, usernames: list[str]) -> float:
