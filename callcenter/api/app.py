@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from callcenter import __version__
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Longest excerpt of a rejected input value (or of a context value) echoed in a 422.
 EXCERPT_CHARS = 80
+#: Longest error message (``detail`` text) of any 4xx: messages that quote input are cut here.
+MAX_DETAIL_CHARS = 300
 
 #: Optional routers of other capabilities: (module, attribute). Mounted behind authentication.
 _OPTIONAL_ROUTERS = (("classifier.http", "router"),)
@@ -125,7 +129,13 @@ def create_app(settings: Settings | None = None, *, start_relay: bool = True) ->
 
     @app.exception_handler(CallCenterError)
     async def on_error(_: Request, exc: CallCenterError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+        return JSONResponse({"detail": excerpt(exc.message, MAX_DETAIL_CHARS)}, status_code=exc.status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc.detail, str) and len(exc.detail) > MAX_DETAIL_CHARS:  # e.g. a 404 quoting the path
+            exc = StarletteHTTPException(exc.status_code, excerpt(exc.detail, MAX_DETAIL_CHARS), exc.headers)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

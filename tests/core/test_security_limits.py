@@ -208,3 +208,12 @@ def test_malformed_json_answers_422_without_the_document(client: TestClient, aut
     )
     assert r.status_code == 422
     assert len(r.content) < 2000
+
+
+@pytest.mark.parametrize("path", ["/api/cases/{}", "/api/console/cases/{}/actions", "/api/calls/{}"])
+def test_error_messages_quote_at_most_an_excerpt_of_the_input(
+    client: TestClient, auth: Login, path: str
+) -> None:
+    r = client.get(path.format("7" * 8000), headers=auth("super1"))
+    assert r.status_code == 404, r.text[:200]
+    assert len(r.json()["detail"]) <= 301, len(r.json()["detail"])
