@@ -137,16 +137,13 @@ def installation_secret(directory: Path, name: str) -> str:
             fh.write(secrets.token_urlsafe(48) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-        if path.exists():  # an empty or unreadable leftover: replace it
-            os.replace(tmp, path)
-        else:
-            with contextlib.suppress(FileExistsError):  # another process was first: use its value
-                os.link(tmp, path)
+        with contextlib.suppress(FileExistsError):  # another process was first: use its value
+            os.link(tmp, path)  # never replaces: the first value written is the installation's
     finally:
         tmp.unlink(missing_ok=True)
     value = _read(path)
     if not value:
-        raise ValueError(f"cannot create the installation secret {path}")
+        raise ValueError(f"the installation secret {path} is empty: delete it to generate a new one")
     return value
 
 

@@ -21,7 +21,7 @@ from callcenter.api.app import create_app
 from callcenter.config import SecuritySettings, Settings
 from callcenter.db.models import AuditEntry, User
 from callcenter.db.session import get_engine, session_scope
-from callcenter.login_throttle import KEY_PREFIX
+from callcenter.login_throttle import KEY_PREFIX, LoginThrottle
 from tests.core.conftest import PASSWORD
 from tests.core.live_api import free_port
 
@@ -127,15 +127,24 @@ def test_a_hanging_redis_delays_one_login_not_every_login(seeded_sqlite: str) ->
     with socket.socket() as silent:  # accepts connections (backlog) and never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(64)
-        app = _app(seeded_sqlite, f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
-        with TestClient(app) as c:
-            _login(c, "warm-up", "x")  # the dummy hash is made once
-            started = time.monotonic()
+        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+        with TestClient(_app(seeded_sqlite, url)) as c:
             codes = [_login(c, "agent1", f"wrong-{i}").status_code for i in range(6)]
             codes.append(_login(c, "agent1", PASSWORD).status_code)
-            elapsed = time.monotonic() - started
-    assert codes == [401] * 6 + [200]
-    assert elapsed < 3.0, elapsed  # one 0.5 s timeout, then argon2 only (without the skip: about 7 s)
+        assert codes == [401] * 6 + [200]  # unthrottled, but working
+        # the throttle itself (no argon2 in the way of the timing): one timeout, then Redis is skipped
+        throttle = LoginThrottle.from_url(url, SecuritySettings())
+        started = time.monotonic()
+        assert throttle.locked("agent1", "10.0.0.1") is None
+        first = time.monotonic() - started
+        started = time.monotonic()
+        for _ in range(20):
+            assert throttle.locked("agent1", "10.0.0.1") is None
+            assert throttle.failed("agent1", "10.0.0.1") is None
+            throttle.succeeded("agent1")
+        rest = time.monotonic() - started
+    assert first >= 0.4, first  # it did wait for Redis once (0.5 s timeout)
+    assert rest < 0.5, rest  # and not again: without the skip this is 60 timeouts, 30 s
 
 
 def _timed_logins(c: TestClient, usernames: list[str]) -> float:

@@ -126,6 +126,12 @@ def test_demo_secret_file_made_readable_by_others_is_made_private_again(tmp_path
     assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
 
 
+def test_an_emptied_demo_secret_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "ami_secret").write_text("\n")
+    with pytest.raises(ValueError, match="ami_secret is empty: delete it"):
+        installation_secret(tmp_path, "ami_secret")
+
+
 def test_test_mode_keeps_deterministic_values() -> None:
     s = Settings(mode="test")
     assert s.secret_key == "test-signing-key-not-for-production" and s.ami.secret == "test-ami-secret"
