@@ -163,9 +163,9 @@ def test_unknown_usernames_answer_as_slowly_as_known_ones(
     _deactivate(seeded_sqlite, "agent2")
     with TestClient(app) as c:
         _login(c, "warm-up", "x")
-        known = ["agent1", "super1", "street1"] * 3
-        unknown = [f"nobody-{i}" for i in range(9)]
-        inactive = ["agent2"] * 9
+        known = ["agent1", "super1", "street1"] * 2
+        unknown = [f"nobody-{i}" for i in range(6)]
+        inactive = ["agent2"] * 6
         # interleaved rounds, so machine noise hits all three alike
         t_known = t_unknown = t_inactive = 0.0
         for _ in range(2):
