@@ -41,14 +41,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from asr.audio import float_to_pcm16, read_audio_pcm16  # noqa: E402
-from asr.audiosocket.protocol import audio_frame, uuid_frame  # noqa: E402
-from asr.audiosocket.session import CallInfo, SessionPolicy, SessionSummary  # noqa: E402
-from asr.engine import Result  # noqa: E402
-from asr.text import corpus_cer  # noqa: E402
-from asr.twopass import TwoPassConfig  # noqa: E402
-from asr.vosk_engine import VoskEngine  # noqa: E402
-from asr.whisper_engine import WhisperEngine, WhisperOptions  # noqa: E402
+from callcenter.plugins.speech.audio import float_to_pcm16, read_audio_pcm16  # noqa: E402
+from callcenter.plugins.speech.audiosocket.protocol import audio_frame, uuid_frame  # noqa: E402
+from callcenter.plugins.speech.audiosocket.session import CallInfo, SessionPolicy, SessionSummary  # noqa: E402
+from callcenter.plugins.speech.engine import Result  # noqa: E402
+from callcenter.plugins.speech.text import corpus_cer  # noqa: E402
+from callcenter.plugins.speech.twopass import TwoPassConfig  # noqa: E402
+from callcenter.plugins.speech.vosk_engine import VoskEngine  # noqa: E402
+from callcenter.plugins.speech.whisper_engine import WhisperEngine, WhisperOptions  # noqa: E402
 
 SPEECH = ROOT.parent / "shared" / "data" / "speech"
 
@@ -133,7 +133,7 @@ class Recorder:
 async def live_run(
     n: int, cfg: TwoPassConfig, vosk: VoskEngine | None, whisper: WhisperEngine | None, workers: int
 ) -> dict[str, Any]:
-    from asr.service import ServiceOptions, SpeechService
+    from callcenter.plugins.speech.service import ServiceOptions, SpeechService
 
     rec = Recorder()
     options = ServiceOptions(port=0, twopass=cfg, workers=workers, redis_url=None, policy=SessionPolicy())
@@ -196,9 +196,9 @@ def main() -> None:
     parser.add_argument("--streams", default="1,2,3,4,6,8,10,12")
     args = parser.parse_args()
 
-    from asr.models import ensure_whisper_base, vosk_ko_path
-    from asr.vosk_engine import get_vosk_engine
-    from asr.whisper_engine import DEFAULT_PROMPT, get_whisper_engine
+    from callcenter.plugins.speech.models import ensure_whisper_base, vosk_ko_path
+    from callcenter.plugins.speech.vosk_engine import get_vosk_engine
+    from callcenter.plugins.speech.whisper_engine import DEFAULT_PROMPT, get_whisper_engine
 
     print("# speech benchmark", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), f"cores={os.cpu_count()}")
     print(f"load average at start: {os.getloadavg()}")

@@ -28,6 +28,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from callcenter.config import TelephonySettings
+
 os.environ.setdefault("CALLCENTER_MODE", "test")
 os.environ.setdefault("CALLCENTER_CALLBACKS__WINDOW_START", "00:00")
 os.environ.setdefault("CALLCENTER_CALLBACKS__WINDOW_END", "00:00")
@@ -92,11 +94,10 @@ def _fill(db_url: str, n: int, now: datetime) -> None:
 
 
 def scheduler_figures(db_url: str, pending: int, cap: int) -> dict[str, Any]:
-    from callcenter.callbacks import service
-    from callcenter.callbacks.options import DiallerOptions
     from callcenter.config import CallbackSettings, Settings
     from callcenter.db import migrate
     from callcenter.db.session import session_scope
+    from callcenter.services import callbacks as service
 
     migrate.upgrade(db_url)
     now = datetime.now(UTC)
@@ -104,9 +105,10 @@ def scheduler_figures(db_url: str, pending: int, cap: int) -> dict[str, Any]:
     settings = Settings(
         mode="test",
         database_url=db_url,
-        callbacks=CallbackSettings(window_start="00:00", window_end="00:00", max_concurrent_calls=cap),
+        callbacks=CallbackSettings(
+            window_start="00:00", window_end="00:00", max_concurrent_calls=cap, worker_id="bench"
+        ),
     )
-    opts = DiallerOptions(worker_id="bench")
     claimed = 0
     rounds = 0
     t0 = time.perf_counter()
@@ -115,7 +117,7 @@ def scheduler_figures(db_url: str, pending: int, cap: int) -> dict[str, Any]:
     while True:
         r0 = time.perf_counter()
         with session_scope(db_url) as s:
-            claims = service.claim_due(s, now, settings, opts, "bench")
+            claims = service.claim_due(s, now, settings, "bench")
         if first_round_ms is None:
             first_round_ms = (time.perf_counter() - r0) * 1000
         if not claims:
@@ -126,7 +128,7 @@ def scheduler_figures(db_url: str, pending: int, cap: int) -> dict[str, Any]:
             for _ in range(5):
                 i0 = time.perf_counter()
                 with session_scope(db_url) as s:
-                    assert service.claim_due(s, now, settings, opts, "bench") == []
+                    assert service.claim_due(s, now, settings, "bench") == []
                 idle_ms.append((time.perf_counter() - i0) * 1000)
         with session_scope(db_url) as s:
             for c in claims:
@@ -147,14 +149,13 @@ def scheduler_figures(db_url: str, pending: int, cap: int) -> dict[str, Any]:
 def originate_figures(n: int, cap: int, redis_url: str) -> dict[str, Any]:
     import redis
 
-    from callcenter.callbacks import service
-    from callcenter.callbacks.dialler import Dialler
-    from callcenter.callbacks.options import DiallerOptions
     from callcenter.config import CallbackSettings, Settings
     from callcenter.db import migrate
     from callcenter.db.session import session_scope
-    from callcenter.telephony.provision import AsteriskProcess, TelephonyOptions, provision
-    from callcenter.telephony.testing import LOCK_PATH, AsteriskHandle, start_stack
+    from callcenter.plugins.callbacks.dialler import Dialler
+    from callcenter.plugins.telephony.provision import AsteriskProcess, provision
+    from callcenter.services import callbacks as service
+    from tests.support.asterisk import LOCK_PATH, AsteriskHandle, start_stack
 
     base = Settings(mode="test")
     LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +168,7 @@ def originate_figures(n: int, cap: int, redis_url: str) -> dict[str, Any]:
         proc = AsteriskProcess(base)
         started_here = proc.pid() is None
         if started_here:
-            provision(base, TelephonyOptions(speech_step=False))
+            provision(base, TelephonySettings(speech_step=False))
             proc.start()
         handle = AsteriskHandle(base, proc)
         handle.reset_globals()
@@ -177,7 +178,13 @@ def originate_figures(n: int, cap: int, redis_url: str) -> dict[str, Any]:
             database_url=db_url,
             redis_url=redis_url,
             callbacks=CallbackSettings(
-                window_start="00:00", window_end="00:00", max_concurrent_calls=cap, max_attempts=1
+                window_start="00:00",
+                window_end="00:00",
+                max_concurrent_calls=cap,
+                max_attempts=1,
+                dial_template="Local/{phone}@sim-citizen",
+                poll_interval_s=0.05,
+                worker_id="bench",
             ),
         )
         now = datetime.now(UTC)
@@ -192,12 +199,9 @@ def originate_figures(n: int, cap: int, redis_url: str) -> dict[str, Any]:
                     max_attempts=1,
                     outcome={"case_number": "2026112300001", "visit": 1},
                 )
-        opts = DiallerOptions(
-            dial_template="Local/{phone}@sim-citizen", poll_interval_s=0.05, worker_id="bench"
-        )
         try:
             with start_stack(handle, db_url, redis_url):
-                dialler = Dialler(settings, client, options=opts, database_url=db_url)
+                dialler = Dialler(settings, client, database_url=db_url)
                 stop = threading.Event()
                 t = threading.Thread(target=dialler.run, args=(stop,), daemon=True)
                 t0 = time.monotonic()

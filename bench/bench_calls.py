@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from callcenter.config import TelephonySettings
+
 os.environ.setdefault("CALLCENTER_MODE", "test")
 
 
@@ -52,9 +54,9 @@ def main() -> None:
 
     from callcenter.config import Settings
     from callcenter.db import migrate
-    from callcenter.telephony.provision import AsteriskProcess, TelephonyOptions, provision
-    from callcenter.telephony.simulator import SimOptions, Simulator, summarize
-    from callcenter.telephony.testing import LOCK_PATH, AsteriskHandle, start_stack
+    from callcenter.plugins.telephony.provision import AsteriskProcess, provision
+    from callcenter.plugins.telephony.simulator import SimOptions, Simulator, summarize
+    from tests.support.asterisk import LOCK_PATH, AsteriskHandle, start_stack
 
     settings = Settings(mode="test")
     LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
@@ -67,7 +69,7 @@ def main() -> None:
         proc = AsteriskProcess(settings)
         started_here = proc.pid() is None
         if started_here:
-            provision(settings, TelephonyOptions(speech_step=False, wrapup_time_s=1))
+            provision(settings, TelephonySettings(speech_step=False, wrapup_time_s=1))
             proc.start()
         handle = AsteriskHandle(settings, proc)
         handle.reset_globals()

@@ -45,7 +45,7 @@ def make_database() -> tuple[str, str]:
     from callcenter.db import migrate
     from callcenter.db.session import session_scope
     from callcenter.seed import add_user, seed_all
-    from tests.core.conftest import CATALOGUE
+    from tests.kernel.conftest import CATALOGUE
 
     name = f"cc_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(

@@ -43,7 +43,7 @@ def cpu_model() -> str:
 def load_time(model_dir: Path) -> float:
     """Model load time in a fresh process (includes jieba initialisation and the user dictionary)."""
     code = (
-        "import time; t=time.perf_counter(); from classifier.suggester import Suggester; "
+        "import time; t=time.perf_counter(); from callcenter.plugins.classifier.suggester import Suggester; "
         f"Suggester.load({str(model_dir)!r}, threshold=0.85); print(time.perf_counter()-t)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
@@ -61,12 +61,12 @@ def main() -> None:
         print(markdown(json.loads(args.markdown_from.read_text(encoding="utf-8"))))
         return
 
-    from classifier.catalogue import load_catalogue
-    from classifier.corpus import generate
-    from classifier.places import extract_places
-    from classifier.routing import AreaRef, resolve_unit
-    from classifier.suggester import Suggester
-    from classifier.training import DEFAULT_PER_MATTER, read_metadata_for, train
+    from callcenter.plugins.classifier.catalogue import load_catalogue
+    from callcenter.plugins.classifier.corpus import generate
+    from callcenter.plugins.classifier.places import extract_places
+    from callcenter.plugins.classifier.routing import AreaRef, resolve_unit
+    from callcenter.plugins.classifier.suggester import Suggester
+    from callcenter.plugins.classifier.training import DEFAULT_PER_MATTER, read_metadata_for, train
 
     catalogue = load_catalogue()
     per_matter = dict(DEFAULT_PER_MATTER, train=args.per_matter)
@@ -177,7 +177,7 @@ def main() -> None:
     }
 
     # hand-written cases (tests/classifier/cases.py): not generated, never trained on
-    from tests.classifier.cases import HAND_CASES
+    from tests.plugins.classifier.cases import HAND_CASES
 
     hand = suggester.suggest_many([t for _, _, t in HAND_CASES])
     h1 = sum(
@@ -195,7 +195,7 @@ def main() -> None:
     }
 
     # out-of-domain speech (非诉求): the hand-written held-out set of tests/classifier/ood_cases.py
-    from tests.classifier.ood_cases import KNOWN_EXAMPLE, OOD_HELDOUT
+    from tests.plugins.classifier.ood_cases import KNOWN_EXAMPLE, OOD_HELDOUT
 
     ood = suggester.suggest_many(OOD_HELDOUT)
     known = suggester.suggest(KNOWN_EXAMPLE)

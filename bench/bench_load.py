@@ -21,7 +21,7 @@ with a transcript vs with a suggestion (database) vs with a suggestion on the co
 utterance), the backlog of the suggestion pipeline and CPU use per service, machine and date.
 
 Only one Asterisk can run on a machine: the run holds the telephony test lock
-(``callcenter.telephony.provision.TEST_LOCK_PATH``), so it waits while tests use Asterisk.
+(``callcenter.plugins.telephony.provision.TEST_LOCK_PATH``), so it waits while tests use Asterisk.
 
     .venv/bin/python bench/bench_load.py --callers 30 --duration 600
     .venv/bin/python bench/bench_load.py --callers 3 --duration 60        # a quick check
@@ -50,6 +50,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from callcenter.config import TelephonySettings
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -516,7 +518,9 @@ class LoadOptions:
     database_url: str | None = None  # None: fresh SQLite in a temp dir
     postgres: bool = False  # fresh PostgreSQL database on CALLCENTER_TEST_PG_URL's server
     redis_url: str = "redis://127.0.0.1:6379/13"
-    model_dir: Path | None = None  # classifier.model_dir (default: the settings', trained if missing)
+    model_dir: Path | None = (
+        None  # callcenter.plugins.classifier.model_dir (default: the settings', trained if missing)
+    )
     log_dir: Path | None = None
     seed: int = 1
     quiet: bool = False
@@ -539,7 +543,7 @@ class CallerPool:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _caller(self, n: int) -> None:
-        from callcenter.telephony.simulator import CALLER_NAMES, SimOptions, Simulator
+        from callcenter.plugins.telephony.simulator import CALLER_NAMES, SimOptions, Simulator
 
         k = 0
         while not self.stop.is_set() and time.monotonic() < self.deadline:
@@ -637,7 +641,7 @@ def _ensure_model(model_dir: Path, opts: LoadOptions) -> None:
     if (model_dir / "models" / "current").exists():
         return
     _echo(opts, f"training the suggester into {model_dir} (first run only, about a minute)")
-    from classifier.training import train
+    from callcenter.plugins.classifier.training import train
 
     train(model_dir / "models", (), progress=False)
 
@@ -660,7 +664,7 @@ def _logged(path: Path, text: str) -> bool:
 
 
 def _bridge_synced(client: Any) -> bool:
-    from callcenter.telephony.ami.bridge import HEALTH_KEY
+    from callcenter.plugins.telephony.ami.bridge import HEALTH_KEY
 
     for key in client.scan_iter(f"{HEALTH_KEY}:*"):
         raw = client.get(key)
@@ -704,9 +708,9 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
     import redis
 
     from callcenter.config import SHARED_DIR, Settings
+    from callcenter.plugins.telephony.provision import TEST_LOCK_PATH
+    from callcenter.plugins.telephony.simulator import SimOptions, Simulator, install_clips
     from callcenter.supervisor import Service, Supervisor
-    from callcenter.telephony.provision import TEST_LOCK_PATH
-    from callcenter.telephony.simulator import SimOptions, Simulator, install_clips
 
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-load-")))
@@ -743,12 +747,12 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
         client.flushdb()
 
         # Asterisk with the speech step on
-        from callcenter.telephony.provision import AsteriskProcess, TelephonyOptions, provision
-        from callcenter.telephony.testing import AsteriskHandle
+        from callcenter.plugins.telephony.provision import AsteriskProcess, provision
+        from tests.support.asterisk import AsteriskHandle
 
         if asterisk is None:
             _echo(opts, "Asterisk 22: provision (speech step on) and start")
-            provision(settings, TelephonyOptions(speech_step=True, wrapup_time_s=1, ring_timeout_s=10))
+            provision(settings, TelephonySettings(speech_step=True, wrapup_time_s=1, ring_timeout_s=10))
             proc = AsteriskProcess(settings)
             proc.stop()  # a leftover (we hold the lock, so no test uses it)
             proc.start()
@@ -896,7 +900,7 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
         elapsed = calls_ended - started
         console.close()
 
-    from asr.vad import VadConfig
+    from callcenter.plugins.speech.vad import VadConfig
 
     results = pool.results
     speech_m, worker_m = metric_totals(speech_page), metric_totals(worker_page)
@@ -998,7 +1002,12 @@ def main() -> None:
         "--postgres", action="store_true", help="a fresh PostgreSQL database (CALLCENTER_TEST_PG_URL)"
     )
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
-    ap.add_argument("--model-dir", type=Path, default=None, help="classifier.model_dir (default: settings)")
+    ap.add_argument(
+        "--model-dir",
+        type=Path,
+        default=None,
+        help="callcenter.plugins.classifier.model_dir (default: settings)",
+    )
     ap.add_argument(
         "--log-dir", type=Path, default=None, help="service logs and report (default var/bench-load/)"
     )

@@ -1,17 +1,18 @@
 """The ``callcenter`` command (typer).
 
-Core subcommands live here; each capability adds its own through a ``register(app)`` function in
-its ``cli`` module (see ``_PLUGINS``).
+The kernel's subcommands (``db``, ``seed``, ``user``, ``serve``, ``worker``, ``up``) come from
+:mod:`callcenter.cli_core`; every installed plugin adds its own through the ``cli`` hook of its
+manifest (:mod:`callcenter.registry`).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 
 import typer
 
+from callcenter import registry
 from callcenter.cli_core import register as register_core
 
 app = typer.Typer(
@@ -20,30 +21,10 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-#: Capability modules that add subcommands (module path -> must expose ``register(app)``).
-_PLUGINS = (
-    "callcenter.telephony.cli",  # asterisk provision|start|stop|status, ami-bridge, agi, simulate-calls
-    "asr.cli",  # models list|install, transcribe, speech-service
-    "classifier.cli",  # suggest, train
-    "callcenter.worker.cli",  # worker (callbacks, return visits, sweeps)
-    "callcenter.callbacks.cli",  # callbacks list|schedule|dnc|tick
-)
-
-
-def _load_plugins() -> None:
-    register_core(app)
-    for name in _PLUGINS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            # Only a capability that is not there at all is skipped; a broken one must fail loudly.
-            if exc.name is not None and name.startswith(exc.name):
-                continue
-            raise
-        module.register(app)
-
-
-_load_plugins()
+register_core(app)
+for _plugin in registry.plugins():
+    if _plugin.cli is not None:
+        _plugin.cli(app)
 
 
 def main() -> None:

@@ -1,4 +1,7 @@
-"""Core subcommands: ``db``, ``seed``, ``user``, ``serve``, ``sweep-overdue`` and ``up``."""
+"""Kernel subcommands: ``db``, ``seed``, ``user``, ``serve``, ``worker`` and ``up``.
+
+Everything else comes from the plugins (:func:`callcenter.registry.plugins`).
+"""
 
 from __future__ import annotations
 
@@ -6,34 +9,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from callcenter.config import Settings
+from callcenter.cli_support import console
+from callcenter.cli_support import settings_or_exit as _settings
+from callcenter.registry import ServiceSpec
 from callcenter.supervisor import Service
-
-console = Console(stderr=True)
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
 
-#: Long-running services ``callcenter up`` starts when their subcommand exists (name → extra args).
-UP_SERVICES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("serve", ()),
-    ("agi", ()),
-    ("ami-bridge", ()),
-    ("speech-service", ()),
-    ("worker", ()),
-)
-
-
-def _settings() -> Settings:
-    from callcenter.config import get_settings
-
-    try:
-        return get_settings()
-    except Exception as exc:  # pydantic ValidationError: print the reason, not a traceback
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+#: The kernel's own long-running services (the plugins declare theirs in their manifests).
+KERNEL_SERVICES = (ServiceSpec("serve", order=10), ServiceSpec("worker", order=90))
 
 
 @db_app.command("upgrade")
@@ -139,22 +125,29 @@ def serve(
     )
 
 
-def sweep_overdue() -> None:
-    """督办: flag every overdue case once (also run periodically by the worker)."""
-    from callcenter.db.session import session_scope
-    from callcenter.services.cases import sweep_overdue as sweep
+def worker(
+    only: Annotated[
+        list[str] | None, typer.Option(help="run only these loops (outbox, sweep, pipeline, …)")
+    ] = None,
+) -> None:
+    """Run the worker: outbox relay, transcript → suggestion pipeline and every plugin's loops."""
+    import signal
+    import threading
 
-    with session_scope(_settings().database_url) as session:
-        numbers = sweep(session)
-    console.print(f"{len(numbers)} overdue case(s) put under supervision")
-    for n in numbers:
-        typer.echo(n)
+    from callcenter.observability import start_metrics_server
+    from callcenter.worker.runner import run_worker
+
+    settings = _settings()
+    start_metrics_server(settings, "worker")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    run_worker(settings, only, stop)
 
 
 def up(
     only: Annotated[list[str] | None, typer.Option(help="start only these services")] = None,
 ) -> None:
-    """Run every service that exists (API, FastAGI, AMI bridge, speech, worker); Ctrl-C stops all."""
+    """Run every service (API, worker, FastAGI, AMI bridge, speech, …); Ctrl-C stops all."""
     from callcenter.supervisor import Supervisor
 
     sup = Supervisor(available_services(only), echo=console.print)
@@ -164,14 +157,14 @@ def up(
 
 
 def available_services(only: list[str] | None = None, log_dir: Path | None = None) -> list[Service]:
-    """The long-running services whose subcommands are installed, in start order."""
-    from callcenter.cli import app
+    """The long-running services of the kernel and of every installed plugin, in start order."""
+    from callcenter import registry
 
-    names = {c.name for c in app.registered_commands}
+    specs = sorted((*KERNEL_SERVICES, *registry.services()), key=lambda s: (s.order, s.name))
     return [
-        Service(name, extra, log=(log_dir / f"{name}.log") if log_dir else None)
-        for name, extra in UP_SERVICES
-        if name in names and (not only or name in only)
+        Service(spec.name, spec.args, log=(log_dir / f"{spec.name}.log") if log_dir else None)
+        for spec in specs
+        if not only or spec.name in only
     ]
 
 
@@ -181,8 +174,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(user_app, name="user")
     app.command("seed")(seed)
     app.command("serve")(serve)
-    app.command("sweep-overdue")(sweep_overdue)
+    app.command("worker")(worker)
     app.command("up")(up)
-    from callcenter.demo import demo
-
-    app.command("demo")(demo)

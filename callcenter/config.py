@@ -13,14 +13,17 @@ import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from callcenter.domain.callbacks import FollowUp, SurveyPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
@@ -101,6 +104,49 @@ class AsteriskSettings(BaseModel):
         from callcenter.domain.nodes import validate_node
 
         return validate_node(value)
+
+
+class TelephonySettings(BaseModel):
+    """Dialplan and queue knobs rendered into Asterisk by ``callcenter asterisk provision`` (电话)."""
+
+    speech_step: bool = Field(
+        default=True,
+        description="Ask new-request callers to describe the matter (描述诉求) to the speech service.",
+    )
+    business_hours: str = Field(
+        default="00:00-23:59",
+        description="Hours the hotline queue is staffed (HH:MM-HH:MM); outside them callers hear a notice.",
+    )
+    business_days: str = Field(
+        default="mon-sun",
+        description="Days the hotline queue is staffed (Asterisk GotoIfTime day range, e.g. `mon-fri`).",
+    )
+    queue_max_wait_s: int = Field(
+        default=300, ge=1, description="Longest wait in the queue before the caller is offered a callback."
+    )
+    ring_timeout_s: int = Field(default=15, ge=1, description="Seconds an agent's phone rings per attempt.")
+    wrapup_time_s: int = Field(
+        default=2,
+        ge=0,
+        description="After-call work (话后处理) in seconds before the agent gets the next call.",
+    )
+    record_calls: bool = Field(default=False, description="Record answered calls (MixMonitor).")
+    agent_extensions: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["8001", "8002", "8003", "8004"],
+        description="Agent softphone extensions rendered as pjsip endpoints (env: comma-separated).",
+    )
+    max_calls: int = Field(
+        default=500,
+        ge=1,
+        description="Asterisk `maxcalls`: simultaneous channels before new calls are refused.",
+    )
+
+    @field_validator("agent_extensions", mode="before")
+    @classmethod
+    def _split_extensions(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [x.strip() for x in value.split(",") if x.strip()]
+        return value
 
 
 class SpeechSettings(BaseModel):
@@ -202,6 +248,83 @@ class CallbackSettings(BaseModel):
         description=(
             "Workflow step that schedules the return visit (回访): `closed` (结案) or `feedback` (反馈)."
         ),
+    )
+    dial_template: str = Field(
+        default="PJSIP/{phone}@carrier-1",
+        description="Asterisk channel dialled for the citizen (`{phone}` is replaced), e.g. a carrier trunk.",
+    )
+    return_visit_context: str = Field(
+        default="return-visit", description="Dialplan context the answered return-visit call runs in."
+    )
+    queue_callback_context: str = Field(
+        default="queue-callback", description="Dialplan context the answered queue callback runs in."
+    )
+    originate_timeout_ms: int = Field(
+        default=30_000, ge=1000, description="How long the citizen's phone rings for a callback (ms)."
+    )
+    lease_s: float = Field(
+        default=150.0,
+        description=(
+            "How long a claimed attempt may stay without an originate result before it counts as lost; "
+            "must exceed the bridge's command max age (60 s) + action timeout (45 s)."
+        ),
+    )
+    call_max_s: float = Field(
+        default=900.0, description="How long an answered callback may last before the attempt counts as lost."
+    )
+    ended_grace_s: float = Field(
+        default=5.0,
+        description="After the call row ended, wait this long for the IVR to report before calling it lost.",
+    )
+    poll_interval_s: float = Field(default=1.0, description="Pause of the dialler loop between ticks.")
+    claim_batch: int = Field(default=50, ge=1, description="Callbacks claimed per dialler tick at most.")
+    worker_id: str = Field(
+        default="", description="Consumer name of this dialler (empty = host name and process id)."
+    )
+    return_visit_delay_s: int = Field(
+        default=0, ge=0, description="Delay between a case closing and its return visit (window applies too)."
+    )
+    second_visit_delay_s: int = Field(
+        default=3600, ge=0, description="Delay before the second return visit after an unsatisfied answer."
+    )
+    on_unresolved: FollowUp = Field(
+        default=FollowUp.REOPEN, description="What an answer 'not resolved' (未解决) leads to."
+    )
+    on_unsatisfied: FollowUp = Field(
+        default=FollowUp.SECOND_VISIT, description="What an answer 'unsatisfied' (不满意) leads to."
+    )
+    max_visits: int = Field(default=2, ge=1, description="Return visits per case at most.")
+    queue_wait_horizon_s: int = Field(
+        default=3600,
+        description="Callers waiting longer than this are ignored for callback fairness (a lost call row).",
+    )
+    queue_callback_priority: int = Field(
+        default=10, description="Queue priority of a called-back citizen (only older callers wait ahead)."
+    )
+    voice_lang: str = Field(
+        default="zh", description="Language of the built-in spoken-answer phrase table (`zh`, `ko`)."
+    )
+    voice_model: Path | None = Field(
+        default=None,
+        description="Vosk model folder for spoken return-visit answers (语音回访); unset = keypad only.",
+    )
+    voice_grammar_file: Path | None = Field(
+        default=None, description="JSON phrase table replacing the built-in one (see docs/callbacks.md)."
+    )
+    voice_record_s: int = Field(default=4, ge=1, description="Longest spoken answer recorded, in seconds.")
+
+    def survey_policy(self) -> SurveyPolicy:
+        """What unresolved / unsatisfied answers lead to (pure policy of the return visit)."""
+        return SurveyPolicy(self.on_unresolved, self.on_unsatisfied, self.max_visits)
+
+
+class ConsoleSettings(BaseModel):
+    """Agent console and wallboard (坐席工作台 / 班长监控)."""
+
+    sla_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="Service level of the wallboard: share of calls answered within this many seconds.",
     )
 
 
@@ -365,9 +488,11 @@ class Settings(BaseSettings):
     )
     ami: AMISettings = Field(default_factory=AMISettings)
     asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)
+    telephony: TelephonySettings = Field(default_factory=TelephonySettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
 

@@ -52,6 +52,12 @@ def transcript_stream(uniqueid: str) -> str:
     return f"cc:transcripts:{uniqueid}"
 
 
+def audiosocket_key(audio_uuid: str) -> str:
+    """Who an AudioSocket stream belongs to (``cc:audiosocket:{uuid}``, JSON): written by telephony (the
+    intake IVR's speech step, the whole-call spy leg) before the audio starts, read by the speech service."""
+    return f"cc:audiosocket:{audio_uuid}"
+
+
 def encode(type_: str, payload: dict[str, Any], ts: datetime | None = None) -> dict[str, str]:
     return {
         "type": type_,

@@ -33,3 +33,8 @@ class Unprocessable(CallCenterError):
 
 class PayloadTooLarge(CallCenterError):
     status_code = 413
+
+
+class CommandError(ValueError):
+    """A command is malformed — a workflow action without its reason, an Asterisk command with a bad
+    argument. Nothing happened (HTTP 422)."""

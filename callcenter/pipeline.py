@@ -25,27 +25,14 @@ from sqlalchemy.orm import Session
 from callcenter import events
 from callcenter.db.models import Call, Case, Suggestion, TranscriptUtterance
 from callcenter.observability import SUGGESTION_CONFIDENCE, SUGGESTION_ERRORS, SUGGESTION_LATENCY
+from callcenter.ports import SuggestFn
 from callcenter.services.calls import get_or_create_call
 
 log = logging.getLogger(__name__)
 
-SuggestFn = Callable[[str, dict[str, Any] | None], dict[str, Any]]
 GROUP = "pipeline"
 #: Transcript events that trigger a suggestion.
 TRIGGERS = frozenset({"transcript.final", "transcript.done"})
-
-
-def default_suggest_fn() -> SuggestFn:
-    """The classifier's hot-reloading suggester (loads the current trained model)."""
-    from classifier.suggester import SuggesterHolder
-
-    holder = SuggesterHolder()
-    holder.get()  # fail now (ModelNotFound) rather than on every transcript
-
-    def suggest(text: str, hint: dict[str, Any] | None) -> dict[str, Any]:
-        return holder.get().suggest(text, caller_hint=hint).to_dict()
-
-    return suggest
 
 
 def caller_hint(session: Session, phone: str | None) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ from callcenter.db.models import (
 )
 from callcenter.security import hash_password
 
-CATALOGUE_DIR = PROJECT_ROOT / "classifier" / "data"
+CATALOGUE_DIR = PROJECT_ROOT / "callcenter" / "plugins" / "classifier" / "data"
 CORE_DATA_DIR = PROJECT_ROOT / "callcenter" / "data"
 
 

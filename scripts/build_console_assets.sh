@@ -3,8 +3,8 @@
 #
 # Installs the chart library (Apache ECharts, Apache-2.0) from the npm registry with the ordinary npm
 # client into a throw-away directory and copies its minified browser bundle into
-# agent_console/static/vendor/. Nothing is downloaded at run time; the vendored file is git-ignored
-# (agent_console/static/vendor/.gitignore). The console works without it (charts are then replaced
+# callcenter/plugins/console/static/vendor/. Nothing is downloaded at run time; the vendored file is git-ignored
+# (callcenter/plugins/console/static/vendor/.gitignore). The console works without it (charts are then replaced
 # by a notice and tables).
 #
 #   scripts/build_console_assets.sh            # install if missing
@@ -12,7 +12,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENDOR="$ROOT/agent_console/static/vendor"
+VENDOR="$ROOT/callcenter/plugins/console/static/vendor"
 ECHARTS_VERSION="${ECHARTS_VERSION:-5.6.0}"
 FORCE=0
 [ "${1:-}" = "--force" ] && FORCE=1

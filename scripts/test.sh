@@ -13,9 +13,10 @@ scripts/bootstrap.sh || exit 1
 
 # static checks first when the whole suite runs (ruff + mypy clean is part of "green")
 if [ "$#" = 0 ]; then
-  echo "==> ruff check, ruff format --check, mypy"
+  echo "==> ruff check, ruff format --check, mypy, lint-imports (kernel / plugin contracts)"
   .venv/bin/ruff check . && .venv/bin/ruff format --check . >/dev/null && .venv/bin/mypy . \
-    || { echo "static checks failed" >&2; exit 1; }
+    && .venv/bin/lint-imports --no-cache >/dev/null \
+    || { echo "static checks failed (for the import contracts run .venv/bin/lint-imports)" >&2; exit 1; }
 fi
 
 mkdir -p test-artifacts

@@ -22,8 +22,8 @@ REDIS_TEST_URL = os.environ.get("CALLCENTER_TEST_REDIS_URL", "redis://127.0.0.1:
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 pytest_plugins = ["tests.fixtures_db", "tests.fixtures_models"]
-if (Path(__file__).resolve().parent.parent / "callcenter" / "telephony" / "testing.py").exists():
-    pytest_plugins.append("callcenter.telephony.testing")
+if (Path(__file__).resolve().parent / "support" / "asterisk.py").exists():
+    pytest_plugins.append("tests.support.asterisk")
 
 
 @pytest.fixture(autouse=True)

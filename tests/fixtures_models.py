@@ -16,7 +16,7 @@ FEEDBACK_MATTER = "0900010"  # 非机动车乱停放
 @pytest.fixture(scope="session")
 def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real suggester model trained once for the whole session; returns its models folder."""
-    from classifier.training import train
+    from callcenter.plugins.classifier.training import train
 
     models_dir = tmp_path_factory.mktemp("shared_classifier_models")
     feedback = [

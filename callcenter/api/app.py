@@ -1,24 +1,24 @@
-"""The FastAPI application: API routes, console static files, error mapping, outbox relay.
+"""The FastAPI application: kernel routes (login, health, metrics), every plugin's routers and mounts,
+error mapping, outbox relay.
 
 Layers from the outside in: :class:`callcenter.api.guards.RequestGuard` (body size on received bytes,
 strict UTF-8 text; before anything else), FastAPI's error middleware, the metrics middleware, routing
 and authentication. Bad input never becomes a 500: validation errors answer 422 with a short excerpt
 of the input (never the whole of it), and values the database cannot hold (an integer out of range,
-text it cannot encode) answer 422 through the handlers below, whichever route they reached.
+text it cannot encode) answer 422 through the handlers below, whichever route — kernel or plugin —
+they reached.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -28,10 +28,9 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
-from callcenter import __version__
-from callcenter.api.deps import get_current_user
+from callcenter import __version__, registry
 from callcenter.api.guards import RequestGuard
-from callcenter.api.routes import auth, calls, cases, catalogue
+from callcenter.api.routes import auth
 from callcenter.config import Settings, get_settings
 from callcenter.db.session import get_engine, get_sessionmaker
 from callcenter.events import OutboxRelay, redis_client
@@ -45,9 +44,6 @@ log = logging.getLogger(__name__)
 EXCERPT_CHARS = 80
 #: Longest error message (``detail`` text) of any 4xx: messages that quote input are cut here.
 MAX_DETAIL_CHARS = 300
-
-#: Optional routers of other capabilities: (module, attribute). Mounted behind authentication.
-_OPTIONAL_ROUTERS = (("classifier.http", "router"),)
 
 
 class CallCenterAPI(FastAPI):
@@ -160,16 +156,11 @@ def create_app(settings: Settings | None = None, *, start_relay: bool = True) ->
         log.warning("%s %s: text cannot be encoded: %s", request.method, request.url.path, exc, exc_info=exc)
         return JSONResponse({"detail": "text in the request cannot be encoded as UTF-8"}, status_code=422)
 
-    for router in (auth.router, cases.router, catalogue.router, calls.router):
-        app.include_router(router)
-    for module_name, attr in _OPTIONAL_ROUTERS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        app.include_router(getattr(module, attr), dependencies=[Depends(get_current_user)])
+    app.include_router(auth.router)
+    for plugin in registry.plugins():
+        if plugin.routers is not None:
+            for router in plugin.routers(settings):
+                app.include_router(router)
 
     metrics = Metrics(settings.database_url)
     app.state.metrics = metrics
@@ -209,10 +200,7 @@ def create_app(settings: Settings | None = None, *, start_relay: bool = True) ->
         ok = checks["database"] == "ok"  # Redis down degrades live updates only
         return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
-    console = Path(__file__).resolve().parents[2] / "agent_console"
-    try:
-        mod = importlib.import_module("agent_console.web")
-        mod.mount(app)
-    except ModuleNotFoundError:
-        log.debug("agent console not installed at %s", console)
+    for plugin in registry.plugins():
+        if plugin.mount is not None:
+            plugin.mount(app, settings)
     return app

@@ -22,6 +22,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from callcenter.exceptions import CommandError
+
 
 class Status(StrEnum):
     RECEIVED = "received"  # 受理
@@ -97,10 +99,6 @@ class TransitionError(Exception):
     def __init__(self, message: str, *, forbidden: bool = False) -> None:
         super().__init__(message)
         self.forbidden = forbidden
-
-
-class CommandError(ValueError):
-    """The command itself is malformed (missing reason, unknown value) — HTTP 422."""
 
 
 @dataclass(frozen=True)

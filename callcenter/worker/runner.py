@@ -1,7 +1,8 @@
 """Runs the background loops of the worker, each in its own thread, until stopped.
 
-Loops are registered in :data:`LOOPS` as factories ``(settings) -> callable(stop_event)``; a loop
-that raises is logged and restarted after a pause, so one failing part never stops the others.
+Loops are factories ``(settings) -> callable(stop_event)``: the kernel's own (:data:`KERNEL_LOOPS`:
+outbox relay, transcript → suggestion pipeline) and every plugin's (``loops`` of its manifest). A
+loop that raises is logged and restarted after a pause, so one failing part never stops the others.
 State lives in the database and Redis: a killed worker loses nothing when it restarts.
 """
 
@@ -10,18 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
-from callcenter.callbacks.dialler import callbacks_loop
+from callcenter import registry
 from callcenter.config import Settings
-from callcenter.db.session import get_sessionmaker, session_scope
+from callcenter.db.session import get_sessionmaker
 from callcenter.events import OutboxRelay, redis_client
-from callcenter.telephony.whole_call import whole_call_loop
+from callcenter.ports import SUGGESTER, PortUnavailable
+from callcenter.registry import Loop, LoopFactory
 
 log = logging.getLogger(__name__)
-
-Loop = Callable[[threading.Event], None]
-LoopFactory = Callable[[Settings], Loop | None]
 
 
 def outbox_loop(settings: Settings) -> Loop:
@@ -35,26 +33,12 @@ def outbox_loop(settings: Settings) -> Loop:
     return run
 
 
-def sweep_loop(settings: Settings, interval_s: float = 60.0) -> Loop:
-    from callcenter.services.cases import sweep_overdue
-
-    def run(stop: threading.Event) -> None:
-        while not stop.is_set():
-            with session_scope(settings.database_url) as session:
-                flagged = sweep_overdue(session)
-            if flagged:
-                log.info("督办: %d overdue case(s) flagged", len(flagged))
-            stop.wait(interval_s)
-
-    return run
-
-
 def pipeline_loop(settings: Settings) -> Loop | None:
-    from callcenter.pipeline import SuggestionPipeline, default_suggest_fn
+    from callcenter.pipeline import SuggestionPipeline
 
     try:
-        suggest = default_suggest_fn()
-    except (ImportError, FileNotFoundError) as exc:
+        suggest = registry.provide(SUGGESTER, settings)
+    except (PortUnavailable, FileNotFoundError) as exc:
         log.warning("suggestion pipeline disabled: %s (run `callcenter train`)", exc)
         return None
     pipeline = SuggestionPipeline(
@@ -63,13 +47,17 @@ def pipeline_loop(settings: Settings) -> Loop | None:
     return pipeline.run_forever
 
 
-LOOPS: dict[str, LoopFactory] = {
-    "outbox": outbox_loop,
-    "sweep": sweep_loop,
-    "pipeline": pipeline_loop,
-    "callbacks": callbacks_loop,
-    "whole_call": whole_call_loop,
-}
+#: The kernel's own loops; the plugins add theirs (:func:`all_loops`).
+KERNEL_LOOPS: dict[str, LoopFactory] = {"outbox": outbox_loop, "pipeline": pipeline_loop}
+
+
+def all_loops() -> dict[str, LoopFactory]:
+    """Kernel loops first, then every plugin's (a plugin cannot replace a kernel loop)."""
+    plugin_loops = registry.worker_loops()
+    clash = set(plugin_loops) & set(KERNEL_LOOPS)
+    if clash:
+        raise registry.PluginError(f"plugin worker loops clash with the kernel's: {', '.join(sorted(clash))}")
+    return {**KERNEL_LOOPS, **plugin_loops}
 
 
 def run_worker(
@@ -77,7 +65,7 @@ def run_worker(
 ) -> None:
     stop = stop or threading.Event()
     threads = []
-    for name, factory in LOOPS.items():
+    for name, factory in all_loops().items():
         if only and name not in only:
             continue
         loop = factory(settings)

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from agent_console.hub import Event, encode_cursor, sse
 from bench.bench_load import (
     ConsoleLog,
     FinalSeen,
@@ -34,6 +33,7 @@ from bench.bench_load import (
     run_load,
 )
 from callcenter import events as ev
+from callcenter.plugins.console.hub import Event, encode_cursor, sse
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -8,7 +8,6 @@ agree with the settings, and missing secrets stop compose with a clear message.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import subprocess
@@ -22,7 +21,6 @@ import yaml
 from pydantic import BaseModel
 
 from callcenter.config import Settings
-from callcenter.telephony.provision import TelephonyOptions
 from tests.deploy.conftest import COMPOSE_FILE, DOCKER_DIR, REPO, REQUIRED_SECRETS, Compose
 
 CALLCENTER = str(Path(sys.executable).parent / "callcenter")
@@ -128,7 +126,7 @@ def test_volumes_for_recordings_and_database(resolved: dict[str, Any]) -> None:
     assert {"pgdata", "recordings", "models", "redis-data"} <= set(resolved["volumes"])
     assert mounts("postgres")["/var/lib/postgresql/data"] == "pgdata"
     # the AMI bridge stores this path in calls.recording (MixMonitorStart)
-    events = (REPO / "callcenter/telephony/ami/events.py").read_text(encoding="utf-8")
+    events = (REPO / "callcenter/plugins/telephony/ami/events.py").read_text(encoding="utf-8")
     assert "/var/spool/asterisk/monitor/" in events
     assert mounts("asterisk")["/var/spool/asterisk/monitor"] == "recordings"
     assert mounts("api")["/var/spool/asterisk/monitor"] == "recordings"
@@ -225,13 +223,9 @@ def test_command_check_rejects_unknown_subcommands_and_options() -> None:
 
 
 def _check_env_name(name: str) -> None:
-    """``CALLCENTER_A__B`` → Settings.a.b; ``CALLCENTER_TELEPHONY_X`` → TelephonyOptions.x."""
+    """``CALLCENTER_A__B`` → Settings.a.b (one settings tree: no other prefix is read)."""
     assert name.startswith("CALLCENTER_"), name
     rest = name[len("CALLCENTER_") :].lower()
-    if rest.startswith("telephony_"):
-        fields = {f.name for f in dataclasses.fields(TelephonyOptions)}
-        assert rest[len("telephony_") :] in fields, f"{name}: no TelephonyOptions field"
-        return
     model: type[BaseModel] = Settings
     parts = rest.split("__")
     for i, part in enumerate(parts):
@@ -260,7 +254,6 @@ def test_environment_variables_are_real_settings(
         assert s.database_url.startswith("postgresql://") and "@postgres:5432/" in s.database_url
         assert s.redis_url == "redis://redis:6379/0"
         assert (s.ami.host, s.fastagi_host, s.speech.audiosocket_host) == ("asterisk", "agi", "asr")
-        TelephonyOptions.from_env(env)
     for line in (DOCKER_DIR / "Dockerfile").read_text(encoding="utf-8").splitlines():
         names |= set(re.findall(r"\b(CALLCENTER_[A-Z0-9_]+)=", line))
     for line in (DOCKER_DIR / ".env.example").read_text(encoding="utf-8").splitlines():
@@ -275,7 +268,8 @@ def test_env_name_check_rejects_unknown_names() -> None:
     for bad in (
         "CALLCENTER_NO_SUCH",
         "CALLCENTER_AMI__NOPE",
-        "CALLCENTER_TELEPHONY_NOPE",
+        "CALLCENTER_TELEPHONY_AGENT_EXTENSIONS",  # one underscore: not a setting (it is __)
+        "CALLCENTER_TELEPHONY__NOPE",
         "CALLCENTER_MODE__X",
     ):
         with pytest.raises(AssertionError):

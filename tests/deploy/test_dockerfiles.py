@@ -142,7 +142,7 @@ def test_entrypoint_is_valid_sh_and_refuses_to_start_without_rendered_configs(tm
 
 def test_asterisk_image_uses_the_packages_of_the_chroot() -> None:
     """The container runs the same Debian packages ``callcenter asterisk provision`` debootstraps."""
-    from callcenter.telephony import provision
+    from callcenter.plugins.telephony import provision
 
     source = Path(provision.__file__).read_text(encoding="utf-8")
     included = re.search(r"--include=([a-z0-9,-]+)", source)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.telephony.cli import _add_to_section
-from callcenter.telephony.prompts import all_prompts
+from callcenter.plugins.telephony.cli import _add_to_section
+from callcenter.plugins.telephony.prompts import all_prompts
 from tests.deploy.conftest import REPO
 
 CALLCENTER = str(Path(sys.executable).parent / "callcenter")
@@ -30,7 +30,7 @@ CONTAINER_ENV = {
     "CALLCENTER_FASTAGI_HOST": "agi",
     "CALLCENTER_SPEECH__AUDIOSOCKET_HOST": "asr",
     "CALLCENTER_ASTERISK__NODE": "pbx2",
-    "CALLCENTER_TELEPHONY_AGENT_EXTENSIONS": "8101,8102",
+    "CALLCENTER_TELEPHONY__AGENT_EXTENSIONS": "8101,8102",
 }
 
 

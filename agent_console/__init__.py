@@ -1,1 +1,0 @@
-"""Agent console and supervisor wallboard (坐席工作台 / 班长监控大屏); see agent_console.web."""

@@ -1,0 +1,331 @@
+"""The matter model (事项分类模型): jieba words + character n-grams, TF-IDF, a linear model with
+temperature-scaled softmax scores, and an out-of-domain gate (非诉求识别, see ``fit_ood_detector``). Pure
+numpy/scipy at prediction time; pickled with joblib."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from callcenter.plugins.classifier.text import cut
+
+#: Words of the call itself, not of the matter: never shown as evidence.
+GENERIC_WORDS = frozenset(
+    [
+        "小区",
+        "街道",
+        "号楼",
+        "有人",
+        "还在",
+        "什么",
+        "我们",
+        "你们",
+        "他们",
+        "一下",
+        "问题",
+        "反映",
+        "没人管",
+        "楼下",
+        "地址",
+        "居民",
+        "这边",
+        "那边",
+        "好几天",
+        "附近",
+        "怎么办",
+        "怎么",
+        "麻烦",
+        "处理",
+        "希望",
+        "有关",
+        "部门",
+        "谢谢",
+        "你好",
+        "您好",
+        "喂",
+        "就是",
+        "那个",
+        "这个",
+        "已经",
+        "还是",
+        "没有",
+        "一直",
+        "现在",
+        "今天",
+        "我家",
+        "家里",
+        "我要",
+        "想问",
+        "咨询",
+        "投诉",
+        "方面",
+        "关于",
+        "的事",
+        "这事儿",
+        "派人",
+        "管管",
+        "解决",
+        "协调",
+    ]
+)
+_PUNCT = re.compile(r"[\s，。！？、,.!?；;：:]")
+
+
+_WHITE_SPACES = re.compile(r"\s\s+")
+
+
+def _char_ngrams(text: str, max_n: int = 3) -> list[str]:
+    """Character 1..3-grams exactly as ``TfidfVectorizer(analyzer="char")`` builds them."""
+    grams = list(text)
+    n_chars = len(text)
+    for n in range(2, min(max_n + 1, n_chars + 1)):
+        grams.extend(text[i : i + n] for i in range(n_chars - n + 1))
+    return grams
+
+
+def make_vectorizers(max_char_features: int = 60_000) -> tuple[TfidfVectorizer, TfidfVectorizer]:
+    words = TfidfVectorizer(analyzer=cut, sublinear_tf=True, dtype=np.float32)
+    chars = TfidfVectorizer(
+        analyzer="char",
+        ngram_range=(1, 3),
+        sublinear_tf=True,
+        min_df=2,
+        max_features=max_char_features,
+        dtype=np.float32,
+    )
+    return words, chars
+
+
+#: Reject a text as "not a request" (非诉求) when the gate's probability reaches this. The probability is
+#: calibrated for an even prior; 0.9 asks for nine-to-one evidence, because the two errors do not cost the
+#: same: a rejected request loses its suggestion, while chit-chat that slips through only shows a
+#: low-confidence list that is never auto-dispatched (see the curve in docs/benchmarks.md).
+OOD_THRESHOLD = 0.9
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0))))
+
+
+def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    z = scores / max(temperature, 1e-6)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+def fit_temperature(scores: np.ndarray, y_index: np.ndarray) -> float:
+    """Temperature scaling (温度校准): the T minimising the negative log-likelihood on a calibration split."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t: float) -> float:
+        p = softmax(scores, float(np.exp(log_t)))
+        return float(-np.mean(np.log(p[np.arange(len(y_index)), y_index] + 1e-12)))
+
+    res = minimize_scalar(nll, bounds=(np.log(0.005), np.log(20.0)), method="bounded")
+    return float(np.exp(res.x))
+
+
+@dataclass
+class MatterModel:
+    """A trained model; ``predict`` returns calibrated probabilities over ``classes``."""
+
+    words: TfidfVectorizer
+    chars: TfidfVectorizer
+    weights: sp.csr_matrix  # (n_features, n_classes), pruned
+    intercept: np.ndarray  # (n_classes,)
+    classes: np.ndarray  # matter codes
+    temperature: float
+    user_words: list[str]
+    feature_names: np.ndarray = field(repr=False)
+    n_word_features: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+    #: out-of-domain gate: detector weights over the same features and intercept, and the calibrated
+    #: combination (a_detector, a_length, a_best, b) so that P(not a request) =
+    #: sigmoid(a_detector · detector score + a_length · ln(1 + characters) + a_best · best matter score + b);
+    #: ``ood_weights`` None for models trained without the gate
+    ood_weights: np.ndarray | None = None
+    ood_intercept: float = 0.0
+    ood_gate: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0)
+
+    def transform(self, texts: list[str]) -> sp.csr_matrix:
+        """TF-IDF features of ``texts``: the same numbers as the fitted vectorizers' ``transform``
+        (``sklearn_transform``), without sklearn's per-call overhead (matters for one text per call)."""
+        words_vocab, chars_vocab = self.words.vocabulary_, self.chars.vocabulary_
+        words_idf, chars_idf = self.words.idf_, self.chars.idf_
+        offset = len(words_vocab)
+        ws = _WHITE_SPACES
+        indptr = [0]
+        indices: list[np.ndarray] = []
+        data: list[np.ndarray] = []
+        for text in texts:
+            row_idx: list[np.ndarray] = []
+            row_val: list[np.ndarray] = []
+            for tokens, vocab, idf, base in (
+                (cut(text), words_vocab, words_idf, 0),
+                (_char_ngrams(ws.sub(" ", text.lower())), chars_vocab, chars_idf, offset),
+            ):
+                counts: dict[int, int] = {}
+                for token in tokens:
+                    f = vocab.get(token)
+                    if f is not None:
+                        counts[f] = counts.get(f, 0) + 1
+                if not counts:
+                    continue
+                idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+                val = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[
+                    idx
+                ]
+                val /= np.sqrt(np.dot(val, val))
+                order = np.argsort(idx)
+                row_idx.append(idx[order] + base)
+                row_val.append(val[order])
+            if row_idx:
+                indices.extend(row_idx)
+                data.extend(row_val)
+            indptr.append(indptr[-1] + sum(len(r) for r in row_idx))
+        n_features = offset + len(chars_vocab)
+        return sp.csr_matrix(
+            (
+                np.concatenate(data).astype(np.float32) if data else np.zeros(0, np.float32),
+                np.concatenate(indices) if indices else np.zeros(0, np.int64),
+                np.asarray(indptr),
+            ),
+            shape=(len(texts), n_features),
+        )
+
+    def sklearn_transform(self, texts: list[str]) -> sp.csr_matrix:
+        """Reference implementation with the vectorizers (used at training time and in tests)."""
+        return sp.hstack([self.words.transform(texts), self.chars.transform(texts)], format="csr")
+
+    def decision(self, x: sp.csr_matrix) -> np.ndarray:
+        return np.asarray((x @ self.weights).toarray()) + self.intercept
+
+    def predict(self, texts: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
+        x = self.transform(texts)
+        return x, softmax(self.decision(x), self.temperature)
+
+    def predict_with_ood(self, texts: list[str]) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray | None]:
+        """``predict`` plus the out-of-domain probability of each text (None: no gate in this model)."""
+        x = self.transform(texts)
+        scores = self.decision(x)
+        return x, softmax(scores, self.temperature), self.ood_probability(x, texts, scores)
+
+    def ood_features(
+        self, x: sp.csr_matrix, texts: list[str], scores: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The gate's inputs per text: detector score, ln(1 + characters), best matter's raw score.
+
+        ``x``: ``transform(texts)``; ``scores``: ``decision(x)`` when already computed."""
+        assert self.ood_weights is not None
+        if scores is None:
+            scores = self.decision(x)
+        detector = np.asarray(x @ self.ood_weights).ravel() + self.ood_intercept
+        length = np.log1p(np.array([len(t) for t in texts], dtype=np.float64))
+        return np.c_[detector, length, scores.max(axis=1)]
+
+    def ood_probability(
+        self, x: sp.csr_matrix, texts: list[str], scores: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """Calibrated probability that each text is not a citizen request (None: no gate in this model)."""
+        if self.ood_weights is None:
+            return None
+        coef = np.asarray(self.ood_gate[:-1], dtype=np.float64)
+        return sigmoid(self.ood_features(x, texts, scores) @ coef + self.ood_gate[-1])
+
+    def _class_weights(self) -> sp.csr_matrix:
+        wt = self.__dict__.get("_wt")
+        if wt is None:
+            wt = self.weights.T.tocsr()
+            wt.sort_indices()
+            self.__dict__["_wt"] = wt
+        return wt
+
+    def evidence(
+        self,
+        x_row: sp.csr_matrix | tuple[np.ndarray, np.ndarray],
+        class_index: int,
+        limit: int = 5,
+        exclude: frozenset[str] = frozenset(),
+    ) -> list[str]:
+        """The words that pushed this class most (证据词); character n-grams only when no word did.
+
+        ``x_row`` is one row of ``transform`` (or its (indices, data) arrays). Words in ``exclude``
+        (place names, generic call phrases) are left out."""
+        if isinstance(x_row, tuple):
+            idx, values = x_row
+        else:
+            row = x_row.tocsr()
+            idx, values = row.indices, row.data
+        if idx.size == 0:
+            return []
+        wt = self._class_weights()
+        start, end = wt.indptr[class_index], wt.indptr[class_index + 1]
+        w_idx, w_val = wt.indices[start:end], wt.data[start:end]
+        pos = np.searchsorted(w_idx, idx)
+        pos = np.minimum(pos, max(len(w_idx) - 1, 0))
+        hit = (w_idx[pos] == idx) if len(w_idx) else np.zeros(len(idx), dtype=bool)
+        contrib = np.where(hit, values * w_val[pos] if len(w_idx) else 0.0, 0.0)
+        order = np.argsort(-contrib)
+        words: list[str] = []
+        grams: list[str] = []
+        for k in order:
+            if contrib[k] <= 0:
+                break
+            f = int(idx[k])
+            name = str(self.feature_names[f])
+            if name in exclude or name in GENERIC_WORDS:
+                continue
+            if f < self.n_word_features:
+                if len(name) >= 2:
+                    words.append(name)
+            elif len(name) >= 2 and name.strip() and not _PUNCT.search(name):
+                grams.append(name.strip())
+            if len(words) >= limit:
+                break
+        return words[:limit] if words else grams[:2]
+
+
+def fit_ood_gate(
+    model: MatterModel,
+    detector_weights: np.ndarray,
+    detector_intercept: float,
+    calib_texts: list[str],
+    y_calib: np.ndarray,
+) -> None:
+    """Fit the out-of-domain gate (非诉求识别) into ``model``; ``y_calib`` is 1 for out-of-domain texts.
+
+    Inputs per text:
+
+    1. the detector score: the ``OUT_OF_DOMAIN`` column of the linear model, trained one-vs-rest against
+       the requests (also requests wrapped in chit-chat, so that 你好 / 谢谢 alone do not make a request look
+       out of domain) — and every matter's column learned in turn that chit-chat words are no evidence;
+    2. the length, ln(1 + characters): short utterances (嗯, 喂你好, 谢谢) are the typical non-requests;
+    3. coverage: the best matter's raw linear score — a text with no word of any matter scores low for
+       all 769 matters, whatever the detector has or has not seen.
+
+    The gate is a logistic regression over those three numbers fitted on the calibration split (stacking;
+    for the detector score alone it would be the sigmoid method of ``CalibratedClassifierCV`` on a held-out
+    split), both classes weighted equally: 0.5 means the text looks as much like non-request speech as
+    like a request. (The share of non-request utterances on a hotline varies by hour and line; the
+    generated split's is not it.) The calibration requests include bare ones (井盖丢了) and ones wrapped in
+    chit-chat, otherwise the gate learns from the templates that short texts are never requests. At
+    prediction time the gate costs one dot product."""
+    from sklearn.linear_model import LogisticRegression
+
+    model.ood_weights = np.asarray(detector_weights, dtype=np.float32)
+    model.ood_intercept = float(detector_intercept)
+    gate = LogisticRegression(C=1.0, solver="lbfgs", class_weight="balanced")
+    gate.fit(model.ood_features(model.transform(calib_texts), calib_texts), y_calib)
+    model.ood_gate = (*(float(c) for c in gate.coef_[0]), float(gate.intercept_[0]))
+
+
+def prune(weights: np.ndarray, threshold: float) -> sp.csr_matrix:
+    """Drop near-zero weights; store (features × classes) sparse for fast products."""
+    w = np.where(np.abs(weights) >= threshold, weights, 0.0).astype(np.float32)
+    return sp.csr_matrix(w.T)

@@ -1,0 +1,131 @@
+"""Text checks, normalisation and the process-wide jieba tokenizer (分词) with the catalogue dictionary."""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from callcenter.plugins.classifier.catalogue import Catalogue
+
+MAX_TEXT_CHARS = 20_000
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SPACES = re.compile(r"\s+")
+
+
+class NoSuggestion(ValueError):
+    """Text that cannot get a suggestion; ``reason`` is a stable machine-readable code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+REASONS = {
+    "empty": "文本为空 (empty text)",
+    "no_content": "只有标点或符号，没有可分析的内容 (only punctuation or symbols)",
+    "no_chinese": "没有中文内容，无法判断事项 (no Chinese text: English-only or emoji-only input)",
+    "too_long": f"文本超过 {MAX_TEXT_CHARS} 字 (text longer than {MAX_TEXT_CHARS} characters)",
+    "invalid_utf8": "不是有效的 UTF-8 文本 (invalid UTF-8)",
+    "not_text": "输入不是文本 (input is not a string)",
+    "out_of_domain": (
+        "未识别到诉求事项：寒暄、闲聊、噪声或与政务服务无关的内容 "
+        "(no matter recognised: greeting, chit-chat, noise or not a request)"
+    ),
+}
+
+
+def check_text(text: object) -> str:
+    """Validate and normalise ``text`` (NFKC, control characters removed, spaces collapsed).
+
+    Raises ``NoSuggestion`` with a reason code from ``REASONS``.
+    """
+    if not isinstance(text, str):
+        raise NoSuggestion("not_text", REASONS["not_text"])
+    if len(text) > MAX_TEXT_CHARS:
+        raise NoSuggestion("too_long", REASONS["too_long"])
+    cleaned = _SPACES.sub(" ", _CONTROL.sub("", unicodedata.normalize("NFKC", text))).strip()
+    if not cleaned:
+        raise NoSuggestion("empty", REASONS["empty"])
+    if not any(ch.isalnum() for ch in cleaned):
+        raise NoSuggestion("no_content", REASONS["no_content"])
+    if not _CJK.search(cleaned):
+        raise NoSuggestion("no_chinese", REASONS["no_chinese"])
+    return cleaned
+
+
+def decode_utf8(data: bytes) -> str:
+    """Strict UTF-8 decoding; ``NoSuggestion('invalid_utf8')`` on bad bytes."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NoSuggestion("invalid_utf8", f"{REASONS['invalid_utf8']}: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------------------------------------
+# jieba
+# ---------------------------------------------------------------------------------------------------------
+_lock = threading.Lock()
+_tokenizer: Any = None
+_user_words: set[str] = set()
+
+
+def _cache_dir() -> Path:
+    try:
+        from callcenter.config import VAR_DIR
+
+        base = VAR_DIR
+    except Exception:  # pragma: no cover - the classifier package used on its own
+        base = Path(__file__).resolve().parents[3] / "var"
+    path = base / "classifier" / "jieba_cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def tokenizer(extra_words: Iterable[str] = ()) -> Any:
+    """The process-wide jieba ``Tokenizer``, initialised once (quietly, cache under var/), plus user words."""
+    global _tokenizer
+    import logging
+
+    import jieba
+
+    with _lock:
+        if _tokenizer is None:
+            jieba.setLogLevel(logging.WARNING)
+            tk = jieba.Tokenizer()
+            tk.tmp_dir = str(_cache_dir())
+            tk.initialize()
+            _tokenizer = tk
+        new = [w for w in extra_words if w and w not in _user_words and len(w) >= 2]
+        for word in new:
+            _tokenizer.add_word(word, freq=max(2000, 200 * len(word)))
+            _user_words.add(word)
+    return _tokenizer
+
+
+def user_words_from_catalogue(catalogue: Catalogue) -> list[str]:
+    """The user dictionary: catalogue names and keywords, and place names of the gazetteer."""
+
+    words: list[str] = []
+    for m in catalogue.matters.values():
+        words.append(re.sub(r"[（(].*?[)）]|、", "", m.name))
+        words.extend(k for k in m.keywords if len(k) <= 8)
+    gz = catalogue.gazetteer
+    words.extend(a for a in gz.aliases if len(a) >= 2)
+    return sorted(set(words))
+
+
+_PUNCT_ONLY = re.compile(r"^[\W_]+$")
+
+
+def cut(text: str) -> list[str]:
+    """Word tokens of ``text`` (jieba dictionary mode, no HMM: unknown words are covered by the character
+    n-grams of the model), punctuation and spaces dropped."""
+    tk = _tokenizer if _tokenizer is not None else tokenizer()
+    return [w for w in tk.lcut(text, HMM=False) if w.strip() and not _PUNCT_ONLY.match(w)]

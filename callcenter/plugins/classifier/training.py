@@ -1,0 +1,479 @@
+"""Training (模型训练): generated corpus + agent feedback → versioned model folder with metadata.
+
+Layout under ``output_dir`` (default ``<settings.classifier.model_dir>/models``)::
+
+    <version>/model.joblib      the MatterModel
+    <version>/metadata.json     data hash, date, corpus sizes, metrics, timings
+    current                     text file holding the active version (replaced atomically)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from callcenter.plugins.classifier.catalogue import Catalogue, load_catalogue
+
+POINTER = "current"
+MODEL_FILE = "model.joblib"
+META_FILE = "metadata.json"
+DEFAULT_PER_MATTER = {"train": 40, "calib": 4, "test": 8}
+THRESHOLDS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)
+OOD_THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
+
+
+@dataclass
+class ModelInfo:
+    """What ``train`` produced."""
+
+    version: str
+    path: Path
+    data_hash: str
+    created_at: str
+    metrics: dict[str, Any]
+    counts: dict[str, int]
+    timings: dict[str, float]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["path"] = str(self.path)
+        return data
+
+
+def default_models_dir() -> Path:
+    from callcenter.config import get_settings
+
+    return Path(get_settings().classifier.model_dir) / "models"
+
+
+def current_version(models_dir: Path) -> str | None:
+    try:
+        version = (Path(models_dir) / POINTER).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return version or None
+
+
+def why_retrain(models_dir: Path) -> str | None:
+    """Why the model in ``models_dir`` must be (re)trained before use, or None when it is usable."""
+    version = current_version(models_dir)
+    if version is None:
+        return "first run: no model yet"
+    import joblib
+
+    try:
+        model = joblib.load(Path(models_dir) / version / MODEL_FILE)
+    except Exception as exc:  # a missing or unreadable file: train a new one
+        return f"the current model cannot be loaded: {exc.__class__.__name__}"
+    if getattr(model, "ood_weights", None) is None:
+        return "the current model predates out-of-domain detection"
+    return None
+
+
+def set_current(models_dir: Path, version: str) -> None:
+    """Point ``current`` at ``version`` atomically (write + rename)."""
+    models_dir = Path(models_dir)
+    if not (models_dir / version / MODEL_FILE).exists():
+        raise FileNotFoundError(f"no model {version} in {models_dir}")
+    tmp = models_dir / f".{POINTER}.{os.getpid()}.tmp"
+    tmp.write_text(version + "\n", encoding="utf-8")
+    os.replace(tmp, models_dir / POINTER)
+
+
+def evaluate(
+    probs: np.ndarray,
+    classes: np.ndarray,
+    y_true: list[str],
+    catalogue: Catalogue,
+    rejected: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Top-1 / top-3 accuracy, macro-F1, category accuracy and the auto-dispatch accuracy/coverage curve.
+
+    ``rejected``: texts the out-of-domain detector turned away (the suggester proposes no matter for them):
+    they count as wrong at top-1 and top-3 and are never covered by the auto-dispatch curve."""
+    from sklearn.metrics import f1_score
+
+    rejected = np.zeros(len(probs), dtype=bool) if rejected is None else np.asarray(rejected, dtype=bool)
+    top = np.argsort(-probs, axis=1)[:, :3]
+    pred = np.where(rejected, "", classes[top[:, 0]])
+    truth = np.asarray(y_true)
+    conf = np.where(rejected, 0.0, probs[np.arange(len(probs)), top[:, 0]])
+    correct = pred == truth
+    curve = []
+    for t in THRESHOLDS:
+        mask = conf >= t
+        curve.append(
+            {
+                "threshold": t,
+                "coverage": round(float(mask.mean()), 4),
+                "accuracy": round(float(correct[mask].mean()), 4) if mask.any() else None,
+            }
+        )
+    cat = np.array([catalogue.matters[c].category_code if c else "" for c in pred])
+    cat_true = np.array([catalogue.matters[c].category_code for c in truth])
+    labels = sorted(set(truth.tolist()))
+    hit3 = [not rejected[i] and truth[i] in classes[top[i]] for i in range(len(truth))]
+    return {
+        "n": len(truth),
+        "top1": round(float(correct.mean()), 4),
+        "top3": round(float(np.mean(hit3)), 4),
+        "macro_f1": round(float(f1_score(truth, pred, labels=labels, average="macro", zero_division=0)), 4),
+        "category_top1": round(float((cat == cat_true).mean()), 4),
+        "auto_dispatch_curve": curve,
+    }
+
+
+def _version(data_hash: str, models_dir: Path) -> str:
+    base = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{data_hash[:8]}"
+    version, n = base, 1
+    while (models_dir / version).exists():
+        n += 1
+        version = f"{base}-{n}"
+    return version
+
+
+def train(
+    output_dir: Path | str | None = None,
+    feedback_rows: Iterable[object] = (),
+    progress: bool = True,
+    *,
+    per_matter: dict[str, int] | None = None,
+    seed: int = 12345,
+    n_jobs: int = 2,
+    data_dir: Path | str | None = None,
+    activate: bool = True,
+    prune_threshold: float = 0.01,
+    keep: int | None = 5,
+    out_of_domain: bool = True,
+) -> ModelInfo:
+    """Train a model, evaluate it on the held-out split and write ``<output_dir>/<version>/``.
+
+    ``feedback_rows``: agent confirmations / corrections (``text``, ``matter_code``), objects or mappings.
+    ``per_matter``: generated samples per matter and split (default ``DEFAULT_PER_MATTER``).
+    When ``activate``, the ``current`` pointer is switched to the new version (services pick it up); then all
+    but the ``keep`` newest versions are deleted (``keep=None`` keeps everything).
+    ``out_of_domain``: also train the out-of-domain detector (非诉求识别) from
+    ``classifier/data/out_of_domain.txt``; False gives a matters-only model (for comparisons).
+    """
+    import joblib
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from sklearn.linear_model import SGDClassifier
+
+    from callcenter.plugins.classifier.corpus import (
+        OUT_OF_DOMAIN,
+        feedback_samples,
+        generate,
+        generate_out_of_domain,
+        mix_requests,
+        phrase_pools,
+        short_requests,
+    )
+    from callcenter.plugins.classifier.model import (
+        OOD_THRESHOLD,
+        MatterModel,
+        fit_ood_gate,
+        fit_temperature,
+        make_vectorizers,
+        prune,
+        softmax,
+    )
+    from callcenter.plugins.classifier.text import tokenizer, user_words_from_catalogue
+
+    models_dir = Path(output_dir) if output_dir else default_models_dir()
+    models_dir.mkdir(parents=True, exist_ok=True)
+    catalogue = load_catalogue(data_dir)
+    timings: dict[str, float] = {}
+    t_start = time.perf_counter()
+    steps = [
+        "dictionary",
+        "corpus",
+        "features",
+        "linear model",
+        "calibration",
+        "out-of-domain gate",
+        "evaluation",
+        "save",
+    ]
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        disable=not progress,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("training", total=len(steps))
+
+        def step(name: str) -> None:
+            bar.update(task, description=f"[{steps.index(name) + 1}/{len(steps)}] {name}")
+
+        step("dictionary")
+        t = time.perf_counter()
+        user_words = user_words_from_catalogue(catalogue)
+        tokenizer(user_words)
+        timings["dictionary_s"] = time.perf_counter() - t
+        bar.advance(task)
+
+        step("corpus")
+        t = time.perf_counter()
+        samples = generate(catalogue, per_matter or DEFAULT_PER_MATTER, seed=seed)
+        fb, skipped = feedback_samples(catalogue, feedback_rows)
+        train_s = [s for s in samples if s.split == "train"] + fb
+        calib_s = [s for s in samples if s.split == "calib"]
+        test_s = [s for s in samples if s.split == "test"]
+        ood = (
+            generate_out_of_domain(catalogue, per_matter or DEFAULT_PER_MATTER, seed=seed)
+            if out_of_domain
+            else []
+        )
+        ood_train = [s for s in ood if s.split == "train"]
+        ood_calib = [s for s in ood if s.split == "calib"]
+        ood_test = [s for s in ood if s.split == "test"]
+        mixed = mix_requests(samples, per_matter or DEFAULT_PER_MATTER, seed=seed) if out_of_domain else []
+        mixed_train = [s for s in mixed if s.split == "train"]
+        mixed_calib = [s for s in mixed if s.split == "calib"]
+        mixed_calib += short_requests(catalogue, seed=seed) if out_of_domain else []
+        timings["corpus_s"] = time.perf_counter() - t
+        bar.advance(task)
+
+        step("features")
+        t = time.perf_counter()
+        words, chars = make_vectorizers()
+        # one linear model over the matters and the OUT_OF_DOMAIN class, trained on the requests, the
+        # requests wrapped in chit-chat (with their matter) and the out-of-domain texts: every matter's
+        # one-vs-rest classifier learns that greetings and chit-chat words are no evidence for it
+        fit_s = train_s + mixed_train + ood_train
+        texts = [s.text for s in fit_s]
+        import scipy.sparse as sp
+
+        x_train = sp.hstack([words.fit_transform(texts), chars.fit_transform(texts)], format="csr")
+        y_train = np.array([s.matter_code for s in fit_s])
+        timings["features_s"] = time.perf_counter() - t
+        bar.advance(task)
+
+        step("linear model")
+        t = time.perf_counter()
+        clf = SGDClassifier(loss="hinge", alpha=2e-5, max_iter=8, tol=None, n_jobs=n_jobs, random_state=seed)
+        clf.fit(x_train, y_train)
+        timings["fit_s"] = time.perf_counter() - t
+        bar.advance(task)
+
+        step("calibration")
+        t = time.perf_counter()
+        feature_names = np.concatenate([words.get_feature_names_out(), chars.get_feature_names_out()])
+        # the OUT_OF_DOMAIN column becomes the gate's detector; the matter model keeps the matter columns
+        is_matter = clf.classes_ != OUT_OF_DOMAIN
+        model = MatterModel(
+            words=words,
+            chars=chars,
+            weights=prune(clf.coef_[is_matter], prune_threshold),
+            intercept=clf.intercept_[is_matter].astype(np.float32),
+            classes=clf.classes_[is_matter],
+            temperature=1.0,
+            user_words=user_words,
+            feature_names=feature_names,
+            n_word_features=len(words.vocabulary_),
+        )
+        index = {c: i for i, c in enumerate(model.classes)}
+        x_cal = model.transform([s.text for s in calib_s])
+        model.temperature = fit_temperature(
+            model.decision(x_cal), np.array([index[s.matter_code] for s in calib_s])
+        )
+        timings["calibration_s"] = time.perf_counter() - t
+        bar.advance(task)
+
+        step("out-of-domain gate")
+        t = time.perf_counter()
+        if not is_matter.all():
+            ood_col = int(np.flatnonzero(~is_matter)[0])
+            # requests (plain and wrapped in chit-chat) = 0, out-of-domain texts = 1
+            texts_cal_ood = [s.text for s in calib_s + mixed_calib + ood_calib]
+            y_cal_ood = np.r_[
+                np.zeros(len(calib_s) + len(mixed_calib), dtype=int), np.ones(len(ood_calib), dtype=int)
+            ]
+            fit_ood_gate(
+                model,
+                clf.coef_[ood_col].astype(np.float32),
+                float(clf.intercept_[ood_col]),
+                texts_cal_ood,
+                y_cal_ood,
+            )
+        timings["ood_gate_s"] = time.perf_counter() - t
+        bar.advance(task)
+
+        step("evaluation")
+        t = time.perf_counter()
+        texts_test = [s.text for s in test_s]
+        x_test = model.transform(texts_test)
+        scores = model.decision(x_test)
+        probs = softmax(scores, model.temperature)
+        p_in = model.ood_probability(x_test, texts_test, scores)
+        rejected = None if p_in is None else p_in >= OOD_THRESHOLD
+        metrics = evaluate(probs, model.classes, [s.matter_code for s in test_s], catalogue, rejected)
+        if p_in is not None and ood_test:
+            texts_out = [s.text for s in ood_test]
+            p_out = model.ood_probability(model.transform(texts_out), texts_out)
+            assert p_out is not None
+            metrics["out_of_domain"] = ood_metrics(p_in, p_out, OOD_THRESHOLD)
+        metrics["temperature"] = round(model.temperature, 4)
+        metrics["weights_nnz"] = int(model.weights.nnz)
+        timings["evaluation_s"] = time.perf_counter() - t
+        bar.advance(task)
+
+        step("save")
+        version = _version(catalogue.data_hash, models_dir)
+        folder = models_dir / version
+        tmp_folder = models_dir / f".{version}.tmp"
+        tmp_folder.mkdir(parents=True)
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        counts = {
+            "matters": len(catalogue.matters),
+            "train": len(train_s),
+            "calib": len(calib_s),
+            "test": len(test_s),
+            "matters_with_heldout_phrasings": sum(
+                1 for m in catalogue.matters.values() if len(phrase_pools(m)["test"]) < len(m.phrasings)
+            ),
+            "out_of_domain_train": len(ood_train),
+            "out_of_domain_calib": len(ood_calib),
+            "out_of_domain_test": len(ood_test),
+            "requests_in_chitchat_train": len(mixed_train),
+            "requests_in_chitchat_calib": len(mixed_calib),
+            "feedback_samples": len(fb),
+            "feedback_skipped": skipped,
+            "features": int(x_train.shape[1]),
+        }
+        timings["total_s"] = time.perf_counter() - t_start
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        model.meta = {"version": version, "data_hash": catalogue.data_hash, "created_at": created}
+        joblib.dump(model, tmp_folder / MODEL_FILE, compress=3)
+        info = ModelInfo(
+            version=version,
+            path=folder,
+            data_hash=catalogue.data_hash,
+            created_at=created,
+            metrics=metrics,
+            counts=counts,
+            timings={k: round(v, 3) for k, v in timings.items()},
+            extra={
+                "peak_rss_mb": round(rss_mb, 1),
+                "seed": seed,
+                "per_matter": per_matter or DEFAULT_PER_MATTER,
+                "model_bytes": (tmp_folder / MODEL_FILE).stat().st_size,
+            },
+        )
+        (tmp_folder / META_FILE).write_text(
+            json.dumps(info.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+        os.replace(tmp_folder, folder)
+        if activate:
+            set_current(models_dir, version)
+        if keep is not None:
+            prune_versions(models_dir, keep)
+        bar.advance(task)
+    return info
+
+
+def ood_metrics(p_in: np.ndarray, p_out: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Out-of-domain detection on the held-out split: share of generated out-of-domain texts rejected and
+    share of in-domain texts wrongly rejected, at the suggester's threshold and as a curve."""
+    return {
+        "threshold": threshold,
+        "n_in": len(p_in),
+        "n_out": len(p_out),
+        "rejection_rate": round(float((p_out >= threshold).mean()), 4),
+        "false_rejection_rate": round(float((p_in >= threshold).mean()), 4),
+        "curve": [
+            {
+                "threshold": t,
+                "rejection_rate": round(float((p_out >= t).mean()), 4),
+                "false_rejection_rate": round(float((p_in >= t).mean()), 4),
+            }
+            for t in OOD_THRESHOLDS
+        ],
+    }
+
+
+def prune_versions(models_dir: Path | str, keep: int = 5) -> list[str]:
+    """Delete all but the ``keep`` newest model versions; the ``current`` one is always kept."""
+    import shutil
+
+    models_dir = Path(models_dir)
+    current = current_version(models_dir)
+    versions = sorted(
+        (
+            p
+            for p in models_dir.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / MODEL_FILE).exists()
+        ),
+        key=lambda p: p.name,
+        reverse=True,
+    )
+    removed = []
+    for folder in versions[max(keep, 1) :]:
+        if folder.name != current:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
+
+
+def load_feedback(database_url: str | None = None) -> list[dict[str, Any]]:
+    """Agent feedback rows (``suggestion_feedback``) from the configured database."""
+    from sqlalchemy import select
+
+    from callcenter.db.models import SuggestionFeedback
+    from callcenter.db.session import session_scope
+
+    with session_scope(database_url) as session:
+        rows = session.execute(
+            select(
+                SuggestionFeedback.id,
+                SuggestionFeedback.text,
+                SuggestionFeedback.matter_code,
+                SuggestionFeedback.unit_code,
+                SuggestionFeedback.area_code,
+                SuggestionFeedback.accepted,
+            ).order_by(SuggestionFeedback.id)
+        ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def mark_feedback_used(ids: list[int], version: str, database_url: str | None = None) -> int:
+    """Record which model version learned from which feedback rows (``used_in_model``)."""
+    from sqlalchemy import update
+
+    from callcenter.db.models import SuggestionFeedback
+    from callcenter.db.session import session_scope
+
+    if not ids:
+        return 0
+    with session_scope(database_url) as session:
+        result = session.execute(
+            update(SuggestionFeedback).where(SuggestionFeedback.id.in_(ids)).values(used_in_model=version)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def read_metadata_for(models_dir: Path | str, version: str | None = None) -> dict[str, Any]:
+    """Metadata of ``version`` (default: the current one) in ``models_dir``."""
+    models_dir = Path(models_dir)
+    version = version or current_version(models_dir)
+    if version is None:
+        raise FileNotFoundError(f"no current model in {models_dir}")
+    return dict(json.loads((models_dir / version / META_FILE).read_text(encoding="utf-8")))
+
+
+def load_model_info(models_dir: Path | str, version: str | None = None) -> ModelInfo:
+    """The ``ModelInfo`` of a trained model, read back from its ``metadata.json``."""
+    meta = read_metadata_for(models_dir, version)
+    meta["path"] = Path(meta["path"])
+    return ModelInfo(**meta)

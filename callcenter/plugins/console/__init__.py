@@ -1,0 +1,1 @@
+"""Agent console and supervisor wallboard (坐席工作台 / 班长监控大屏); see callcenter.plugins.console.web."""

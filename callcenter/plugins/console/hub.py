@@ -1,0 +1,374 @@
+"""Live event fan-out (实时推送): one Redis reader per API process, many browser connections.
+
+:class:`Hub` reads the domain event streams with one blocking ``XREAD`` loop, folds queue and agent
+events into the :class:`~callcenter.plugins.console.wallboard.Wallboard`, and pushes every event to the
+connected
+consoles (Server-Sent Events). Each event's SSE ``id`` is a *cursor*: the hub's position in every
+stream after that event (``K:1732-0,C:1731-5,...``). A browser that reconnects sends it back as
+``Last-Event-ID`` and gets exactly the entries it missed (``XRANGE`` from each position, exclusive),
+then the live ones — nothing lost, nothing twice.
+
+Per connection the events are filtered by role: a unit handler (承办单位) sees only case events of its
+own unit; phone numbers are masked for roles that must not see them. A connection that cannot keep
+up (its buffer of :data:`BUFFER` messages is full) is closed; the browser reconnects and catches up
+from its cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from datetime import time as dtime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis.asyncio as aredis
+
+from callcenter import events as ev
+from callcenter.domain.privacy import phone_for_role
+
+from .wallboard import Wallboard
+
+log = logging.getLogger(__name__)
+
+#: Streams the consoles follow, with their short cursor keys.
+STREAM_KEYS: dict[str, str] = {
+    ev.STREAM_CASES: "K",
+    ev.STREAM_CALLS: "C",
+    ev.STREAM_QUEUES: "Q",
+    ev.STREAM_AGENTS: "A",
+    ev.STREAM_SUGGESTIONS: "S",
+    ev.STREAM_TRANSCRIPTS: "T",
+    ev.STREAM_CALLBACKS: "B",
+}
+KEY_STREAMS = {v: k for k, v in STREAM_KEYS.items()}
+WALLBOARD_STREAMS = (ev.STREAM_QUEUES, ev.STREAM_AGENTS)
+BUFFER = 2000
+HEARTBEAT_S = 15.0
+_PHONE_FIELDS = ("caller_number", "caller_phone", "phone")
+
+
+class CursorError(ValueError):
+    """A ``Last-Event-ID`` that is not a cursor of this hub."""
+
+
+def _valid_id(entry_id: str) -> bool:
+    ms, _, seq = entry_id.partition("-")
+    return ms.isdigit() and (seq == "" or seq.isdigit())
+
+
+def encode_cursor(positions: dict[str, str]) -> str:
+    """``{stream: entry_id}`` → ``K:1-0,C:2-0`` (only the streams the hub follows)."""
+    return ",".join(f"{STREAM_KEYS[s]}:{i}" for s, i in positions.items() if s in STREAM_KEYS)
+
+
+def decode_cursor(raw: str) -> dict[str, str]:
+    """Inverse of :func:`encode_cursor`; raises :class:`CursorError` on anything else."""
+    out: dict[str, str] = {}
+    if len(raw) > 1000:
+        raise CursorError("cursor too long")
+    for part in raw.split(","):
+        key, sep, entry_id = part.strip().partition(":")
+        if not sep or key not in KEY_STREAMS or not _valid_id(entry_id):
+            raise CursorError(f"bad cursor part {part!r}")
+        out[KEY_STREAMS[key]] = entry_id
+    return out
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One stream entry as the consoles see it."""
+
+    stream: str
+    id: str
+    type: str
+    data: dict[str, Any]
+    ts: str | None
+    cursor: str = ""
+
+    def message(self, role: str) -> dict[str, Any]:
+        data = self.data
+        if any(f in data for f in _PHONE_FIELDS):
+            data = {
+                k: (phone_for_role(v, role) if k in _PHONE_FIELDS and isinstance(v, str) else v)
+                for k, v in data.items()
+            }
+        return {
+            "stream": STREAM_KEYS.get(self.stream, self.stream),
+            "id": self.id,
+            "type": self.type,
+            "data": data,
+            "ts": self.ts,
+        }
+
+
+def visible(event: Event, role: str, unit_code: str | None) -> bool:
+    """May a user of ``role`` (and unit) see ``event``?"""
+    if role in ("agent", "supervisor", "admin"):
+        return True
+    if role == "unit_handler":
+        if event.stream != ev.STREAM_CASES:
+            return False
+        d = event.data
+        return unit_code is not None and (
+            d.get("unit_code") == unit_code or unit_code in (d.get("co_unit_codes") or [])
+        )
+    return False
+
+
+def sse(data: str, *, id_: str | None = None, event: str | None = None) -> str:
+    """One Server-Sent Events message."""
+    lines = []
+    if id_:
+        lines.append(f"id: {id_}")
+    if event:
+        lines.append(f"event: {event}")
+    lines.extend(f"data: {line}" for line in data.split("\n"))
+    return "\n".join(lines) + "\n\n"
+
+
+@dataclass(eq=False)
+class Subscriber:
+    role: str
+    unit_code: str | None
+    wallboard: bool
+    queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(BUFFER))
+    overflowed: bool = False
+    _cache_key: str = ""
+
+    def push(self, text: str | None) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(None)  # end of stream: the browser reconnects with its cursor
+
+
+class Hub:
+    """One per process. ``await hub.start()`` (idempotent) then :meth:`stream` per connection."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        tz: str = "Asia/Shanghai",
+        sla_seconds: float = 20.0,
+        wrapup_seconds: float = 2.0,
+        block_ms: int = 1000,
+    ) -> None:
+        self.redis_url = redis_url
+        self.tz = ZoneInfo(tz)
+        self.wallboard = Wallboard(self.tz, sla_seconds, wrapup_seconds)
+        self.block_ms = block_ms
+        self.positions: dict[str, str] = {}
+        self.subscribers: set[Subscriber] = set()
+        self.events_read = 0
+        self.started = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._redis: aredis.Redis | None = None
+        self._wallboard_dirty = False
+        self.last_error: str | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def client(self) -> Any:  # redis.asyncio.Redis (its stubs type stream replies too loosely)
+        if self._redis is None:
+            self._redis = aredis.Redis.from_url(
+                self.redis_url, socket_connect_timeout=2.0, socket_timeout=None
+            )
+        return self._redis
+
+    async def start(self) -> None:
+        async with self._lock:
+            if self._task is not None and not self._task.done():
+                return
+            self._task = asyncio.create_task(self._run(), name="console-hub")
+        await asyncio.wait_for(self.started.wait(), 10)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        for sub in list(self.subscribers):
+            sub.push(None)
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
+            self._redis = None
+        self.started.clear()
+
+    async def _bootstrap(self) -> None:
+        """Positions = the end of each stream now; the wallboard = today's events replayed."""
+        r = self.client()
+        midnight = datetime.combine(datetime.now(self.tz).date(), dtime.min, self.tz)
+        start_id = f"{int(midnight.timestamp() * 1000)}-0"
+        for stream in STREAM_KEYS:
+            last = await r.xrevrange(stream, count=1)
+            self.positions[stream] = _s(last[0][0]) if last else "0-0"
+        for stream in WALLBOARD_STREAMS:
+            lo = start_id
+            end = self.positions[stream]
+            if end == "0-0":
+                continue
+            while True:
+                batch = await r.xrange(stream, min=lo, max=end, count=1000)
+                for _entry_id, fields in batch:
+                    d = ev.decode(fields)
+                    self.wallboard.apply(d["type"], d["data"] if isinstance(d["data"], dict) else {}, d["ts"])
+                if len(batch) < 1000:
+                    break
+                lo = "(" + _s(batch[-1][0])
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                if not self.started.is_set():
+                    await self._bootstrap()
+                    self.started.set()
+                    self.last_error = None
+                resp = await self.client().xread(dict(self.positions), count=500, block=self.block_ms)
+                backoff = 0.5
+                for stream_raw, entries in resp or []:
+                    stream = _s(stream_raw)
+                    for entry_id_raw, fields in entries:
+                        self._dispatch(stream, _s(entry_id_raw), fields)
+                self._flush_wallboard()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis outage: keep the connections, retry with backoff
+                self.last_error = f"{exc.__class__.__name__}: {exc}"
+                log.warning("console hub: %s; retrying in %.1f s", self.last_error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _dispatch(self, stream: str, entry_id: str, fields: dict[Any, Any]) -> None:
+        self.events_read += 1
+        self.positions[stream] = entry_id
+        try:
+            d = ev.decode(fields)
+        except (ValueError, TypeError):
+            log.warning("console hub: undecodable entry %s on %s", entry_id, stream)
+            return
+        data = d["data"] if isinstance(d["data"], dict) else {"value": d["data"]}
+        event = Event(stream, entry_id, str(d["type"]), data, d["ts"], encode_cursor(self.positions))
+        if stream in WALLBOARD_STREAMS and self.wallboard.apply(event.type, data, event.ts):
+            self._wallboard_dirty = True
+        cache: dict[str, str] = {}
+        for sub in self.subscribers:
+            if not visible(event, sub.role, sub.unit_code):
+                continue
+            text = cache.get(sub.role)
+            if text is None:
+                text = sse(json.dumps(event.message(sub.role), ensure_ascii=False), id_=event.cursor)
+                cache[sub.role] = text
+            sub.push(text)
+
+    def wallboard_message(self) -> str:
+        return sse(json.dumps(self.wallboard.snapshot(), ensure_ascii=False), event="wallboard")
+
+    def _flush_wallboard(self) -> None:
+        if not self._wallboard_dirty:
+            return
+        self._wallboard_dirty = False
+        subs = [s for s in self.subscribers if s.wallboard]
+        if not subs:
+            return
+        text = self.wallboard_message()
+        for sub in subs:
+            sub.push(text)
+
+    # ------------------------------------------------------------------ connections
+    async def _replay(self, sub: Subscriber, since: dict[str, str], upto: dict[str, str]) -> list[str]:
+        """Messages for the entries after ``since`` up to the hub's positions when ``sub`` attached."""
+        r = self.client()
+        out: list[str] = []
+        collected: list[tuple[str, str, dict[Any, Any]]] = []
+        for stream, end in upto.items():
+            start = since.get(stream)
+            if start is None or end == "0-0":
+                continue
+            lo = "(" + start
+            while True:
+                batch = await r.xrange(stream, min=lo, max=end, count=1000)
+                collected.extend((stream, _s(i), f) for i, f in batch)
+                if len(batch) < 1000:
+                    break
+                lo = "(" + _s(batch[-1][0])
+        collected.sort(key=lambda t: tuple(int(x) for x in t[1].split("-")))
+        # cursors of replayed entries: the client's positions advanced entry by entry
+        cursor = {s: since.get(s, upto[s]) for s in upto}
+        for stream, entry_id, fields in collected:
+            cursor[stream] = entry_id
+            try:
+                d = ev.decode(fields)
+            except (ValueError, TypeError):
+                continue
+            data = d["data"] if isinstance(d["data"], dict) else {"value": d["data"]}
+            event = Event(stream, entry_id, str(d["type"]), data, d["ts"], encode_cursor(cursor))
+            if visible(event, sub.role, sub.unit_code):
+                out.append(sse(json.dumps(event.message(sub.role), ensure_ascii=False), id_=event.cursor))
+        return out
+
+    async def stream(
+        self,
+        *,
+        role: str,
+        unit_code: str | None,
+        wallboard: bool = False,
+        last_event_id: str | None = None,
+        is_disconnected: Callable[[], Any] | None = None,
+        heartbeat_s: float = HEARTBEAT_S,
+    ) -> AsyncIterator[str]:
+        """The SSE body of one console connection."""
+        await self.start()
+        since: dict[str, str] | None = None
+        if last_event_id:
+            since = decode_cursor(last_event_id)  # raises CursorError → 400 before streaming
+        sub = Subscriber(role=role, unit_code=unit_code, wallboard=wallboard)
+        # attach and take the positions in one step (no await between): live events come after them
+        self.subscribers.add(sub)
+        upto = dict(self.positions)
+        try:
+            yield "retry: 1000\n\n"
+            hello = {"cursor": encode_cursor(upto), "resumed": since is not None}
+            # a fresh connection starts its cursor here, so a reconnect before any event loses nothing
+            yield sse(
+                json.dumps(hello), id_=None if since is not None else encode_cursor(upto), event="hello"
+            )
+            if since is not None:
+                for text in await self._replay(sub, since, upto):
+                    yield text
+            if wallboard:
+                yield self.wallboard_message()
+            last_beat = time.monotonic()
+            while True:
+                try:
+                    item = await asyncio.wait_for(sub.queue.get(), timeout=heartbeat_s)
+                except TimeoutError:
+                    item = ": keep-alive\n\n"
+                if item is None:
+                    return
+                yield item
+                if time.monotonic() - last_beat > heartbeat_s:
+                    last_beat = time.monotonic()
+                    if is_disconnected is not None and await is_disconnected():
+                        return
+        finally:
+            self.subscribers.discard(sub)

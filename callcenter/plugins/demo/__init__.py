@@ -1,0 +1,1 @@
+"""The demo stack (演示环境): every service on one machine with simulated callers."""

@@ -1,0 +1,250 @@
+"""faster-whisper engine for Mandarin (Whisper 普通话识别), utterance-level decoding.
+
+Whisper is not a streaming model: :class:`WhisperSession` cuts the stream into utterances with the
+WebRTC VAD (:mod:`callcenter.plugins.speech.vad`) and decodes each one when it ends (``language="zh"``,
+CTranslate2 int8
+on the CPU). The prompt carries a fixed Mandarin sentence (which also pushes Whisper towards
+simplified characters) and hot words drawn from the matter catalogue (:func:`catalogue_hotwords`).
+Output goes through OpenCC t2s and punctuation normalisation
+(:func:`callcenter.plugins.speech.text.normalize_transcript`).
+
+Partial results (re-decoding the utterance in progress) are a two-pass option
+(:mod:`callcenter.plugins.speech.twopass`); on this 2-core machine they are expensive, so the recommended
+set-up is Vosk
+for partials and Whisper for finals.
+
+The model loads once per process (:func:`get_whisper_engine`); ``num_workers`` CTranslate2 workers
+let that many threads decode at the same time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from callcenter.plugins.speech.audio import FloatArray, float_to_pcm16, pcm16_to_float, read_audio, resample
+from callcenter.plugins.speech.engine import FileTranscript, Result, check_rate
+from callcenter.plugins.speech.text import normalize_transcript
+from callcenter.plugins.speech.vad import Utterance, UtteranceSegmenter, VadConfig
+
+log = logging.getLogger(__name__)
+
+WHISPER_RATE = 16000
+DEFAULT_PROMPT = "以下是普通话的句子，是市民拨打12345热线反映的问题。"
+
+#: Common hotline words used as hot words when no catalogue is available.
+DEFAULT_HOTWORDS = (
+    "噪音",
+    "扰民",
+    "施工",
+    "供暖",
+    "停水",
+    "停电",
+    "物业",
+    "小区",
+    "垃圾",
+    "占道",
+    "井盖",
+    "路灯",
+    "投诉",
+    "举报",
+    "街道",
+    "社区",
+)
+
+
+@dataclass(frozen=True)
+class WhisperOptions:
+    """Decoding options."""
+
+    language: str = "zh"
+    beam_size: int = 5
+    initial_prompt: str | None = None  # e.g. DEFAULT_PROMPT; measured slightly worse on the test clips
+    hotwords: tuple[str, ...] = ()  # e.g. catalogue_hotwords(...) or DEFAULT_HOTWORDS
+    max_hotword_chars: int = 120
+
+    def hotword_text(self) -> str | None:
+        if not self.hotwords:
+            return None
+        out: list[str] = []
+        size = 0
+        for word in self.hotwords:
+            if size + len(word) + 1 > self.max_hotword_chars:
+                break
+            out.append(word)
+            size += len(word) + 1
+        return "，".join(out)
+
+
+def catalogue_hotwords(
+    names: Iterable[str], keywords: Iterable[str] = (), limit: int = 40
+) -> tuple[str, ...]:
+    """Hot words from matter names and keywords (事项名称 / 关键词), short distinct terms first.
+
+    Pure: the caller reads ``Matter.name`` / ``Matter.keywords`` from the database
+    (:func:`load_catalogue_hotwords`).
+    """
+    seen: dict[str, None] = {}
+    for term in [*keywords, *names]:
+        term = term.strip()
+        if 2 <= len(term) <= 8 and term not in seen:
+            seen[term] = None
+    return tuple(sorted(seen, key=len)[:limit])
+
+
+def load_catalogue_hotwords(database_url: str | None = None, limit: int = 40) -> tuple[str, ...]:
+    """Hot words from the active matters in the database (empty if there are none)."""
+    from sqlalchemy import select
+
+    from callcenter.db.models import Matter
+    from callcenter.db.session import session_scope
+
+    with session_scope(database_url) as session:
+        rows = session.execute(select(Matter.name, Matter.keywords).where(Matter.active.is_(True))).all()
+    names = [r[0] for r in rows]
+    keywords = [k for r in rows for k in (r[1] or [])]
+    return catalogue_hotwords(names, keywords, limit=limit)
+
+
+class WhisperEngine:
+    """A loaded faster-whisper model shared by all sessions of the process."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        compute_type: str = "int8",
+        cpu_threads: int = 0,
+        num_workers: int = 1,
+        options: WhisperOptions | None = None,
+        vad: VadConfig | None = None,
+        name: str = "whisper",
+    ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from faster_whisper import WhisperModel
+
+        self.name = name
+        self.model_path = Path(model_path)
+        self.options = options or WhisperOptions()
+        self.vad = vad or VadConfig()
+        self.model = WhisperModel(
+            str(self.model_path),
+            device="cpu",
+            compute_type=compute_type,
+            cpu_threads=cpu_threads or (os.cpu_count() or 1),
+            num_workers=num_workers,
+            local_files_only=True,
+        )
+
+    def with_options(self, options: WhisperOptions) -> WhisperEngine:
+        """A view of this engine (same loaded model) with other decoding options."""
+        clone = object.__new__(WhisperEngine)
+        clone.__dict__.update(self.__dict__)
+        clone.options = options
+        return clone
+
+    def decode(self, samples: FloatArray, offset_s: float = 0.0, final: bool = True) -> Result | None:
+        """Decode one utterance (16 kHz float32). ``None`` when nothing was said."""
+        if samples.size < WHISPER_RATE // 10:
+            return None
+        opts = self.options
+        segments, _info = self.model.transcribe(
+            samples,
+            language=opts.language,
+            beam_size=opts.beam_size,
+            initial_prompt=opts.initial_prompt,
+            hotwords=opts.hotword_text(),
+            condition_on_previous_text=False,
+            without_timestamps=False,  # text-only mode drops whole sentences of longer utterances
+            vad_filter=False,
+            temperature=0.0 if not final else [0.0, 0.2, 0.4],
+        )
+        texts: list[str] = []
+        logprobs: list[float] = []
+        for seg in segments:
+            if seg.no_speech_prob > 0.6 and seg.avg_logprob < -0.8:
+                continue  # Whisper's own "nothing said" signal (guards against hallucinated text)
+            if seg.compression_ratio > 2.4:
+                continue  # a phrase repeated over and over: Whisper looping on music or noise
+            texts.append(seg.text)
+            logprobs.append(seg.avg_logprob)
+        text = normalize_transcript("".join(texts))
+        if not text:
+            return None
+        return Result(
+            text=text,
+            start_s=round(offset_s, 3),
+            end_s=round(offset_s + samples.size / WHISPER_RATE, 3),
+            final=final,
+            engine=self.name,
+            confidence=round(float(np.exp(np.mean(logprobs))), 3) if logprobs else None,
+        )
+
+    def decode_pcm(
+        self, pcm: bytes, sample_rate: int, offset_s: float = 0.0, final: bool = True
+    ) -> Result | None:
+        """Decode 16-bit PCM at 8 or 16 kHz."""
+        return self.decode(
+            resample(pcm16_to_float(pcm), check_rate(sample_rate), WHISPER_RATE), offset_s, final
+        )
+
+    def open_session(self, sample_rate: int, *, grammar: Sequence[str] | None = None) -> WhisperSession:
+        if grammar:
+            raise ValueError("grammar mode is a Vosk feature; use the vosk engine for short answers")
+        return WhisperSession(self, sample_rate)
+
+    def transcribe_file(self, path: Path) -> FileTranscript:
+        samples, rate = read_audio(path)
+        duration = samples.size / rate
+        if rate not in (8000, 16000):
+            samples, rate = resample(samples, rate, WHISPER_RATE), WHISPER_RATE
+        session = self.open_session(rate)
+        pcm = float_to_pcm16(samples)
+        results = [r for r in session.accept(pcm) if r.final]
+        results.extend(session.finish())
+        return FileTranscript(
+            text="".join(r.text for r in results),
+            engine=self.name,
+            duration_s=duration,
+            utterances=tuple(results),
+        )
+
+
+class WhisperSession:
+    """VAD-segmented Whisper decoding of one stream: a final per utterance, no partials
+    (partials come from :class:`callcenter.plugins.speech.twopass.TwoPassRecognizer`)."""
+
+    def __init__(self, engine: WhisperEngine, sample_rate: int) -> None:
+        self.sample_rate = check_rate(sample_rate)
+        self.engine = engine
+        self.segmenter = UtteranceSegmenter(sample_rate, engine.vad)
+
+    def _decode(self, utterances: list[Utterance]) -> list[Result]:
+        results = (self.engine.decode_pcm(u.pcm, u.sample_rate, u.start_s) for u in utterances)
+        return [r for r in results if r is not None]
+
+    def accept(self, pcm: bytes) -> list[Result]:
+        return self._decode(self.segmenter.feed(pcm))
+
+    def finish(self) -> list[Result]:
+        return self._decode(self.segmenter.flush())
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str, compute_type: str, cpu_threads: int, num_workers: int) -> WhisperEngine:
+    return WhisperEngine(
+        Path(path), compute_type=compute_type, cpu_threads=cpu_threads, num_workers=num_workers
+    )
+
+
+def get_whisper_engine(
+    model_path: Path, *, compute_type: str = "int8", cpu_threads: int = 0, num_workers: int = 1
+) -> WhisperEngine:
+    """The process-wide engine for ``model_path`` (loaded once)."""
+    return _cached(str(model_path), compute_type, cpu_threads, num_workers)

@@ -1,0 +1,1 @@
+"""Tests of the capability plugins (mirrors callcenter/plugins)."""
