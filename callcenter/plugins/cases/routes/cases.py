@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from callcenter.api.deps import CurrentUser, SessionDep, actor_of, require_roles
-from callcenter.api.schemas import CaseCreate, CaseEventOut, CaseOut, CasePage, TransitionIn
+from callcenter.api.schemas import MAX_OFFSET, CaseCreate, CaseEventOut, CaseOut, CasePage, TransitionIn
 from callcenter.db.models import Suggestion, SuggestionFeedback, User
 from callcenter.domain import workflow
 from callcenter.domain.workflow import Command
@@ -76,7 +76,7 @@ def search(
     q: Annotated[str | None, Query(max_length=100)] = None,
     overdue: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> CasePage:
     if user.role == "unit_handler":
         unit = user.unit_code  # a unit sees only its own cases
