@@ -16,7 +16,6 @@ originations per second at the concurrency cap (``--cap``).
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import platform
@@ -153,25 +152,18 @@ def originate_figures(n: int, cap: int, redis_url: str) -> dict[str, Any]:
     from callcenter.db import migrate
     from callcenter.db.session import session_scope
     from callcenter.plugins.callbacks.dialler import Dialler
-    from callcenter.plugins.telephony.provision import AsteriskProcess, provision
     from callcenter.services import callbacks as service
-    from tests.support.asterisk import LOCK_PATH, AsteriskHandle, start_stack
+    from tests.support.asterisk import exclusive_asterisk, start_stack
 
     base = Settings(mode="test")
-    LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
-    with open(LOCK_PATH, "w") as lock, tempfile.TemporaryDirectory() as tmp:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # never against the Asterisk a test run is using
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        exclusive_asterisk(base, TelephonySettings(speech_step=False)) as handle,
+    ):
         db_url = f"sqlite:///{tmp}/bench.sqlite3"
         migrate.upgrade(db_url)
         client = redis.Redis.from_url(redis_url)
         client.flushdb()
-        proc = AsteriskProcess(base)
-        started_here = proc.pid() is None
-        if started_here:
-            provision(base, TelephonySettings(speech_step=False))
-            proc.start()
-        handle = AsteriskHandle(base, proc)
-        handle.reset_globals()
         handle.set_global("SIM_ANSWER_ALL", "busy")
         settings = Settings(
             mode="test",
@@ -223,8 +215,6 @@ def originate_figures(n: int, cap: int, redis_url: str) -> dict[str, Any]:
                     results = [r["last_result"] for r in service.list_callbacks(s, limit=n + 10)]
         finally:
             handle.set_global("SIM_ANSWER_ALL", "")
-            if started_here:
-                proc.stop()
             client.flushdb()
     return {
         "callbacks": n,

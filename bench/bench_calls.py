@@ -11,7 +11,6 @@ commands only), queue wait, lost calls, CPU seconds used.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import platform
@@ -54,26 +53,19 @@ def main() -> None:
 
     from callcenter.config import Settings
     from callcenter.db import migrate
-    from callcenter.plugins.telephony.provision import AsteriskProcess, provision
     from callcenter.plugins.telephony.simulator import SimOptions, Simulator, summarize
-    from tests.support.asterisk import LOCK_PATH, AsteriskHandle, start_stack
+    from tests.support.asterisk import exclusive_asterisk, start_stack
 
     settings = Settings(mode="test")
-    LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
-    with open(LOCK_PATH, "w") as lock, tempfile.TemporaryDirectory() as tmp:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # never run against the Asterisk a test run is using
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        exclusive_asterisk(settings, TelephonySettings(speech_step=False, wrapup_time_s=1)) as handle,
+    ):
         db_url = args.database_url or f"sqlite:///{tmp}/bench.sqlite3"
         migrate.upgrade(db_url)
         client = redis.Redis.from_url(args.redis_url)
         client.flushdb()
-        proc = AsteriskProcess(settings)
-        started_here = proc.pid() is None
-        if started_here:
-            provision(settings, TelephonySettings(speech_step=False, wrapup_time_s=1))
-            proc.start()
-        handle = AsteriskHandle(settings, proc)
-        handle.reset_globals()
-        ast_pid = proc.pid()
+        ast_pid = handle.process.pid()
         assert ast_pid is not None
         try:
             with start_stack(handle, db_url, args.redis_url) as stack:
@@ -97,8 +89,6 @@ def main() -> None:
                 cpu_ast, cpu_me = _cpu_seconds(ast_pid) - cpu_ast0, time.process_time() - cpu_me0
                 agi = stack.agi.stats.snapshot()
         finally:
-            if started_here:
-                proc.stop()
             client.flushdb()
     summary = summarize(results, elapsed)
     sent = [c.sent_at for c in sim.calls]

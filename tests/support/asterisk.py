@@ -109,6 +109,33 @@ class AsteriskHandle:
         self.reset_globals()
 
 
+@contextlib.contextmanager
+def exclusive_asterisk(settings: Settings, telephony: TelephonySettings) -> Iterator[AsteriskHandle]:
+    """The machine's test Asterisk for a benchmark, under the test lock (it queues behind test runs).
+
+    Provisions and starts it with ``telephony`` unless it already runs (then it is used as it is), and
+    stops it at the end only when it was started here.
+    """
+    from callcenter.plugins.telephony.provision import AsteriskProcess, provision
+
+    LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK_PATH, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        proc = AsteriskProcess(settings)
+        started_here = proc.pid() is None
+        if started_here:
+            provision(settings, telephony)
+            proc.start()
+        handle = AsteriskHandle(settings, proc)
+        handle.reset_globals()
+        try:
+            yield handle
+        finally:
+            if started_here:
+                proc.stop()
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _test_settings() -> Settings:
     return Settings(mode="test")
 
