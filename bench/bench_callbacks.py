@@ -20,14 +20,19 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from callcenter.config import TelephonySettings
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.support (the test Asterisk helpers) lives beside the product
+
+from callcenter.config import TelephonySettings  # noqa: E402
 
 os.environ.setdefault("CALLCENTER_MODE", "test")
 os.environ.setdefault("CALLCENTER_CALLBACKS__WINDOW_START", "00:00")

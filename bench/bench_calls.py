@@ -15,12 +15,16 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from callcenter.config import TelephonySettings
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.support (the test Asterisk helpers) lives beside the product
+
+from callcenter.config import TelephonySettings  # noqa: E402
 
 os.environ.setdefault("CALLCENTER_MODE", "test")
 
