@@ -12,6 +12,7 @@ from fastapi import HTTPException, Request, status
 from callcenter.db.models import User
 
 from .deps import settings_of
+from .schemas import CommandResult
 
 #: Pause reasons (暂停原因) sent to Asterisk as QueuePause ``Reason``; labels in zh-CN.json.
 PAUSE_REASONS = ("break", "training", "acw", "meeting")
@@ -39,7 +40,7 @@ def user_node(request: Request, user: User) -> str:
     return user.node or settings_of(request).asterisk.node
 
 
-async def run_command(request: Request, type_: str, node: str | None = None, **args: Any) -> dict[str, Any]:
+async def run_command(request: Request, type_: str, node: str | None = None, **args: Any) -> CommandResult:
     """Send one command to Asterisk through the AMI bridge of ``node`` and wait for its result."""
     import redis
 
@@ -72,7 +73,7 @@ async def run_command(request: Request, type_: str, node: str | None = None, **a
             status.HTTP_502_BAD_GATEWAY,
             f"Asterisk refused {type_}: {result.get('message') or result.get('error') or 'failed'}",
         )
-    return {"action_id": action_id, "result": result}
+    return CommandResult(action_id=action_id, result=result)
 
 
 def my_interface(user: User) -> str:

@@ -11,7 +11,7 @@ from callcenter.api.deps import SessionDep
 
 from ..asterisk import my_interface, run_command, user_node
 from ..deps import CenterUser, settings_of
-from ..schemas import PauseIn, QueueIn
+from ..schemas import CommandResult, PauseIn, QueueIn
 
 router = APIRouter(prefix="/api/console", tags=["console"])
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/console", tags=["console"])
 @router.post("/agent/queue")
 async def agent_queue(
     body: QueueIn, request: Request, user: CenterUser, session: SessionDep
-) -> dict[str, Any]:
+) -> CommandResult:
     """签入 / 签出: join or leave the hotline queue (QueueAdd / QueueRemove)."""
     session.close()  # no transaction held while waiting for Asterisk
     iface = my_interface(user)
@@ -42,7 +42,7 @@ async def agent_queue(
 @router.post("/agent/pause")
 async def agent_pause(
     body: PauseIn, request: Request, user: CenterUser, session: SessionDep
-) -> dict[str, Any]:
+) -> CommandResult:
     """示忙 (with a reason: break / training / after-call work / meeting) and 示闲 (QueuePause)."""
     session.close()
     iface = my_interface(user)

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from sqlalchemy import select
 
 from callcenter.api.deps import SessionDep
-from callcenter.db.models import Case
 from callcenter.domain.privacy import phone_for_role
+from callcenter.exceptions import NotFound
 from callcenter.services.callbacks import list_callbacks as callback_rows
 from callcenter.services.callbacks import schedule
+from callcenter.services.calls import get_call
+from callcenter.services.cases import get_case
 
 from ..deps import CenterUser, settings_of
-from ..schemas import CallbackIn
-from .calls import _call_or_404
+from ..schemas import CallbackIn, CallbackRow, CallbackScheduled
 
 router = APIRouter(prefix="/api/console", tags=["console"])
 
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/console", tags=["console"])
 @router.post("/callbacks", status_code=status.HTTP_201_CREATED)
 def schedule_callback(
     body: CallbackIn, request: Request, session: SessionDep, user: CenterUser
-) -> dict[str, Any]:
+) -> CallbackScheduled:
     """预约回拨: schedule an outbound call to the citizen (run by the worker's callback dialler)."""
     now = datetime.now(UTC)
     at = body.at or now
@@ -34,11 +34,12 @@ def schedule_callback(
         raise HTTPException(422, "at must be between now and 30 days ahead")
     call_id = case_id = None
     if body.uniqueid:
-        call_id = _call_or_404(session, body.uniqueid).id
+        call_id = get_call(session, body.uniqueid).id
     if body.case_number:
-        case_id = session.scalar(select(Case.id).where(Case.number == body.case_number))
-        if case_id is None:
-            raise HTTPException(422, f"no case numbered {body.case_number!r}")
+        try:
+            case_id = get_case(session, body.case_number).id
+        except NotFound as exc:  # a reference in the body, not the resource of the URL
+            raise HTTPException(422, f"no case numbered {body.case_number!r}") from exc
     key = f"console:{body.uniqueid or body.case_number or '-'}:{body.phone}:{at.astimezone(UTC):%Y%m%d%H%M}"
     outcome = {"requested_by": user.username, **({"note": body.note} if body.note else {})}
     try:
@@ -57,12 +58,12 @@ def schedule_callback(
     except ValueError as exc:  # a phone number that cannot be dialled
         raise HTTPException(422, str(exc)) from exc
     session.commit()
-    return {
-        "id": existing.id,
-        "phone": phone_for_role(existing.phone, user.role),
-        "next_attempt_at": existing.next_attempt_at.isoformat(),
-        "status": existing.status,
-    }
+    return CallbackScheduled(
+        id=existing.id,
+        phone=phone_for_role(existing.phone, user.role),
+        next_attempt_at=existing.next_attempt_at,
+        status=existing.status,
+    )
 
 
 @router.get("/callbacks")
@@ -74,9 +75,9 @@ def list_callbacks(
     ] = None,
     kind: Literal["queue_callback", "return_visit"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> list[dict[str, Any]]:
+) -> list[CallbackRow]:
     """回拨 / 回访: scheduled, in-progress and finished callbacks with attempts and outcome (survey)."""
     rows = callback_rows(session, status=status_, kind=kind, limit=limit)
-    for row in rows:
-        row["phone"] = phone_for_role(row["phone"], user.role)
-    return rows
+    return [
+        CallbackRow.model_validate({**row, "phone": phone_for_role(row["phone"], user.role)}) for row in rows
+    ]

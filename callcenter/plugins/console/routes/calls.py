@@ -6,33 +6,33 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import StreamingResponse
-from sqlalchemy import func, select
 
 from callcenter.api.deps import SessionDep
 from callcenter.api.schemas import CaseOut
-from callcenter.db.models import Call, Case, Suggestion, TranscriptUtterance, Unit
-from callcenter.domain.callers import REPEAT_CALL_WINDOW, is_repeat_caller
+from callcenter.db.models import Case, Suggestion
 from callcenter.domain.privacy import phone_for_role
-from callcenter.domain.workflow import OPEN_STATUSES
+from callcenter.services.calls import get_call
 
+from .. import services
 from ..asterisk import run_command
 from ..deps import CenterUser, settings_of
 from ..hub import sse
-from ..schemas import TransferIn
+from ..schemas import (
+    CallInfo,
+    CaseRow,
+    CommandResult,
+    ScreenPop,
+    SuggestionOut,
+    TranscriptLine,
+    TransferIn,
+    UnitRef,
+)
 
 router = APIRouter(prefix="/api/console", tags=["console"])
-
-
-def _call_or_404(session: SessionDep, uniqueid: str) -> Call:
-    call = session.scalar(select(Call).where(Call.uniqueid == uniqueid))
-    if call is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no call with uniqueid {uniqueid!r}")
-    return call
 
 
 @router.get("/calls/{uniqueid}/live")
@@ -47,7 +47,7 @@ async def call_live(
 
     from callcenter.events import decode, transcript_stream
 
-    _call_or_404(session, uniqueid)
+    get_call(session, uniqueid)
     session.close()
     start = request.headers.get("last-event-id") or "0-0"
     ms, _, seq = start.partition("-")
@@ -84,112 +84,57 @@ async def call_live(
     )
 
 
-def _suggestion_out(session: SessionDep, s: Suggestion) -> dict[str, Any]:
-    unit_name = session.scalar(select(Unit.name).where(Unit.code == s.unit_code)) if s.unit_code else None
-    return {
-        "id": s.id,
-        "text": s.text,
-        "matters": s.matters[:3],
-        "unit": {"code": s.unit_code, "name": unit_name} if s.unit_code else None,
-        "area": s.area,
-        "evidence": s.evidence,
-        "confidence": s.confidence,
-        "auto_dispatch": s.auto_dispatch,
-        "model_version": s.model_version,
-    }
+def _case_row(case: Case, role: str) -> CaseRow:
+    return CaseRow.model_validate(CaseOut.build(case, role).model_dump(include=set(CaseRow.model_fields)))
+
+
+def _suggestion_out(s: Suggestion, unit_name: str | None) -> SuggestionOut:
+    return SuggestionOut(
+        id=s.id,
+        text=s.text,
+        matters=s.matters[:3],
+        unit=UnitRef(code=s.unit_code, name=unit_name) if s.unit_code else None,
+        area=s.area,
+        evidence=s.evidence,
+        confidence=s.confidence,
+        auto_dispatch=s.auto_dispatch,
+        model_version=s.model_version,
+    )
 
 
 @router.get("/screen-pop/{uniqueid}")
-def screen_pop(uniqueid: str, session: SessionDep, user: CenterUser) -> dict[str, Any]:
+def screen_pop(uniqueid: str, session: SessionDep, user: CenterUser) -> ScreenPop:
     """弹屏: the caller (number masked per role), open and past cases, repeat-caller flag, the
     transcript so far and the latest suggestion of the call."""
-    call = _call_or_404(session, uniqueid)
-    phone = call.caller_number
-    open_cases: list[Case] = []
-    past_cases: list[Case] = []
-    prior_calls = 0
-    if phone:
-        rows = session.scalars(
-            select(Case)
-            .where(Case.caller_phone == phone)
-            .order_by(Case.created_at.desc(), Case.id.desc())
-            .limit(30)
-        )
-        for c in rows:
-            (open_cases if c.status in OPEN_STATUSES else past_cases).append(c)
-        since = (call.started_at or datetime.now(UTC)) - REPEAT_CALL_WINDOW
-        prior_calls = int(
-            session.scalar(
-                select(func.count())
-                .select_from(Call)
-                .where(Call.caller_number == phone, Call.id != call.id, Call.started_at >= since)
-            )
-            or 0
-        )
-    utterances = session.scalars(
-        select(TranscriptUtterance)
-        .where(TranscriptUtterance.call_id == call.id)
-        .order_by(TranscriptUtterance.seq)
+    rows = services.screen_pop(session, uniqueid)
+    call = rows.call
+    return ScreenPop(
+        call=CallInfo(
+            uniqueid=call.uniqueid,
+            caller_number=phone_for_role(call.caller_number, user.role),
+            caller_name=rows.caller_name,
+            dialled_number=call.dialled_number,
+            queue=call.queue,
+            agent=call.agent,
+            channel=call.channel,
+            started_at=call.started_at,
+            answered_at=call.answered_at,
+            ended_at=call.ended_at,
+            ivr_choice=call.ivr_choice,
+            case_id=call.case_id,
+        ),
+        repeat_caller=rows.repeat_caller,
+        prior_calls=rows.prior_calls,
+        open_cases=[_case_row(c, user.role) for c in rows.open_cases],
+        past_cases=[_case_row(c, user.role) for c in rows.past_cases],
+        transcript=[TranscriptLine(seq=u.seq, text=u.text) for u in rows.utterances],
+        suggestion=_suggestion_out(rows.suggestion, rows.suggestion_unit_name) if rows.suggestion else None,
     )
-    suggestion = session.scalar(
-        select(Suggestion).where(Suggestion.call_id == call.id).order_by(Suggestion.id.desc()).limit(1)
-    )
-    name = call.caller_name or next((c.caller_name for c in open_cases + past_cases if c.caller_name), None)
-
-    def case_row(c: Case) -> dict[str, Any]:
-        return CaseOut.build(c, user.role).model_dump(
-            mode="json",
-            include={
-                "number",
-                "status",
-                "status_label",
-                "matter_code",
-                "description",
-                "created_at",
-                "unit_code",
-                "due_at",
-            },
-        )
-
-    return {
-        "call": {
-            "uniqueid": call.uniqueid,
-            "caller_number": phone_for_role(phone, user.role),
-            "caller_name": name,
-            "dialled_number": call.dialled_number,
-            "queue": call.queue,
-            "agent": call.agent,
-            "channel": call.channel,
-            "started_at": call.started_at.isoformat() if call.started_at else None,
-            "answered_at": call.answered_at.isoformat() if call.answered_at else None,
-            "ended_at": call.ended_at.isoformat() if call.ended_at else None,
-            "ivr_choice": call.ivr_choice,
-            "case_id": call.case_id,
-        },
-        "repeat_caller": is_repeat_caller(prior_calls, len(open_cases)),
-        "prior_calls": prior_calls,
-        "open_cases": [case_row(c) for c in open_cases],
-        "past_cases": [case_row(c) for c in past_cases[:10]],
-        "transcript": [{"seq": u.seq, "text": u.text, "final": True} for u in utterances],
-        "suggestion": _suggestion_out(session, suggestion) if suggestion else None,
-    }
-
-
-def _caller_channel(session: SessionDep, uniqueid: str) -> tuple[str, str | None]:
-    """The live channel of a call and the node that carries it."""
-    from callcenter.domain.nodes import node_of_uniqueid
-
-    call = _call_or_404(session, uniqueid)
-    if call.ended_at is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, "the call has already ended")
-    if not call.channel:
-        raise HTTPException(status.HTTP_409_CONFLICT, "the call's channel is unknown")
-    return call.channel, call.node or node_of_uniqueid(call.uniqueid)
 
 
 @router.post("/calls/{uniqueid}/hangup")
-async def hangup(uniqueid: str, request: Request, session: SessionDep, user: CenterUser) -> dict[str, Any]:
-    channel, node = _caller_channel(session, uniqueid)
+async def hangup(uniqueid: str, request: Request, session: SessionDep, user: CenterUser) -> CommandResult:
+    channel, node = services.caller_channel(session, uniqueid)
     session.close()
     return await run_command(request, "hangup", node=node, channel=channel)
 
@@ -197,9 +142,9 @@ async def hangup(uniqueid: str, request: Request, session: SessionDep, user: Cen
 @router.post("/calls/{uniqueid}/transfer")
 async def transfer(
     uniqueid: str, body: TransferIn, request: Request, session: SessionDep, user: CenterUser
-) -> dict[str, Any]:
+) -> CommandResult:
     """转接: redirect the caller's channel to another extension (blind transfer)."""
-    channel, node = _caller_channel(session, uniqueid)
+    channel, node = services.caller_channel(session, uniqueid)
     session.close()
     return await run_command(
         request, "redirect", node=node, channel=channel, context=body.context, exten=body.exten

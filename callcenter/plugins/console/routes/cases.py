@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from fastapi import APIRouter
 
-from fastapi import APIRouter, HTTPException, status
-from sqlalchemy import select
+from callcenter.api.deps import CurrentUser, SessionDep, actor_of
+from callcenter.domain.workflow import ACTION_LABELS, allowed_actions
+from callcenter.services.cases import get_case, to_state
 
-from callcenter.api.deps import CurrentUser, SessionDep
-from callcenter.db.models import Case
-from callcenter.services.cases import to_state
+from ..schemas import ActionOut, CaseActions
 
 router = APIRouter(prefix="/api/console", tags=["console"])
 
 
 @router.get("/cases/{number}/actions")
-def case_actions(number: str, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+def case_actions(number: str, session: SessionDep, user: CurrentUser) -> CaseActions:
     """The actions the user may take on a case now, with their Chinese labels."""
-    from callcenter.api.deps import actor_of
-    from callcenter.domain.workflow import ACTION_LABELS, allowed_actions
-
-    case = session.scalar(select(Case).where(Case.number == number))
-    if case is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no case numbered {number!r}")
+    case = get_case(session, number)
     actions = allowed_actions(to_state(case), actor_of(user))
-    return {"number": number, "actions": [{"action": a, "label": ACTION_LABELS.get(a, a)} for a in actions]}
+    return CaseActions(
+        number=number, actions=[ActionOut(action=a, label=ACTION_LABELS.get(a, a)) for a in actions]
+    )

@@ -14,13 +14,13 @@ from callcenter.services import kpi as kpi_svc
 
 from ..asterisk import my_interface, run_command, spy_target, user_node
 from ..deps import CenterUser, SupervisorUser, hub_of, settings_of
-from ..schemas import SpyIn
+from ..schemas import CommandResult, OverdueRow, SpyIn
 
 router = APIRouter(prefix="/api/console", tags=["console"])
 
 
 @router.post("/spy")
-async def spy(body: SpyIn, request: Request, user: SupervisorUser, session: SessionDep) -> dict[str, Any]:
+async def spy(body: SpyIn, request: Request, user: SupervisorUser, session: SessionDep) -> CommandResult:
     """监听 / 耳语 / 强插: ring the supervisor's phone into ChanSpy on the agent's channel."""
     session.close()
     me = my_interface(user)
@@ -37,6 +37,7 @@ async def spy(body: SpyIn, request: Request, user: SupervisorUser, session: Sess
 
 @router.get("/wallboard")
 async def wallboard(request: Request, user: CenterUser, session: SessionDep) -> dict[str, Any]:
+    """The wallboard snapshot (shape: :meth:`callcenter.plugins.console.wallboard.Wallboard.snapshot`)."""
     session.close()
     hub = hub_of(request)
     try:
@@ -57,7 +58,8 @@ def kpi_report(
     basic_weight: Annotated[float, Query(ge=0, le=1)] = 1.0,
     top: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> dict[str, Any]:
-    """三率两度 by unit or street with daily / monthly rankings, high-frequency matters and places."""
+    """三率两度 by unit or street with daily / monthly rankings, high-frequency matters and places
+    (shape: :func:`callcenter.services.kpi.report`)."""
     now = datetime.now(UTC)
     window = kpi_svc.Window.last_days(days, now, settings_of(request).timezone)
     weights = kpi_domain.Weights(basic_weight=basic_weight)
@@ -67,6 +69,6 @@ def kpi_report(
 @router.get("/overdue")
 def overdue_list(
     session: SessionDep, user: SupervisorUser, limit: Annotated[int, Query(ge=1, le=1000)] = 200
-) -> list[dict[str, Any]]:
+) -> list[OverdueRow]:
     """督办清单: cases past their accept or handling deadline."""
-    return kpi_svc.overdue(session, datetime.now(UTC), limit)
+    return [OverdueRow.model_validate(row) for row in kpi_svc.overdue(session, datetime.now(UTC), limit)]
