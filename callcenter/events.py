@@ -58,6 +58,11 @@ def audiosocket_key(audio_uuid: str) -> str:
     return f"cc:audiosocket:{audio_uuid}"
 
 
+def as_text(value: Any) -> str:
+    """A Redis reply value (bytes, or already a str with ``decode_responses``) as text (UTF-8)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def encode(type_: str, payload: dict[str, Any], ts: datetime | None = None) -> dict[str, str]:
     return {
         "type": type_,
@@ -68,11 +73,7 @@ def encode(type_: str, payload: dict[str, Any], ts: datetime | None = None) -> d
 
 def decode(fields: dict[Any, Any]) -> dict[str, Any]:
     """Decode a stream entry (bytes or str keys) to ``{"type", "data", "ts"}``."""
-
-    def s(v: Any) -> str:
-        return v.decode() if isinstance(v, bytes) else str(v)
-
-    f = {s(k): s(v) for k, v in fields.items()}
+    f = {as_text(k): as_text(v) for k, v in fields.items()}
     return {"type": f.get("type", ""), "data": json.loads(f.get("data", "{}")), "ts": f.get("ts")}
 
 
@@ -100,7 +101,7 @@ def publish_now(
 ) -> str:
     """Publish straight to Redis (for ephemeral events). Raises ``redis.RedisError`` on outage."""
     entry_id = client.xadd(stream, encode(type_, payload), maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
-    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    return as_text(entry_id)
 
 
 class OutboxRelay:

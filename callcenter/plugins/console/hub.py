@@ -81,10 +81,6 @@ def decode_cursor(raw: str) -> dict[str, str]:
     return out
 
 
-def _s(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
 @dataclass(frozen=True)
 class Event:
     """One stream entry as the consoles see it."""
@@ -220,7 +216,7 @@ class Hub:
         start_id = f"{int(midnight.timestamp() * 1000)}-0"
         for stream in STREAM_KEYS:
             last = await r.xrevrange(stream, count=1)
-            self.positions[stream] = _s(last[0][0]) if last else "0-0"
+            self.positions[stream] = ev.as_text(last[0][0]) if last else "0-0"
         for stream in WALLBOARD_STREAMS:
             lo = start_id
             end = self.positions[stream]
@@ -233,7 +229,7 @@ class Hub:
                     self.wallboard.apply(d["type"], d["data"] if isinstance(d["data"], dict) else {}, d["ts"])
                 if len(batch) < 1000:
                     break
-                lo = "(" + _s(batch[-1][0])
+                lo = "(" + ev.as_text(batch[-1][0])
 
     async def _run(self) -> None:
         backoff = 0.5
@@ -246,9 +242,9 @@ class Hub:
                 resp = await self.client().xread(dict(self.positions), count=500, block=self.block_ms)
                 backoff = 0.5
                 for stream_raw, entries in resp or []:
-                    stream = _s(stream_raw)
+                    stream = ev.as_text(stream_raw)
                     for entry_id_raw, fields in entries:
-                        self._dispatch(stream, _s(entry_id_raw), fields)
+                        self._dispatch(stream, ev.as_text(entry_id_raw), fields)
                 self._flush_wallboard()
             except asyncio.CancelledError:
                 raise
@@ -307,10 +303,10 @@ class Hub:
             lo = "(" + start
             while True:
                 batch = await r.xrange(stream, min=lo, max=end, count=1000)
-                collected.extend((stream, _s(i), f) for i, f in batch)
+                collected.extend((stream, ev.as_text(i), f) for i, f in batch)
                 if len(batch) < 1000:
                     break
-                lo = "(" + _s(batch[-1][0])
+                lo = "(" + ev.as_text(batch[-1][0])
         collected.sort(key=lambda t: tuple(int(x) for x in t[1].split("-")))
         # cursors of replayed entries: the client's positions advanced entry by entry
         cursor = {s: since.get(s, upto[s]) for s in upto}

@@ -17,16 +17,12 @@ from typing import Any
 import redis.asyncio as aredis
 
 from callcenter.commands import RESULT_KEY, RESULT_TTL_S, CommandError, build_action, command_stream
-from callcenter.events import STREAM_AGENTS, STREAM_COMMANDS, decode, encode
+from callcenter.events import STREAM_AGENTS, STREAM_COMMANDS, as_text, decode, encode
 
 log = logging.getLogger(__name__)
 
 GROUP = "ami-bridge"
 COMMAND_MAX_AGE_S = 60.0
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 # --------------------------------------------------------------------------- bridge side
@@ -109,7 +105,7 @@ class CommandExecutor:
                     GROUP, self.consumer, {s: last for s in self.streams}, count=50, block=1000
                 )
                 entries = [
-                    (_text(stream), entry_id, fields)
+                    (as_text(stream), entry_id, fields)
                     for stream, items in (resp or [])
                     for entry_id, fields in items
                 ]

@@ -45,7 +45,7 @@ async def call_live(
     """
     import redis.asyncio as aredis
 
-    from callcenter.events import decode, transcript_stream
+    from callcenter.events import as_text, decode, transcript_stream
 
     get_call(session, uniqueid)
     session.close()
@@ -70,7 +70,7 @@ async def call_live(
                     continue
                 for _stream, entries in resp:
                     for entry_id, fields in entries:
-                        pos = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                        pos = as_text(entry_id)
                         d = decode(fields)
                         msg = {"id": pos, "type": d["type"], "data": d["data"], "ts": d["ts"]}
                         yield sse(json.dumps(msg, ensure_ascii=False), id_=pos)
