@@ -30,7 +30,7 @@ from callcenter.db.models import (
     TimeLimitPolicy,
     Unit,
 )
-from callcenter.domain import numbering, workflow
+from callcenter.domain import access, numbering, workflow
 from callcenter.domain.workflow import Actor, CaseState, Command, EventRecord, TimeLimits
 from callcenter.exceptions import Conflict, Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from callcenter.observability import CASE_TRANSITIONS, count_on_commit
@@ -120,6 +120,7 @@ def _add_event(session: Session, case: Case, rec: EventRecord, seq: int) -> Case
             "from_status": rec.from_status,
             "status": rec.to_status,
             "unit_code": case.unit_code,
+            "co_unit_codes": list(case.co_unit_codes or []),
             "matter_code": case.matter_code,
             "actor_role": str(rec.actor_role),
             "actor_id": rec.actor_id,
@@ -302,6 +303,20 @@ def get_case(session: Session, number: str, *, for_update: bool = False) -> Case
     return case
 
 
+def ensure_visible(case: Case, actor: Actor) -> Case:
+    """:class:`~callcenter.exceptions.Forbidden` (403) unless ``actor`` may see ``case``
+    (:func:`callcenter.domain.access.may_see_case`)."""
+    if not access.may_see_case(str(actor.role), actor.unit_code, case.unit_code, case.co_unit_codes):
+        raise Forbidden(access.NOT_YOUR_UNIT)
+    return case
+
+
+def get_visible_case(session: Session, number: str, actor: Actor, *, for_update: bool = False) -> Case:
+    """Case ``number`` if ``actor`` may see it: 404 when there is no such case, 403 when it is another
+    unit's. Every route that takes a case number reads the case through this."""
+    return ensure_visible(get_case(session, number, for_update=for_update), actor)
+
+
 def transition(
     session: Session,
     number: str,
@@ -311,9 +326,12 @@ def transition(
     expected_version: int | None = None,
     now: datetime | None = None,
 ) -> Case:
-    """Apply one workflow action to case ``number`` (row-locked; optimistic version check)."""
+    """Apply one workflow action to case ``number`` (row-locked; optimistic version check).
+
+    The actor must be allowed to see the case (checked first: a refused action reveals nothing of it).
+    """
     now = now or utcnow()
-    case = get_case(session, number, for_update=True)
+    case = get_visible_case(session, number, actor, for_update=True)
     if expected_version is not None and case.version != expected_version:
         raise Conflict(
             f"case {number} was changed by someone else (version {case.version}, expected {expected_version})"

@@ -9,9 +9,9 @@ stream after that event (``K:1732-0,C:1731-5,...``). A browser that reconnects s
 then the live ones — nothing lost, nothing twice.
 
 Per connection the events are filtered by role: a unit handler (承办单位) sees only case events of its
-own unit; phone numbers are masked for roles that must not see them. A connection that cannot keep
-up (its buffer of :data:`BUFFER` messages is full) is closed; the browser reconnects and catches up
-from its cursor.
+own unit (the kernel's visibility rule); phone numbers are masked for roles that must not see them. A
+connection that cannot keep up (its buffer of :data:`BUFFER` messages is full) is closed; the browser
+reconnects and catches up from its cursor.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import redis.asyncio as aredis
 
 from callcenter import events as ev
+from callcenter.domain.access import CENTER_ROLES, may_see_case
 from callcenter.domain.privacy import phone_for_role
 
 from .wallboard import Wallboard
@@ -109,17 +110,16 @@ class Event:
 
 
 def visible(event: Event, role: str, unit_code: str | None) -> bool:
-    """May a user of ``role`` (and unit) see ``event``?"""
-    if role in ("agent", "supervisor", "admin"):
+    """May a user of ``role`` (and unit) see ``event``? Center staff see every stream; anyone else only
+    case events of cases they may see (the kernel's rule, :func:`callcenter.domain.access.may_see_case`,
+    on the event's ``unit_code`` and ``co_unit_codes``)."""
+    if role in CENTER_ROLES:
         return True
-    if role == "unit_handler":
-        if event.stream != ev.STREAM_CASES:
-            return False
-        d = event.data
-        return unit_code is not None and (
-            d.get("unit_code") == unit_code or unit_code in (d.get("co_unit_codes") or [])
-        )
-    return False
+    if event.stream != ev.STREAM_CASES:
+        return False
+    d = event.data
+    co_units = d.get("co_unit_codes")
+    return may_see_case(role, unit_code, d.get("unit_code"), co_units if isinstance(co_units, list) else ())
 
 
 def sse(data: str, *, id_: str | None = None, event: str | None = None) -> str:

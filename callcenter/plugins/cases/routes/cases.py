@@ -12,7 +12,7 @@ from callcenter.api.schemas import CaseCreate, CaseEventOut, CaseOut, CasePage, 
 from callcenter.db.models import Suggestion, SuggestionFeedback, User
 from callcenter.domain import workflow
 from callcenter.domain.workflow import Command
-from callcenter.exceptions import Forbidden, Unprocessable
+from callcenter.exceptions import Unprocessable
 from callcenter.services import cases as svc
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
@@ -98,24 +98,15 @@ def search(
     return CasePage(total=total, items=[_out(c, user) for c in rows])
 
 
-def _visible(case: object, user: User) -> None:
-    if user.role == "unit_handler":
-        codes = {case.unit_code, *(case.co_unit_codes or [])}  # type: ignore[attr-defined]
-        if user.unit_code not in codes:
-            raise Forbidden("the case is not assigned to your unit")
-
-
 @router.get("/{number}", response_model=CaseOut)
 def get_case(number: str, session: SessionDep, user: CurrentUser) -> CaseOut:
-    case = svc.get_case(session, number)
-    _visible(case, user)
+    case = svc.get_visible_case(session, number, actor_of(user))
     return _out(case, user, with_events=list(svc.case_events(session, case)))
 
 
 @router.get("/{number}/events", response_model=list[CaseEventOut])
 def get_events(number: str, session: SessionDep, user: CurrentUser) -> list[CaseEventOut]:
-    case = svc.get_case(session, number)
-    _visible(case, user)
+    case = svc.get_visible_case(session, number, actor_of(user))
     return [CaseEventOut.model_validate(e) for e in svc.case_events(session, case)]
 
 
