@@ -9,9 +9,9 @@ stream after that event (``K:1732-0,C:1731-5,...``). A browser that reconnects s
 then the live ones — nothing lost, nothing twice.
 
 Per connection the events are filtered by role: a unit handler (承办单位) sees only case events of its
-own unit (the kernel's visibility rule); phone numbers are masked for roles that must not see them. A
-connection that cannot keep up (its buffer of :data:`BUFFER` messages is full) is closed; the browser
-reconnects and catches up from its cursor.
+own unit (the kernel's visibility rule); phone numbers, names and numbers in free text are masked for
+roles that must not see them (the kernel's privacy rule). A connection that cannot keep up (its buffer
+of :data:`BUFFER` messages is full) is closed; the browser reconnects and catches up from its cursor.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import redis.asyncio as aredis
 
 from callcenter import events as ev
 from callcenter.domain.access import CENTER_ROLES, may_see_case
-from callcenter.domain.privacy import phone_for_role
+from callcenter.domain.privacy import payload_for_role
 
 from .wallboard import Wallboard
 
@@ -52,7 +52,6 @@ KEY_STREAMS = {v: k for k, v in STREAM_KEYS.items()}
 WALLBOARD_STREAMS = (ev.STREAM_QUEUES, ev.STREAM_AGENTS)
 BUFFER = 2000
 HEARTBEAT_S = 15.0
-_PHONE_FIELDS = ("caller_number", "caller_phone", "phone")
 
 
 class CursorError(ValueError):
@@ -94,17 +93,13 @@ class Event:
     cursor: str = ""
 
     def message(self, role: str) -> dict[str, Any]:
-        data = self.data
-        if any(f in data for f in _PHONE_FIELDS):
-            data = {
-                k: (phone_for_role(v, role) if k in _PHONE_FIELDS and isinstance(v, str) else v)
-                for k, v in data.items()
-            }
+        """The event as ``role`` may see it: phones, names and numbers in free text masked for roles
+        that need not see them (:func:`callcenter.domain.privacy.payload_for_role`)."""
         return {
             "stream": STREAM_KEYS.get(self.stream, self.stream),
             "id": self.id,
             "type": self.type,
-            "data": data,
+            "data": payload_for_role(self.data, role),
             "ts": self.ts,
         }
 

@@ -28,10 +28,8 @@ def _after_commit(request: Request) -> None:
 
 def _out(case: object, user: User, *, with_events: list[object] | None = None) -> CaseOut:
     state = svc.to_state(case)  # type: ignore[arg-type]
-    extra: dict[str, object] = {"allowed_actions": workflow.allowed_actions(state, actor_of(user))}
-    if with_events is not None:
-        extra["timeline"] = [CaseEventOut.model_validate(e) for e in with_events]
-    return CaseOut.build(case, user.role, **extra)
+    allowed = workflow.allowed_actions(state, actor_of(user))
+    return CaseOut.build(case, user.role, events=with_events, allowed_actions=allowed)
 
 
 @router.post("", response_model=CaseOut, status_code=status.HTTP_201_CREATED)
@@ -107,7 +105,7 @@ def get_case(number: str, session: SessionDep, user: CurrentUser) -> CaseOut:
 @router.get("/{number}/events", response_model=list[CaseEventOut])
 def get_events(number: str, session: SessionDep, user: CurrentUser) -> list[CaseEventOut]:
     case = svc.get_visible_case(session, number, actor_of(user))
-    return [CaseEventOut.model_validate(e) for e in svc.case_events(session, case)]
+    return [CaseEventOut.build(e, user.role) for e in svc.case_events(session, case)]
 
 
 @router.post("/{number}/transitions", response_model=CaseOut)
