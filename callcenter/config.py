@@ -325,6 +325,15 @@ class ConsoleSettings(BaseModel):
         gt=0,
         description="Service level of the wallboard: share of calls answered within this many seconds.",
     )
+    stream_recheck_s: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "How often an open live stream (SSE) re-reads its user: a user deactivated, or whose role or "
+            "unit changed, loses the stream within this many seconds. A stream also ends when its login "
+            "token expires."
+        ),
+    )
 
 
 class ObservabilitySettings(BaseModel):

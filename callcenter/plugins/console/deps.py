@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import jwt
 from fastapi import Depends, Request
 
-from callcenter.api.deps import require_roles
+from callcenter.api.deps import request_token, require_roles
 from callcenter.config import Settings
 from callcenter.db.models import User
+from callcenter.security import decode_token
 
+from .guard import StreamGuard
 from .hub import Hub
 
 CenterUser = Annotated[User, Depends(require_roles("agent", "supervisor"))]
@@ -38,3 +41,24 @@ def hub_of(request: Request) -> Hub:
         hub = make_hub(settings_of(request))
         request.app.state.console_hub = hub
     return hub
+
+
+def stream_guard(request: Request, user: User) -> StreamGuard:
+    """The guard of a live stream opened by ``user`` with this request's token (see :mod:`.guard`)."""
+    settings = settings_of(request)
+    expires_at: float | None = None
+    token = request_token(request)
+    if token:
+        try:
+            exp = decode_token(token).get("exp")
+        except jwt.PyJWTError:  # already accepted by get_current_user; cannot normally happen
+            exp = 0
+        expires_at = float(exp) if exp is not None else None
+    return StreamGuard(
+        database_url=settings.database_url,
+        user_id=user.id,
+        role=user.role,
+        unit_code=user.unit_code,
+        expires_at=expires_at,
+        every_s=settings.console.stream_recheck_s,
+    )

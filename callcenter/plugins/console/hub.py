@@ -34,6 +34,7 @@ from callcenter import events as ev
 from callcenter.domain.access import CENTER_ROLES, may_see_case
 from callcenter.domain.privacy import payload_for_role
 
+from .guard import StreamGuard
 from .wallboard import Wallboard
 
 log = logging.getLogger(__name__)
@@ -326,8 +327,13 @@ class Hub:
         last_event_id: str | None = None,
         is_disconnected: Callable[[], Any] | None = None,
         heartbeat_s: float = HEARTBEAT_S,
+        guard: StreamGuard | None = None,
     ) -> AsyncIterator[str]:
-        """The SSE body of one console connection."""
+        """The SSE body of one console connection.
+
+        With a ``guard`` the stream ends (``event: end`` with the reason) as soon as its user may no
+        longer have it: deactivated or changed (checked every ``guard.every_s``) or token expired.
+        """
         await self.start()
         since: dict[str, str] | None = None
         if last_event_id:
@@ -348,15 +354,26 @@ class Hub:
                     yield text
             if wallboard:
                 yield self.wallboard_message()
-            last_beat = time.monotonic()
+            last_beat = last_sent = time.monotonic()
             while True:
+                if guard is not None:
+                    reason = await guard.end_reason()
+                    if reason is not None:
+                        yield sse(json.dumps({"reason": reason}), event="end")
+                        return
+                wait = max(0.0, heartbeat_s - (time.monotonic() - last_sent))
+                if guard is not None:
+                    wait = min(wait, guard.seconds_to_next_check())
                 try:
-                    item = await asyncio.wait_for(sub.queue.get(), timeout=heartbeat_s)
+                    item = await asyncio.wait_for(sub.queue.get(), timeout=wait)
                 except TimeoutError:
+                    if time.monotonic() - last_sent < heartbeat_s:
+                        continue  # woken for the guard only
                     item = ": keep-alive\n\n"
                 if item is None:
                     return
                 yield item
+                last_sent = time.monotonic()
                 if time.monotonic() - last_beat > heartbeat_s:
                     last_beat = time.monotonic()
                     if is_disconnected is not None and await is_disconnected():

@@ -19,7 +19,7 @@ from callcenter.services.calls import get_call
 
 from .. import services
 from ..asterisk import run_command
-from ..deps import CenterUser, settings_of
+from ..deps import CenterUser, settings_of, stream_guard
 from ..hub import sse
 from ..schemas import (
     CallInfo,
@@ -41,13 +41,15 @@ async def call_live(
 ) -> StreamingResponse:
     """One call's transcript as SSE: partials and finals from ``cc:transcripts:{uniqueid}``.
 
-    Replays the stream from the start (or after ``Last-Event-ID``), then follows it.
+    Replays the stream from the start (or after ``Last-Event-ID``), then follows it; ends with
+    ``event: end`` when the user is deactivated or changed, or the token expires.
     """
     import redis.asyncio as aredis
 
     from callcenter.events import as_text, decode, transcript_stream
 
     get_call(session, uniqueid)
+    guard = stream_guard(request, user)
     session.close()
     start = request.headers.get("last-event-id") or "0-0"
     ms, _, seq = start.partition("-")
@@ -64,7 +66,12 @@ async def call_live(
             while True:
                 if await request.is_disconnected():
                     return
-                resp = await client.xread({key: pos}, count=200, block=5000)
+                reason = await guard.end_reason()
+                if reason is not None:
+                    yield sse(json.dumps({"reason": reason}), event="end")
+                    return
+                block_ms = max(1, min(5000, int(guard.seconds_to_next_check() * 1000)))
+                resp = await client.xread({key: pos}, count=200, block=block_ms)
                 if not resp:
                     yield ": keep-alive\n\n"
                     continue

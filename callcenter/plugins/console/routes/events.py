@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from callcenter.api.deps import CurrentUser, SessionDep
 
-from ..deps import hub_of
+from ..deps import hub_of, stream_guard
 from ..hub import CursorError
 
 router = APIRouter(prefix="/api/console", tags=["console"])
@@ -28,10 +28,12 @@ async def events(
 ) -> StreamingResponse:
     """Server-Sent Events: every domain event the user may see; ``wallboard=1`` adds board snapshots.
 
-    Resume with the ``Last-Event-ID`` header (sent by EventSource) or ``?last_event_id=``.
+    Resume with the ``Last-Event-ID`` header (sent by EventSource) or ``?last_event_id=``. The stream
+    ends with ``event: end`` when the user is deactivated or changed, or the token expires.
     """
     if wallboard and user.role not in ("supervisor", "admin", "agent"):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the wallboard is for the center's staff")
+    guard = stream_guard(request, user)
     session.close()  # never hold a database transaction (SQLite: the write lock) for a stream's life
     hub = hub_of(request)
     cursor = request.headers.get("last-event-id") or last_event_id
@@ -47,6 +49,7 @@ async def events(
         wallboard=wallboard,
         last_event_id=cursor,
         is_disconnected=request.is_disconnected,
+        guard=guard,
     )
     try:
         first = await gen.__anext__()
