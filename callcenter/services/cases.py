@@ -8,6 +8,9 @@ version counter, so of two agents acting on the same case at once one wins and t
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -26,6 +29,7 @@ from callcenter.db.models import (
     Case,
     CaseEvent,
     CaseNumberCounter,
+    IdempotencyKey,
     Matter,
     TimeLimitPolicy,
     Unit,
@@ -279,6 +283,41 @@ def create_case(session: Session, new: NewCase, actor: Actor, now: datetime | No
         _apply(session, case, cmd, actor, now, seq)
     session.flush()
     return case
+
+
+#: What an ``Idempotency-Key`` may be: 1–128 visible ASCII characters (a UUID is the usual choice).
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def check_idempotency_key(key: str) -> str:
+    if not IDEMPOTENCY_KEY_RE.match(key):
+        raise Unprocessable("Idempotency-Key must be 1 to 128 visible ASCII characters (e.g. a UUID)")
+    return key
+
+
+def request_fingerprint(body: dict[str, Any]) -> str:
+    """A hash of a request body (canonical JSON), to tell a retry from a different request."""
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def case_for_key(session: Session, user_id: int, key: str, fingerprint: str) -> Case | None:
+    """The case created earlier by ``user_id`` with ``key``, or None. A key used before for a
+    different request body is refused (422): the client reused a key it must not reuse."""
+    row = session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    )
+    if row is None:
+        return None
+    if row.fingerprint != fingerprint:
+        raise Unprocessable("this Idempotency-Key was already used for a different request")
+    return session.get(Case, row.case_id)
+
+
+def remember_key(session: Session, user_id: int, key: str, fingerprint: str, case: Case) -> None:
+    """Store ``key`` for ``case`` in the caller's transaction (unique per user: of two concurrent
+    requests with one key, the second commit fails and the caller returns the first one's case)."""
+    session.add(IdempotencyKey(user_id=user_id, key=key, fingerprint=fingerprint, case_id=case.id))
 
 
 def _apply(session: Session, case: Case, cmd: Command, actor: Actor, now: datetime, seq: int) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from callcenter.api.deps import CurrentUser, SessionDep, actor_of, require_roles
 from callcenter.api.schemas import CaseCreate, CaseEventOut, CaseOut, CasePage, TransitionIn
@@ -33,7 +35,48 @@ def _out(case: object, user: User, *, with_events: list[object] | None = None) -
 
 
 @router.post("", response_model=CaseOut, status_code=status.HTTP_201_CREATED)
-def create_case(body: CaseCreate, session: SessionDep, user: CenterUser, request: Request) -> CaseOut:
+def create_case(
+    body: CaseCreate,
+    session: SessionDep,
+    user: CenterUser,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=128,
+            description=(
+                "A key the client chooses for this case (e.g. a UUID): retrying the POST with the same "
+                "key returns the case the first request created instead of a second one (per user)."
+            ),
+        ),
+    ] = None,
+) -> CaseOut:
+    key = fingerprint = None
+    if idempotency_key is not None:
+        key = svc.check_idempotency_key(idempotency_key)
+        fingerprint = svc.request_fingerprint(body.model_dump(mode="json"))
+        earlier = svc.case_for_key(session, user.id, key, fingerprint)
+        if earlier is not None:
+            response.headers["Idempotent-Replayed"] = "true"
+            return _out(earlier, user)
+    try:
+        return _create(body, session, user, request, key, fingerprint)
+    except IntegrityError:
+        # the same key committed by a concurrent request just now: answer with its case
+        session.rollback()
+        if key is None or fingerprint is None:
+            raise
+        earlier = svc.case_for_key(session, user.id, key, fingerprint)
+        if earlier is None:
+            raise
+        response.headers["Idempotent-Replayed"] = "true"
+        return _out(earlier, user)
+
+
+def _create(
+    body: CaseCreate, session: Session, user: User, request: Request, key: str | None, fingerprint: str | None
+) -> CaseOut:
     fields = body.model_dump(exclude={"suggestion_id", "co_unit_codes", "register_now"})
     new = svc.NewCase(**fields, register=body.register_now, co_unit_codes=tuple(body.co_unit_codes))
     case = svc.create_case(session, new, actor_of(user))
@@ -55,6 +98,8 @@ def create_case(body: CaseCreate, session: SessionDep, user: CenterUser, request
                 user_id=user.id,
             )
         )
+    if key is not None and fingerprint is not None:
+        svc.remember_key(session, user.id, key, fingerprint, case)
     session.commit()
     _after_commit(request)
     return _out(case, user)
