@@ -162,7 +162,8 @@ def test_replies_read_as_text_from_bytes_and_str_clients(
     str_client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
     try:
         for client in (redis_client, str_client):
-            [(entry_id, fields)] = client.xrange("cc:test:text")
+            entries: Any = client.xrange("cc:test:text")
+            [(entry_id, fields)] = entries
             assert events.as_text(entry_id) == entry
             assert {events.as_text(k): events.as_text(v) for k, v in fields.items()}["type"] == "case.note"
             assert events.decode(fields)["data"] == {"text": "路灯坏了"}

@@ -77,7 +77,8 @@ def test_keys_are_per_user_and_bound_to_the_request(client: TestClient, auth: Lo
     assert other.status_code == 422 and "different request" in other.json()["detail"]
     bad_keys: list[str | bytes] = ["", "x" * 129, "有中文".encode(), "two words"]
     for bad in bad_keys:
-        r = client.post("/api/cases", json=BODY, headers={**auth("agent1"), "Idempotency-Key": bad})  # type: ignore[dict-item]
+        headers: Any = {**auth("agent1"), "Idempotency-Key": bad}  # bytes: a value httpx sends unencoded
+        r = client.post("/api/cases", json=BODY, headers=headers)
         assert r.status_code == 422, (bad, r.text)
     # without a key nothing changes: two POSTs, two cases
     assert client.post("/api/cases", json=BODY, headers=auth("agent1")).status_code == 201
