@@ -61,7 +61,7 @@ def main() -> None:
         print(markdown(json.loads(args.markdown_from.read_text(encoding="utf-8"))))
         return
 
-    from callcenter.plugins.classifier.catalogue import load_catalogue
+    from callcenter.catalogue import load_catalogue
     from callcenter.plugins.classifier.corpus import generate
     from callcenter.plugins.classifier.places import extract_places
     from callcenter.plugins.classifier.routing import AreaRef, resolve_unit

@@ -64,7 +64,7 @@ def seed(url: str) -> None:
 
     migrate.upgrade(url)
     with session_scope(url) as s:
-        seed_all(s, ROOT / "tests" / "core" / "fixtures" / "catalogue")
+        seed_all(s, ROOT / "tests" / "kernel" / "fixtures" / "catalogue")
         s.add(User(username="bench", password_hash=hash_password("bench-password-1"), role="supervisor"))
 
 

@@ -1,4 +1,4 @@
-"""Kernel subcommands: ``db``, ``seed``, ``user``, ``serve``, ``worker`` and ``up``.
+"""Kernel subcommands: ``db``, ``seed``, ``catalogue-build``, ``user``, ``serve``, ``worker`` and ``up``.
 
 Everything else comes from the plugins (:func:`callcenter.registry.plugins`).
 """
@@ -66,6 +66,26 @@ def seed(
     except SeedError as exc:
         console.print(f"[red]seed failed:[/red] {exc}")
         raise typer.Exit(1) from exc
+
+
+def catalogue_build(
+    out_dir: Annotated[
+        Path | None, typer.Option(help="where to write the CSVs (default callcenter/data/catalogue)")
+    ] = None,
+    shared_dir: Annotated[
+        Path | None, typer.Option(help="the reference data (default ../shared/data)")
+    ] = None,
+) -> None:
+    """Regenerate the matter catalogue, units, responsibility list and areas CSVs from ../shared."""
+    import json
+
+    from callcenter.catalogue.build import DATA_DIR, SHARED_DIR, main
+
+    shared = shared_dir or SHARED_DIR
+    if not shared.is_dir():
+        console.print(f"[red]no reference data in {shared}[/red] (pass --shared-dir)")
+        raise typer.Exit(2)
+    typer.echo(json.dumps(main(out_dir or DATA_DIR, shared), ensure_ascii=False))
 
 
 @user_app.command("add")
@@ -173,6 +193,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     app.add_typer(user_app, name="user")
     app.command("seed")(seed)
+    app.command("catalogue-build")(catalogue_build)
     app.command("serve")(serve)
     app.command("worker")(worker)
     app.command("up")(up)

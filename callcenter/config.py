@@ -2,7 +2,9 @@
 
 Defaults are layered under an optional settings file (``CALLCENTER_CONFIG_FILE``, TOML or env format)
 and environment variables prefixed ``CALLCENTER_`` (nested with ``__``, e.g.
-``CALLCENTER_AMI__SECRET``). Secrets must be set explicitly unless ``mode`` is ``demo`` or ``test``.
+``CALLCENTER_AMI__SECRET``). Secrets must be set explicitly and pass :mod:`callcenter.secret_policy`
+unless ``mode`` is ``demo`` (random secrets generated once per installation) or ``test``
+(deterministic values).
 """
 
 from __future__ import annotations
@@ -28,9 +30,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 
-#: Values that must never reach production as secrets.
-_WEAK_SECRETS = {"", "changeme", "change-me", "secret", "password", "demo", "test"}
-
 
 class AMISettings(BaseModel):
     """Asterisk Manager Interface connection (AMI)."""
@@ -47,7 +46,9 @@ class AMISettings(BaseModel):
     secret: str = Field(
         default="",
         description=(
-            "AMI password; required (at least 12 characters, not a default word) in production mode."
+            "AMI password; required in production mode and checked by the secrets policy (12+ "
+            "characters, no default or demo value, no common words, no padding; see "
+            "docs/operations.md). Demo mode generates one per installation under `security.secrets_dir`."
         ),
     )
     reconnect_min_s: float = Field(
@@ -429,6 +430,60 @@ class ObservabilitySettings(BaseModel):
     )
 
 
+class SecuritySettings(BaseModel):
+    """Request limits, login throttling and per-installation secrets (安全)."""
+
+    max_body_bytes: int = Field(
+        default=1_000_000,
+        ge=1024,
+        description=(
+            "Largest request body the API accepts, counted on the bytes received (chunked or not); "
+            "larger requests get 413 before authentication and parsing."
+        ),
+    )
+    login_max_failures_per_user: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Failed logins for one username within `login_window_s` before that username is locked "
+            "out (429 with Retry-After, also for the right password)."
+        ),
+    )
+    login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "Failed logins from one client address within `login_window_s` before that address is "
+            "locked out (against password spraying over many usernames)."
+        ),
+    )
+    login_window_s: int = Field(
+        default=900,
+        ge=1,
+        description="Window in which failed logins are counted, in seconds (fixed window per key).",
+    )
+    login_lockout_s: int = Field(
+        default=60,
+        ge=1,
+        description=(
+            "First lockout after too many failed logins, in seconds; each further lockout of the same "
+            "username or address within a day doubles it, up to `login_lockout_max_s`."
+        ),
+    )
+    login_lockout_max_s: int = Field(
+        default=3600,
+        ge=1,
+        description="Longest lockout after repeated failed logins, in seconds.",
+    )
+    secrets_dir: Path = Field(
+        default=VAR_DIR / "secrets",
+        description=(
+            "Demo mode only: folder of the secrets generated once per installation (signing key, AMI "
+            "secret; files readable by their owner only)."
+        ),
+    )
+
+
 class Settings(BaseSettings):
     """All settings of the platform."""
 
@@ -441,7 +496,8 @@ class Settings(BaseSettings):
     mode: Literal["production", "demo", "test"] = Field(
         default="production",
         description=(
-            "`production` refuses empty or default secrets; `demo` and `test` fill development values."
+            "`production` refuses empty, default or weak secrets; `demo` generates random secrets once "
+            "per installation (`security.secrets_dir`); `test` fills deterministic values."
         ),
     )
     timezone: str = Field(
@@ -468,8 +524,9 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         default="",
         description=(
-            "Signing key of login tokens; required (at least 12 characters, not a default "
-            "word) in production mode."
+            "Signing key of login tokens; required in production mode and checked by the secrets "
+            "policy (as `ami.secret`). Demo mode generates one per installation under "
+            "`security.secrets_dir`."
         ),
     )
     token_ttl_minutes: int = Field(
@@ -501,6 +558,7 @@ class Settings(BaseSettings):
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -514,24 +572,34 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, _TomlFileSource(settings_cls), file_secret_settings)
 
     @model_validator(mode="after")
-    def _refuse_weak_secrets(self) -> Settings:
+    def _check_secrets(self) -> Settings:
+        from callcenter.secret_policy import installation_secret, weakness
+
         if self.mode == "production":
-            weak = [
-                name
+            problems = [
+                (name, why)
                 for name, value in (("secret_key", self.secret_key), ("ami.secret", self.ami.secret))
-                if value.strip().lower() in _WEAK_SECRETS or len(value) < 12
+                if (why := weakness(value)) is not None
             ]
-            if weak:
+            if problems:
                 raise ValueError(
-                    "refusing to start in production mode with empty or default secrets: "
-                    + ", ".join(weak)
-                    + " (set CALLCENTER_SECRET_KEY / CALLCENTER_AMI__SECRET, or CALLCENTER_MODE=demo)"
+                    "refusing to start in production mode with empty, default or weak secrets: "
+                    + ", ".join(name for name, _ in problems)
+                    + " ("
+                    + "; ".join(f"{name}: {why}" for name, why in problems)
+                    + "; set CALLCENTER_SECRET_KEY / CALLCENTER_AMI__SECRET to generated values, "
+                    "or CALLCENTER_MODE=demo)"
                 )
-        else:
+        elif self.mode == "demo":  # one random secret per installation, shared by the demo's processes
             if not self.secret_key:
-                self.secret_key = f"{self.mode}-signing-key-not-for-production"
+                self.secret_key = installation_secret(self.security.secrets_dir, "secret_key")
             if not self.ami.secret:
-                self.ami.secret = f"{self.mode}-ami-secret"
+                self.ami.secret = installation_secret(self.security.secrets_dir, "ami_secret")
+        else:  # test: deterministic values
+            if not self.secret_key:
+                self.secret_key = "test-signing-key-not-for-production"
+            if not self.ami.secret:
+                self.ami.secret = "test-ami-secret"
         return self
 
     @property

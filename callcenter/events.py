@@ -11,6 +11,7 @@ Each stream entry has the fields ``type`` (e.g. ``case.dispatched``), ``data`` (
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -58,17 +59,17 @@ def audiosocket_key(audio_uuid: str) -> str:
     return f"cc:audiosocket:{audio_uuid}"
 
 
-def as_text(value: Any) -> str:
-    """A Redis reply value (bytes, or already a str with ``decode_responses``) as text (UTF-8)."""
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def encode(type_: str, payload: dict[str, Any], ts: datetime | None = None) -> dict[str, str]:
     return {
         "type": type_,
         "data": json.dumps(payload, ensure_ascii=False, default=str),
         "ts": (ts or datetime.now(UTC)).isoformat(),
     }
+
+
+def as_text(value: Any) -> str:
+    """A Redis reply value (``bytes`` without ``decode_responses``, else ``str``) as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def decode(fields: dict[Any, Any]) -> dict[str, Any]:
@@ -102,6 +103,98 @@ def publish_now(
     """Publish straight to Redis (for ephemeral events). Raises ``redis.RedisError`` on outage."""
     entry_id = client.xadd(stream, encode(type_, payload), maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
     return as_text(entry_id)
+
+
+#: Handles one decoded entry (``{"type", "data", "ts"}``); returns whether it counted as handled.
+EntryHandler = Callable[[dict[str, Any]], bool | None]
+
+
+class StreamConsumer:
+    """Reads one stream through a consumer group, the way every worker loop here must (消费者组).
+
+    Each :meth:`read` takes this consumer's own pending entries first — those a previous run read but
+    did not acknowledge before it died — then new ones (blocking up to ``block_ms``). An entry that
+    cannot be decoded, or whose handler raises one of ``drop_on``, is logged and acknowledged (it would
+    fail forever); any other exception from the handler is logged and leaves the entry pending, so it
+    is delivered again after a restart; a handled entry is acknowledged. :meth:`run_forever` survives
+    Redis outages and re-creates the group when Redis restarted empty.
+
+    (The AMI bridge's command executor reads its streams on asyncio with concurrent handlers and keeps
+    its own loop: :class:`callcenter.plugins.telephony.commands.CommandExecutor`.)
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        stream: str,
+        group: str,
+        consumer: str,
+        *,
+        start_id: str = "0",
+        count: int = 100,
+        drop_on: tuple[type[BaseException], ...] = (),
+        on_error: Callable[[Any, dict[str, Any]], None] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.client = client
+        self.stream = stream
+        self.group = group
+        self.consumer = consumer
+        self.start_id = start_id
+        self.count = count
+        self.drop_on = drop_on
+        self.on_error = on_error
+        self.name = name or group
+
+    def ensure_group(self) -> None:
+        ensure_group(self.client, self.stream, self.group, start_id=self.start_id)
+
+    def read(self, handle: EntryHandler, block_ms: int | None = 1000) -> int:
+        """One batch: pending entries, then new ones; returns the number the handler counted."""
+        handled = 0
+        for start in ("0", ">"):
+            resp: Any = self.client.xreadgroup(
+                self.group,
+                self.consumer,
+                {self.stream: start},
+                count=self.count,
+                block=block_ms if start == ">" else None,
+            )
+            for _stream, entries in resp or []:
+                for entry_id, fields in entries:
+                    if not fields:  # deleted by XTRIM while pending
+                        self.client.xack(self.stream, self.group, entry_id)
+                        continue
+                    try:
+                        ev = decode(fields)
+                    except (ValueError, UnicodeDecodeError) as exc:
+                        log.error("%s: malformed entry %s dropped: %s", self.name, entry_id, exc)
+                        self.client.xack(self.stream, self.group, entry_id)
+                        continue
+                    try:
+                        counted = handle(ev)
+                    except self.drop_on as exc:
+                        log.error("%s: entry %s dropped: %s", self.name, entry_id, exc)
+                    except Exception:
+                        if self.on_error is not None:
+                            self.on_error(entry_id, ev)
+                        log.exception("%s: entry %s failed; it stays pending", self.name, entry_id)
+                        continue
+                    else:
+                        handled += 1 if counted else 0
+                    self.client.xack(self.stream, self.group, entry_id)
+        return handled
+
+    def run_forever(self, handle: EntryHandler, stop: threading.Event, block_ms: int = 1000) -> None:
+        self.ensure_group()
+        while not stop.is_set():
+            try:
+                self.read(handle, block_ms)
+            except redis.RedisError as exc:
+                log.warning("%s: redis unavailable (%s); retrying", self.name, exc)
+                stop.wait(1.0)
+                with contextlib.suppress(redis.RedisError):
+                    self.ensure_group()  # Redis restarted empty: the group is gone
 
 
 class OutboxRelay:

@@ -3,6 +3,8 @@
 * :func:`setup_logging` — one handler on the root logger, either the human text format or one JSON
   object per line (``ts``, ``level``, ``logger``, ``message``, ``service``, ``node``, ``pid``, any
   ``extra={...}`` fields such as ``uniqueid`` / ``case_number`` / ``call_id``, ``exception``).
+* :func:`install_access_log_redaction` — the access log (``uvicorn.access``, text and JSON alike) shows
+  ``token=[redacted]`` instead of the JWT of ``?token=…`` (SSE streams authenticate that way).
 * :func:`start_metrics_server` — each long-running process other than the API (FastAGI, AMI bridge,
   speech service, worker) serves the default ``prometheus_client`` registry on its own port; the
   API serves its own registry at ``/metrics`` (``callcenter.metrics``) and includes the counters
@@ -18,6 +20,7 @@ never counted.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 from collections.abc import Iterable
@@ -73,6 +76,45 @@ def json_formatter(service: str, node: str) -> logging.Formatter:
     )
 
 
+#: ``token=`` / ``access_token=`` query values (case-insensitive), up to the next ``&``, space or quote.
+_TOKEN_IN_QUERY = re.compile(r"([?&](?:access_)?token=)[^&\s\"']*", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+def redact_query_tokens(text: str) -> str:
+    """``/events?token=eyJ…&x=1`` → ``/events?token=[redacted]&x=1``."""
+    return _TOKEN_IN_QUERY.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+class RedactTokens(logging.Filter):
+    """Removes query-string tokens from a record's message and arguments (uvicorn passes the path with
+    its query string as an argument of the access log line)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "token=" in record.msg.lower():
+            record.msg = redact_query_tokens(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_query_tokens(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {
+                k: redact_query_tokens(v) if isinstance(v, str) else v for k, v in record.args.items()
+            }
+        return True
+
+
+#: Loggers that print request URLs.
+ACCESS_LOGGERS = ("uvicorn.access",)
+
+
+def install_access_log_redaction() -> None:
+    """Put :class:`RedactTokens` on the access loggers (idempotent; survives uvicorn's dictConfig,
+    which replaces handlers, not logger filters)."""
+    for name in ACCESS_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+
+
 class _OurHandler(logging.StreamHandler):
     """Marks the handler :func:`setup_logging` installed (replaced on a second call)."""
 
@@ -95,6 +137,7 @@ def setup_logging(settings: Settings, service: str, *, stream: Any = None) -> lo
         if isinstance(old, _OurHandler):
             root.removeHandler(old)
     root.addHandler(handler)
+    install_access_log_redaction()
     level = logging.getLevelName(obs.log_level.upper())
     root.setLevel(level if isinstance(level, int) else logging.INFO)
     return handler

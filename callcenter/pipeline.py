@@ -9,7 +9,6 @@ call's own transcript stream, where the agent console listens.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
@@ -70,9 +69,18 @@ class SuggestionPipeline:
         self.suggest_fn = suggest_fn
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.maxlen = maxlen
+        self.consumer_group = events.StreamConsumer(
+            client,
+            events.STREAM_TRANSCRIPTS,
+            GROUP,
+            self.consumer,
+            count=50,
+            on_error=self._on_error,
+            name="pipeline",
+        )
 
     def ensure_group(self) -> None:
-        events.ensure_group(self.client, events.STREAM_TRANSCRIPTS, GROUP)
+        self.consumer_group.ensure_group()
 
     def _call_text(self, session: Session, call: Call, event_text: str) -> str:
         texts = session.scalars(
@@ -134,52 +142,19 @@ class SuggestionPipeline:
             events.publish_now(self.client, stream, "suggestion.ready", payload, maxlen=self.maxlen)
         return suggestion
 
-    def run_once(self, block_ms: int = 1000, count: int = 50) -> int:
+    def _on_error(self, entry_id: Any, ev: dict[str, Any]) -> None:
+        SUGGESTION_ERRORS.inc()
+        data = ev.get("data")
+        uniqueid = data.get("uniqueid") if isinstance(data, dict) else None
+        log.warning("pipeline: event %s of call %s failed", entry_id, uniqueid, extra={"uniqueid": uniqueid})
+
+    def _handle_entry(self, ev: dict[str, Any]) -> bool:
+        self.handle(ev["type"], ev["data"], ev.get("ts"))
+        return True
+
+    def run_once(self, block_ms: int = 1000) -> int:
         """Read and process one batch (pending entries first); returns the number handled."""
-        handled = 0
-        for start in ("0", ">"):  # "0": our own unacknowledged entries from before a restart
-            resp: Any = self.client.xreadgroup(
-                GROUP,
-                self.consumer,
-                {events.STREAM_TRANSCRIPTS: start},
-                count=count,
-                block=block_ms if start == ">" else None,
-            )
-            for _stream, entries in resp or []:
-                for entry_id, fields in entries:
-                    if not fields:
-                        continue
-                    try:
-                        ev = events.decode(fields)
-                    except (ValueError, UnicodeDecodeError):
-                        log.error("pipeline: malformed entry %s dropped: %r", entry_id, fields)
-                        self.client.xack(events.STREAM_TRANSCRIPTS, GROUP, entry_id)
-                        continue
-                    try:
-                        self.handle(ev["type"], ev["data"], ev.get("ts"))
-                    except Exception:
-                        SUGGESTION_ERRORS.inc()
-                        log.exception(
-                            "pipeline: event %s failed; it stays pending",
-                            entry_id,
-                            extra={
-                                "uniqueid": ev["data"].get("uniqueid")
-                                if isinstance(ev["data"], dict)
-                                else None
-                            },
-                        )
-                        continue
-                    self.client.xack(events.STREAM_TRANSCRIPTS, GROUP, entry_id)
-                    handled += 1
-        return handled
+        return self.consumer_group.read(self._handle_entry, block_ms)
 
     def run_forever(self, stop: threading.Event) -> None:
-        self.ensure_group()
-        while not stop.is_set():
-            try:
-                self.run_once()
-            except redis.RedisError as exc:
-                log.warning("pipeline: redis unavailable (%s); retrying", exc)
-                stop.wait(1.0)
-                with contextlib.suppress(redis.RedisError):
-                    self.ensure_group()
+        self.consumer_group.run_forever(self._handle_entry, stop)

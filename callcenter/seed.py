@@ -1,7 +1,9 @@
 """Seeding (初始化数据): areas, units, matter catalogue, responsibility list, time-limit policies.
 
-Everything comes from versioned data files in the repository (``classifier/data`` and
-``callcenter/data``); seeding is idempotent (upsert by code), so it also applies catalogue updates.
+Everything comes from versioned data files in the repository: the catalogue (``callcenter/data/
+catalogue``, read and checked by :func:`callcenter.catalogue.read_catalogue`, the same parser the
+classifier uses) and the time-limit policies (``callcenter/data``). Seeding is idempotent (upsert by
+code), so it also applies catalogue updates.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from callcenter.catalogue import DEFAULT_DATA_DIR, RULES_FILE, CatalogueError, read_catalogue
 from callcenter.config import PROJECT_ROOT
 from callcenter.db.models import (
     Area,
@@ -27,7 +30,7 @@ from callcenter.db.models import (
 )
 from callcenter.security import hash_password
 
-CATALOGUE_DIR = PROJECT_ROOT / "callcenter" / "plugins" / "classifier" / "data"
+CATALOGUE_DIR = DEFAULT_DATA_DIR
 CORE_DATA_DIR = PROJECT_ROOT / "callcenter" / "data"
 
 
@@ -41,10 +44,6 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     with path.open(encoding="utf-8", newline="") as fh:
         for lineno, row in enumerate(csv.DictReader(fh), start=2):
             yield lineno, {k: (v or "").strip() for k, v in row.items() if k is not None}
-
-
-def _split(cell: str) -> list[str]:
-    return [p.strip() for p in cell.split("|") if p.strip()]
 
 
 def _float(cell: str, default: float | None) -> float | None:
@@ -80,100 +79,84 @@ class SeedReport:
 
 
 def seed_all(session: Session, data_dir: Path | None = None, core_dir: Path | None = None) -> SeedReport:
-    """Load every data file into the database (idempotent)."""
+    """Load every data file into the database (idempotent).
+
+    The responsibility list is replaced as a whole (when the catalogue folder has one); areas, units,
+    categories and matters are upserted by code and never deleted (cases reference them).
+    """
     data_dir = data_dir or CATALOGUE_DIR
     core_dir = core_dir or CORE_DATA_DIR
+    try:
+        catalogue = read_catalogue(data_dir)
+    except CatalogueError as exc:
+        raise SeedError(str(exc)) from exc
     report = SeedReport()
-    values: dict[str, Any]
 
-    path = data_dir / "gazetteer" / "areas.csv"
     existing_areas = {a.code: a for a in session.scalars(select(Area))}
-    for lineno, row in _rows(path):
-        _require(row, path, lineno, "code", "name", "level")
-        values = {
-            "code": row["code"],
-            "name": row["name"],
-            "level": row["level"],
-            "parent_code": row.get("parent_code") or None,
-            "handled_by": row.get("handled_by") or None,
+    for area in catalogue.areas.values():
+        values: dict[str, Any] = {
+            "code": area.code,
+            "name": area.name,
+            "level": area.level,
+            "parent_code": area.parent_code or None,
+            "handled_by": area.handled_by or None,
         }
         _upsert(session, Area, "code", values, existing_areas)
-        report.areas += 1
+    report.areas = len(catalogue.areas)
     session.flush()
 
-    path = data_dir / "units.csv"
     existing_units = {u.code: u for u in session.scalars(select(Unit))}
-    for lineno, row in _rows(path):
-        _require(row, path, lineno, "code", "name", "kind")
+    for unit in catalogue.units.values():
         values = {
-            "code": row["code"],
-            "name": row["name"],
-            "kind": row["kind"],
-            "parent_code": row.get("parent_code") or None,
-            "area_code": row.get("area_code") or None,
-            "industry": row.get("industry") or None,
-            "phone": row.get("phone") or None,
+            "code": unit.code,
+            "name": unit.name,
+            "kind": unit.kind,
+            "parent_code": unit.parent_code or None,
+            "area_code": unit.area_code or None,
+            "industry": unit.industry or None,
+            "phone": unit.phone or None,
         }
         _upsert(session, Unit, "code", values, existing_units)
-        report.units += 1
+    report.units = len(catalogue.units)
     session.flush()
 
-    path = data_dir / "categories.csv"
     existing_cats = {c.code: c for c in session.scalars(select(MatterCategory))}
-    for lineno, row in _rows(path):
-        _require(row, path, lineno, "code", "name")
-        _upsert(session, MatterCategory, "code", {"code": row["code"], "name": row["name"]}, existing_cats)
-        report.categories += 1
+    for cat in catalogue.categories.values():
+        _upsert(session, MatterCategory, "code", {"code": cat.code, "name": cat.name}, existing_cats)
+    report.categories = len(catalogue.categories)
     session.flush()
 
-    path = data_dir / "matters.csv"
     existing_matters = {m.code: m for m in session.scalars(select(Matter))}
-    for lineno, row in _rows(path):
-        _require(row, path, lineno, "code", "category_code", "name")
-        if (
-            row["category_code"] not in existing_cats
-            and session.get(MatterCategory, row["category_code"]) is None
-        ):
-            raise SeedError(f"{path.name}:{lineno}: unknown category {row['category_code']!r}")
-        owner_rule = row.get("owner_rule") or "locality"
-        if owner_rule not in ("industry", "locality"):
-            raise SeedError(f"{path.name}:{lineno}: owner_rule must be industry or locality")
+    for matter in catalogue.matters.values():
         values = {
-            "code": row["code"],
-            "category_code": row["category_code"],
-            "name": row["name"],
-            "description": row.get("description", ""),
-            "keywords": _split(row.get("keywords", "")),
-            "owner_rule": owner_rule,
-            "industry": row.get("industry") or None,
-            "accept_hours": _float(row.get("accept_hours", ""), 2.0),
-            "handle_days": _float(row.get("handle_days", ""), 7.0),
-            "source": row.get("source", "")[:64],
+            "code": matter.code,
+            "category_code": matter.category_code,
+            "name": matter.name,
+            "description": matter.description,
+            "keywords": list(matter.keywords),
+            "owner_rule": matter.owner_rule,
+            "industry": matter.industry or None,
+            "accept_hours": matter.accept_hours,
+            "handle_days": matter.handle_days,
+            "source": matter.source[:64],
         }
         _upsert(session, Matter, "code", values, existing_matters)
-        report.matters += 1
+    report.matters = len(catalogue.matters)
     session.flush()
 
-    path = data_dir / "responsibility_rules.csv"
-    if path.exists():
+    if (Path(data_dir) / RULES_FILE).exists():
         session.execute(delete(ResponsibilityRule))
-        batch = []
-        seen: set[tuple[str, str, str]] = set()
-        for lineno, row in _rows(path):
-            _require(row, path, lineno, "matter_code", "area_code", "unit_code", "rule_kind")
-            key = (row["matter_code"], row["area_code"], row["rule_kind"])
-            if key in seen:
-                raise SeedError(f"{path.name}:{lineno}: duplicate rule {key}")
-            seen.add(key)
-            batch.append(
-                {
-                    "matter_code": row["matter_code"],
-                    "area_code": row["area_code"],
-                    "unit_code": row["unit_code"],
-                    "rule_kind": row["rule_kind"],
-                    "note": row.get("note", "")[:256],
-                }
-            )
+        batch = [
+            {
+                "matter_code": rule.matter_code,
+                "area_code": rule.area_code,
+                "unit_code": rule.unit_code,
+                "rule_kind": rule.rule_kind,
+                "note": rule.note[:256],
+            }
+            for by_kind in catalogue.rules.values()
+            for rule in by_kind.values()
+        ]
         if batch:
             session.execute(insert(ResponsibilityRule), batch)
         report.rules = len(batch)

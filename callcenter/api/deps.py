@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.db.models import User
 from callcenter.db.session import get_sessionmaker
+from callcenter.db.types import MAX_DB_INT
 from callcenter.domain.workflow import Actor, Role
 from callcenter.security import decode_token
 
@@ -47,9 +48,12 @@ def get_current_user(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not authenticated", {"WWW-Authenticate": "Bearer"})
     try:
         claims = decode_token(token)
-        user = session.get(User, int(claims["sub"]))
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        user_id = int(claims["sub"])
+        if not 1 <= user_id <= MAX_DB_INT:
+            raise ValueError("user id out of range")
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid or expired token") from exc
+    user = session.get(User, user_id)
     if user is None or not user.active:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or inactive user")
     return user
@@ -67,6 +71,12 @@ def require_roles(*roles: str) -> Callable[[User], User]:
         return user
 
     return check
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address as the server sees it (behind a reverse proxy: the forwarded one when
+    uvicorn trusts the proxy, ``FORWARDED_ALLOW_IPS``)."""
+    return request.client.host if request.client else None
 
 
 def actor_of(user: User) -> Actor:

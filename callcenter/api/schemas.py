@@ -1,14 +1,27 @@
-"""Request and response bodies of the API (pydantic)."""
+"""Request and response bodies of the API (pydantic).
+
+Integers that come from outside and reach the database use the bounds below (``DbId``, ``DbInt``,
+``MAX_OFFSET``): a value an ``Integer`` column cannot hold is a 422 naming the field, not a database
+error.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from callcenter.db.types import MAX_DB_INT
 from callcenter.domain import privacy
 from callcenter.domain.workflow import ACTION_LABELS, STATUS_LABELS
+
+#: A row id given by a client (1 … the largest ``Integer`` both databases hold).
+DbId = Annotated[int, Field(ge=1, le=MAX_DB_INT)]
+#: Any other integer given by a client that is stored or compared in the database (versions, counts).
+DbInt = Annotated[int, Field(ge=-MAX_DB_INT, le=MAX_DB_INT)]
+#: Upper bound of ``offset`` query parameters (paging past it is never meaningful).
+MAX_OFFSET = MAX_DB_INT
 
 
 class Token(BaseModel):
@@ -52,7 +65,7 @@ class CaseCreate(BaseModel):
     register_now: bool = Field(default=False, alias="register")
     dispatch_unit_code: str | None = Field(default=None, max_length=32)
     co_unit_codes: list[str] = Field(default_factory=list, max_length=20)
-    suggestion_id: int | None = None
+    suggestion_id: DbId | None = None
     answer: str | None = Field(
         default=None, max_length=5000, description="直接办结: answer given on the call"
     )
@@ -73,7 +86,7 @@ class TransitionIn(BaseModel):
     satisfaction: Literal["satisfied", "basic", "unsatisfied"] | None = None
     resolved: bool | None = None
     matter_code: str | None = Field(default=None, max_length=16)
-    expected_version: int | None = None
+    expected_version: DbInt | None = None
 
 
 class CaseEventOut(BaseModel):

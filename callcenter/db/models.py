@@ -384,6 +384,25 @@ class OutboxEvent(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class AuditEntry(Base):
+    """Security audit log (安全审计日志): failed logins, lockouts, and later access and admin edits.
+
+    Append-only; written through :func:`callcenter.audit.record`. ``actor_user_id`` is a plain column,
+    not a foreign key, so the log can name users that no longer exist (and an unknown username).
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    actor_name: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str | None] = mapped_column(String(256))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
 class KpiDaily(Base):
     """Materialised daily KPI figures per unit (三率两度), refreshed by the worker."""
 

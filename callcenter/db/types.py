@@ -9,6 +9,10 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+#: Largest value an ``Integer`` column holds on both databases (PostgreSQL ``integer`` is 32-bit;
+#: SQLite's is 64-bit). Ids, counters and offsets coming from outside are bounded by it.
+MAX_DB_INT = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores aware datetimes in UTC; returns aware datetimes (SQLite drops tzinfo otherwise)."""

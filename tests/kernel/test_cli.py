@@ -14,7 +14,7 @@ from callcenter.db.models import Matter, Unit, User
 from callcenter.db.session import session_scope
 from tests.kernel.conftest import CATALOGUE
 
-REAL_CATALOGUE = Path(__file__).resolve().parents[2] / "callcenter" / "plugins" / "classifier" / "data"
+REAL_CATALOGUE = Path(__file__).resolve().parents[2] / "callcenter" / "data" / "catalogue"
 
 
 def cc(
@@ -140,3 +140,20 @@ def test_migrations_match_the_models(tmp_path: Path) -> None:
     assert diff == []
     migrate.downgrade(url, "0001")
     assert migrate.current(url) == "0001"
+
+
+def test_catalogue_build_command(tmp_path: Path) -> None:
+    """``callcenter catalogue-build`` is a kernel command: it rebuilds the committed CSVs byte for byte."""
+    from callcenter.catalogue import DATA_FILES
+    from callcenter.catalogue.build import SHARED_DIR
+
+    db = f"sqlite:///{tmp_path / 'unused.sqlite3'}"
+    r = cc("catalogue-build", "--out-dir", str(tmp_path / "x"), "--shared-dir", str(tmp_path / "none"), db=db)
+    assert r.returncode == 2 and "no reference data" in r.stderr
+    if not SHARED_DIR.is_dir():
+        pytest.skip("../shared reference data not present")
+    r = cc("catalogue-build", "--out-dir", str(tmp_path / "built"), db=db)
+    assert r.returncode == 0, r.stderr
+    assert '"matters": 769' in r.stdout
+    for name in DATA_FILES:
+        assert (tmp_path / "built" / name).read_bytes() == (REAL_CATALOGUE / name).read_bytes(), name

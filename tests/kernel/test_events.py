@@ -171,3 +171,48 @@ def test_replies_read_as_text_from_bytes_and_str_clients(
         str_client.close()
     assert events.as_text("中文".encode()) == "中文"
     assert events.as_text(12) == "12"
+
+
+# --------------------------------------------------------------------------- the shared consumer loop
+
+
+def test_stream_consumer_pending_first_drops_junk_and_keeps_failures(redis_client: redis_lib.Redis) -> None:
+    """One consumer-group loop for every worker (real Redis): a restarted consumer gets its own
+    unacknowledged entries first; undecodable entries and ``drop_on`` errors are acknowledged and
+    skipped; any other handler error leaves the entry pending for the next read."""
+    stream = "cc:test:consumer"
+    seen: list[str] = []
+
+    def make() -> events.StreamConsumer:
+        return events.StreamConsumer(redis_client, stream, "g", "c1", drop_on=(KeyError,), name="test")
+
+    first = make()
+    first.ensure_group()
+    for i in range(3):
+        events.publish_now(redis_client, stream, "t.ok", {"i": i})
+    redis_client.xadd(stream, {"data": "{not json"})
+    events.publish_now(redis_client, stream, "t.fail", {})
+    events.publish_now(redis_client, stream, "t.drop", {})
+    # a run that read two entries and died before acknowledging them
+    redis_client.xreadgroup("g", "c1", {stream: ">"}, count=2)
+
+    fail_times = {"n": 0}
+
+    def handle(ev: dict[str, Any]) -> bool:
+        if ev["type"] == "t.fail":
+            fail_times["n"] += 1
+            if fail_times["n"] == 1:
+                raise RuntimeError("database down")
+        if ev["type"] == "t.drop":
+            raise KeyError("malformed payload")
+        seen.append(f"{ev['type']}:{ev['data'].get('i', '')}")
+        return True
+
+    again = make()
+    assert again.read(handle, block_ms=50) == 3  # the two pending ones, then the third
+    assert seen == ["t.ok:0", "t.ok:1", "t.ok:2"]
+    pending = redis_client.xpending(stream, "g")
+    assert pending["pending"] == 1  # t.fail stays; junk and t.drop were acknowledged
+    assert again.read(handle, block_ms=50) == 1  # redelivered and handled this time
+    assert seen[-1] == "t.fail:"
+    assert redis_client.xpending(stream, "g")["pending"] == 0

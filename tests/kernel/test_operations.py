@@ -153,7 +153,7 @@ def test_add_unit_matter_and_rule(db_url: str, edited_catalogue: Path) -> None:
 
 
 def test_routing_and_suggester_use_the_new_matter(edited_catalogue: Path, tmp_path: Path) -> None:
-    from callcenter.plugins.classifier.catalogue import load_catalogue
+    from callcenter.catalogue import load_catalogue
     from callcenter.plugins.classifier.routing import resolve_unit
     from callcenter.plugins.classifier.suggester import Suggester
     from callcenter.plugins.classifier.training import train

@@ -42,7 +42,7 @@ from callcenter.db.base import utcnow
 from callcenter.db.models import Call, Callback
 from callcenter.db.session import session_scope
 from callcenter.domain import callbacks as policy
-from callcenter.events import STREAM_CASES, STREAM_COMMANDS, decode, encode, ensure_group
+from callcenter.events import STREAM_CASES, STREAM_COMMANDS, StreamConsumer, decode, encode
 from callcenter.services import callbacks as service
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,9 @@ class Dialler:
         self.database_url = database_url or settings.database_url
         self.worker_id = self.options.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.window = service.window_of(settings)
+        self.case_events = StreamConsumer(
+            client, STREAM_CASES, CASES_GROUP, self.options.worker_id or "dialler", count=200, name="dialler"
+        )
         self._group_ready = False
 
     # ------------------------------------------------------------------ loop
@@ -110,46 +113,36 @@ class Dialler:
         return stats
 
     # ------------------------------------------------------------------ 1. case events
-    def _ensure_group(self) -> None:
-        if self._group_ready:
-            return
-        ensure_group(self.redis, STREAM_CASES, CASES_GROUP)
-        self._group_ready = True
-
     def consume_case_events(self, stats: TickStats, block_ms: int | None = None) -> None:
-        self._ensure_group()
+        """Schedule return visits for closed (or answered) cases: own pending events first."""
+        if not self._group_ready:
+            self.case_events.ensure_group()
+            self._group_ready = True
         trigger = "case.close" if self.settings.callbacks.return_visit_after == "closed" else "case.feedback"
-        consumer = self.options.worker_id or "dialler"
-        for start in ("0", ">"):  # own pending entries first (a previous run died before acking)
-            resp: Any = self.redis.xreadgroup(
-                CASES_GROUP, consumer, {STREAM_CASES: start}, count=200, block=block_ms
-            )
-            entries = resp[0][1] if resp else []
-            for entry_id, fields in entries:
-                try:
-                    ev = decode(fields)
-                except (ValueError, TypeError) as exc:
-                    log.warning("dialler: undecodable case event %s: %s", entry_id, exc)
-                    self.redis.xack(STREAM_CASES, CASES_GROUP, entry_id)
-                    continue
-                if ev["type"] == trigger:
-                    data = ev["data"] if isinstance(ev["data"], dict) else {}
-                    number = str(data.get("number") or "")
-                    seq = data.get("seq")
-                    if number:
-                        with session_scope(self.database_url) as s:
-                            cb, why = service.schedule_return_visit(
-                                s,
-                                number,
-                                self.settings,
-                                self.clock(),
-                                trigger_seq=int(seq) if isinstance(seq, int) else None,
-                            )
-                        if why == "scheduled":
-                            stats.scheduled += 1
-                        elif cb is None:
-                            log.info("dialler: no return visit for case %s: %s", number, why)
-                self.redis.xack(STREAM_CASES, CASES_GROUP, entry_id)
+
+        def on_event(ev: dict[str, Any]) -> bool:
+            if ev["type"] != trigger:
+                return False
+            data = ev["data"] if isinstance(ev["data"], dict) else {}
+            number = str(data.get("number") or "")
+            if not number:
+                return False
+            seq = data.get("seq")
+            with session_scope(self.database_url) as s:
+                cb, why = service.schedule_return_visit(
+                    s,
+                    number,
+                    self.settings,
+                    self.clock(),
+                    trigger_seq=int(seq) if isinstance(seq, int) else None,
+                )
+            if why == "scheduled":
+                stats.scheduled += 1
+            elif cb is None:
+                log.info("dialler: no return visit for case %s: %s", number, why)
+            return True
+
+        self.case_events.read(on_event, block_ms)
 
     # ------------------------------------------------------------------ 2. crash between claim and send
     def resend_unsent(self, stats: TickStats) -> None:

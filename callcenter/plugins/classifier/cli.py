@@ -1,5 +1,6 @@
-"""CLI: ``callcenter train``, ``callcenter suggest TEXT --json``, ``callcenter suggest --jsonl FILE``,
-``callcenter catalogue-build``. Heavy imports stay inside the commands."""
+"""CLI: ``callcenter train``, ``callcenter suggest TEXT --json``, ``callcenter suggest --jsonl FILE``.
+Heavy imports stay inside the commands. (``callcenter catalogue-build`` is the kernel's: the catalogue
+is kernel data, see :mod:`callcenter.catalogue.build`.)"""
 
 from __future__ import annotations
 
@@ -157,17 +158,6 @@ def register(app: typer.Typer) -> None:
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
-
-    @app.command("catalogue-build")
-    def catalogue_build_cmd(
-        out_dir: Annotated[
-            Path | None, typer.Option(help="Where to write the CSVs (default classifier/data)")
-        ] = None,
-    ) -> None:
-        """Regenerate the matter catalogue, units, responsibility list and gazetteer CSVs from ../shared."""
-        from callcenter.plugins.classifier.build_catalogue import DATA_DIR, main
-
-        typer.echo(json.dumps(main(out_dir or DATA_DIR), ensure_ascii=False))
 
 
 def _flush(batch: list[tuple[int, Any, Any, str | None]], suggester: Any, out: IO[str]) -> None:

@@ -19,10 +19,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from callcenter.plugins.classifier.catalogue import DEFAULT_DATA_DIR, Catalogue, Matter
+from callcenter.catalogue import Catalogue, Matter
 
 #: Label of the "no matter / not a citizen request" class (非诉求). Not a catalogue matter code.
 OUT_OF_DOMAIN = "OOD"
+#: Classifier-only data (not part of the kernel catalogue).
+DATA_DIR = Path(__file__).resolve().parent / "data"
 OUT_OF_DOMAIN_FILE = "out_of_domain.txt"
 
 TEMPLATES: dict[str, list[str]] = {
@@ -268,7 +270,7 @@ def feedback_samples(
 
 def load_out_of_domain(path: Path | str | None = None) -> list[tuple[str, str]]:
     """The hand-written out-of-domain utterances as (kind, text); see the header of the file."""
-    file = Path(path) if path else DEFAULT_DATA_DIR / OUT_OF_DOMAIN_FILE
+    file = Path(path) if path else DATA_DIR / OUT_OF_DOMAIN_FILE
     rows: list[tuple[str, str]] = []
     for line in file.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):

@@ -10,11 +10,13 @@ An optional hint (the caller's earlier cases) fills in when the text names no pl
 from __future__ import annotations
 
 import re
+import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from callcenter.plugins.classifier.catalogue import Area, Catalogue, codes_of
+from callcenter.catalogue import Area, Catalogue, codes_of
 
 #: Two-character short forms that are safe on their own (unambiguous place names, not common words).
 SAFE_SHORT = {
@@ -219,7 +221,8 @@ class Gazetteer:
 
     @classmethod
     def from_catalogue(cls, catalogue: Catalogue) -> Gazetteer:
-        return catalogue.gazetteer
+        """The gazetteer of ``catalogue``, built once per catalogue (see :func:`gazetteer_of`)."""
+        return gazetteer_of(catalogue)
 
     @staticmethod
     def short_name(area: Area) -> str:
@@ -312,6 +315,23 @@ def _fill(result: PlaceResult, areas: Mapping[str, Area], code: str | None) -> N
         code = area.parent_code if area.level in {"community", "street"} else None
 
 
+_GAZETTEERS: weakref.WeakKeyDictionary[Catalogue, Gazetteer] = weakref.WeakKeyDictionary()
+_GAZETTEERS_LOCK = threading.Lock()
+
+
+def gazetteer_of(catalogue: Catalogue) -> Gazetteer:
+    """The place-name index over the areas of ``catalogue``, built once per catalogue object.
+
+    The catalogue is kernel data and knows nothing of place extraction; the index is cached here,
+    weakly keyed by the catalogue, so it lives exactly as long as the catalogue it was built from.
+    """
+    with _GAZETTEERS_LOCK:
+        gz = _GAZETTEERS.get(catalogue)
+        if gz is None:
+            gz = _GAZETTEERS[catalogue] = Gazetteer(catalogue.areas)
+        return gz
+
+
 def extract_places(text: str, gazetteer: Gazetteer | Catalogue, hint: Any = None) -> PlaceResult:
     """Find the place of ``text``. ``gazetteer`` may be a ``Gazetteer`` or a ``Catalogue``.
 
@@ -319,7 +339,7 @@ def extract_places(text: str, gazetteer: Gazetteer | Catalogue, hint: Any = None
     the caller's earlier cases; it breaks ties in the text and is used alone (low confidence) when the text
     names no area.
     """
-    gz = gazetteer if isinstance(gazetteer, Gazetteer) else gazetteer.gazetteer
+    gz = gazetteer if isinstance(gazetteer, Gazetteer) else gazetteer_of(gazetteer)
     hint_codes = _hint_codes(hint)
     result = PlaceResult()
     text = text or ""

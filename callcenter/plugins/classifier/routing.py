@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from callcenter.plugins.classifier.catalogue import Catalogue, codes_of
+from callcenter.catalogue import Catalogue, codes_of
 
 
 @dataclass(frozen=True, slots=True)

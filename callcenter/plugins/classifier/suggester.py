@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from callcenter.plugins.classifier.catalogue import Catalogue, load_catalogue
-from callcenter.plugins.classifier.places import PlaceResult, extract_places
+from callcenter.catalogue import Catalogue, load_catalogue
+from callcenter.plugins.classifier.places import PlaceResult, extract_places, gazetteer_of
 from callcenter.plugins.classifier.routing import UnitChoice, resolve_unit
 from callcenter.plugins.classifier.text import REASONS, NoSuggestion, check_text
 from callcenter.plugins.classifier.training import MODEL_FILE, current_version, default_models_dir
@@ -161,7 +161,7 @@ class Suggester:
 
         self.model = model
         self.catalogue = catalogue
-        self.gazetteer = catalogue.gazetteer
+        self.gazetteer = gazetteer_of(catalogue)
         self.version = version or str(model.meta.get("version", ""))
         if threshold is None:
             from callcenter.config import get_settings

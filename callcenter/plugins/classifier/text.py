@@ -9,8 +9,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from callcenter.plugins.classifier.places import gazetteer_of
+
 if TYPE_CHECKING:
-    from callcenter.plugins.classifier.catalogue import Catalogue
+    from callcenter.catalogue import Catalogue
 
 MAX_TEXT_CHARS = 20_000
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -116,7 +118,7 @@ def user_words_from_catalogue(catalogue: Catalogue) -> list[str]:
     for m in catalogue.matters.values():
         words.append(re.sub(r"[（(].*?[)）]|、", "", m.name))
         words.extend(k for k in m.keywords if len(k) <= 8)
-    gz = catalogue.gazetteer
+    gz = gazetteer_of(catalogue)
     words.extend(a for a in gz.aliases if len(a) >= 2)
     return sorted(set(words))
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from callcenter.plugins.classifier.catalogue import Catalogue, load_catalogue
+from callcenter.catalogue import Catalogue, load_catalogue
 
 POINTER = "current"
 MODEL_FILE = "model.joblib"

@@ -14,7 +14,6 @@ Off unless ``speech.whole_call`` is true: each talking agent then costs one reco
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
@@ -62,10 +61,19 @@ class WholeCallStarter:
         self.addr = audiosocket_addr
         self.consumer = consumer
         self.started = 0
+        # "$": answers from before the feature was switched on are not transcribed afterwards
+        self.consumer_group = events.StreamConsumer(
+            client,
+            events.STREAM_AGENTS,
+            GROUP,
+            consumer,
+            start_id="$",
+            drop_on=(ValueError, UnicodeDecodeError, TypeError, KeyError),
+            name="whole-call",
+        )
 
     def ensure_group(self) -> None:
-        # "$": answers from before the feature was switched on are not transcribed afterwards
-        events.ensure_group(self.client, events.STREAM_AGENTS, GROUP, start_id="$")
+        self.consumer_group.ensure_group()
 
     def handle(self, type_: str, data: dict[str, Any]) -> str | None:
         """Start the spy leg for one event; returns the command's action id (None: not an answer)."""
@@ -92,37 +100,14 @@ class WholeCallStarter:
         )
         return action_id
 
+    def _handle_entry(self, ev: dict[str, Any]) -> bool:
+        return isinstance(ev.get("data"), dict) and self.handle(ev["type"], ev["data"]) is not None
+
     def run_once(self, block_ms: int = 1000) -> int:
-        handled = 0
-        for start in ("0", ">"):  # "0": our own entries not acknowledged before a restart
-            resp: Any = self.client.xreadgroup(
-                GROUP,
-                self.consumer,
-                {events.STREAM_AGENTS: start},
-                count=100,
-                block=block_ms if start == ">" else None,
-            )
-            for _stream, entries in resp or []:
-                for entry_id, fields in entries:
-                    try:
-                        ev = events.decode(fields)
-                        if isinstance(ev.get("data"), dict) and self.handle(ev["type"], ev["data"]):
-                            handled += 1
-                    except (ValueError, UnicodeDecodeError, TypeError, KeyError) as exc:
-                        log.error("whole-call: malformed entry %s dropped: %s", entry_id, exc)
-                    self.client.xack(events.STREAM_AGENTS, GROUP, entry_id)
-        return handled
+        return self.consumer_group.read(self._handle_entry, block_ms)
 
     def run_forever(self, stop: threading.Event) -> None:
-        self.ensure_group()
-        while not stop.is_set():
-            try:
-                self.run_once()
-            except redis.RedisError as exc:
-                log.warning("whole-call: redis unavailable (%s); retrying", exc)
-                stop.wait(1.0)
-                with contextlib.suppress(redis.RedisError):
-                    self.ensure_group()  # Redis restarted empty: the group is gone
+        self.consumer_group.run_forever(self._handle_entry, stop)
 
 
 def whole_call_loop(settings: Settings) -> Any:

@@ -1,0 +1,1 @@
+"""Tests of the cases plugin (the HTTP API of cases, calls and the catalogue)."""

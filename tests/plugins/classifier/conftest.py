@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.plugins.classifier.catalogue import Catalogue, load_catalogue
+from callcenter.catalogue import Catalogue, load_catalogue
 from callcenter.plugins.classifier.suggester import Suggester
 from callcenter.plugins.classifier.training import ModelInfo, load_model_info
 from tests.fixtures_models import FEEDBACK_MATTER, FEEDBACK_TEXT

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from callcenter.plugins.classifier.catalogue import Catalogue
+from callcenter.catalogue import Catalogue
 from callcenter.plugins.classifier.places import extract_places
 from callcenter.plugins.classifier.suggester import Suggester
 

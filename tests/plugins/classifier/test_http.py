@@ -25,7 +25,7 @@ def make_client(models_dir: Path, database_url: str | None = None, *, logged_in:
     app.state.settings = SimpleNamespace(database_url=database_url)
     holder = SuggesterHolder(models_dir, check_interval=3600)
     app.dependency_overrides[get_holder] = lambda: holder
-    if logged_in:  # the login itself is tested with the whole app (tests/kernel/test_api.py)
+    if logged_in:  # the login itself is tested with the whole app (tests/plugins/cases/test_api.py)
         app.dependency_overrides[get_current_user] = lambda: SimpleNamespace(id=1, role="agent", active=True)
     return TestClient(app, raise_server_exceptions=False)
 

@@ -12,10 +12,10 @@ import redis as redis_lib
 from sqlalchemy import select
 
 from callcenter import events
+from callcenter.catalogue import Catalogue
 from callcenter.db.models import Suggestion, TranscriptUtterance
 from callcenter.db.session import get_sessionmaker, session_scope
 from callcenter.pipeline import SuggestionPipeline
-from callcenter.plugins.classifier.catalogue import Catalogue
 from callcenter.plugins.classifier.corpus import (
     OUT_OF_DOMAIN,
     generate_out_of_domain,

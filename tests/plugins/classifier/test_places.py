@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.plugins.classifier.catalogue import Catalogue
+from callcenter.catalogue import Catalogue
 from callcenter.plugins.classifier.places import PlaceHint, chinese_number, extract_places
 
 CASES = [
@@ -121,3 +121,16 @@ def test_hint_breaks_ties_between_same_named_communities(catalogue: Catalogue) -
     target = codes[-1]
     hinted = extract_places(f"{dup_name}门口有人摆摊", catalogue, hint=PlaceHint(target[:6], target[:9]))
     assert hinted.community_code == target
+
+
+def test_gazetteer_is_built_once_per_catalogue(catalogue: Catalogue) -> None:
+    """The classifier derives (and caches) its gazetteer from a catalogue, which knows no gazetteer."""
+    from callcenter.catalogue import read_catalogue
+    from callcenter.plugins.classifier.places import Gazetteer, gazetteer_of
+
+    gz = gazetteer_of(catalogue)
+    assert gz is gazetteer_of(catalogue) is Gazetteer.from_catalogue(catalogue)
+    assert not hasattr(catalogue, "gazetteer")
+    fresh = read_catalogue(catalogue.data_dir)  # another (uncached) catalogue object: its own index
+    assert fresh is not catalogue and gazetteer_of(fresh) is not gz
+    assert gazetteer_of(fresh).aliases.keys() == gz.aliases.keys()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.plugins.classifier.catalogue import Catalogue
+from callcenter.catalogue import Catalogue
 from callcenter.plugins.classifier.routing import AreaRef, resolve_unit
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.plugins.classifier.catalogue import Catalogue
+from callcenter.catalogue import Catalogue
 from callcenter.plugins.classifier.places import PlaceHint
 from callcenter.plugins.classifier.suggester import ModelNotFound, Suggester, SuggesterHolder
 from callcenter.plugins.classifier.training import (

@@ -47,8 +47,8 @@ TEXT = "东华门街道这边楼下饭馆油烟太大了，熏得家里没法开
 def e2e(asterisk: Any, sqlite_url: str, telephony_redis_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     import redis as redis_lib
 
+    from callcenter.catalogue import load_catalogue
     from callcenter.pipeline import SuggestionPipeline
-    from callcenter.plugins.classifier.catalogue import load_catalogue
     from callcenter.plugins.classifier.suggester import Suggester
     from callcenter.plugins.classifier.training import train
     from tests.support.asterisk import start_stack

@@ -150,7 +150,7 @@ def test_calls_on_both_nodes_reach_one_case_store_and_one_wallboard(
 
         # one wallboard: the supervisor sees both nodes and the counters of both
         with httpx.Client(base_url=live.url, timeout=15) as c:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 60  # the hub folds events as they come: slow on a loaded machine
             while True:
                 board = c.get("/api/console/wallboard", headers=live.headers("chief1")).json()
                 hotline = next((q for q in board["queues"] if q["queue"] == "hotline"), None)

@@ -1,11 +1,8 @@
 """idempotency_keys: a client's Idempotency-Key for POST /api/cases, per user
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02
-
-(Branched from 0003 next to 0004 audit_log, developed at the same time; the merge re-chains it after
-0004.)
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from alembic import op
 from callcenter.db.types import UTCDateTime
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callcenter.api.deps import CurrentUser, SessionDep, actor_of, require_roles
-from callcenter.api.schemas import CaseCreate, CaseEventOut, CaseOut, CasePage, TransitionIn
+from callcenter.api.schemas import MAX_OFFSET, CaseCreate, CaseEventOut, CaseOut, CasePage, TransitionIn
 from callcenter.db.models import Suggestion, SuggestionFeedback, User
 from callcenter.domain import workflow
 from callcenter.domain.workflow import Command
@@ -119,7 +119,7 @@ def search(
     q: Annotated[str | None, Query(max_length=100)] = None,
     overdue: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> CasePage:
     if user.role == "unit_handler":
         unit = user.unit_code  # a unit sees only its own cases
