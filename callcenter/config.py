@@ -9,6 +9,7 @@ unless ``mode`` is ``demo`` (random secrets generated once per installation) or 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from functools import lru_cache
@@ -107,7 +108,10 @@ class AsteriskSettings(BaseModel):
 
 
 class TelephonySettings(BaseModel):
-    """Dialplan and queue knobs rendered into Asterisk by ``callcenter asterisk provision`` (电话)."""
+    """Dialplan and queue knobs rendered into Asterisk by ``callcenter asterisk provision`` (电话).
+
+    The ``agi_*`` settings are the limits of the FastAGI IVR server (``callcenter agi``).
+    """
 
     speech_step: bool = Field(
         default=True,
@@ -140,12 +144,63 @@ class TelephonySettings(BaseModel):
         ge=1,
         description="Asterisk `maxcalls`: simultaneous channels before new calls are refused.",
     )
+    agi_max_sessions: int = Field(
+        default=256,
+        ge=1,
+        description="FastAGI: connections served at once; more are closed at once (the caller is queued).",
+    )
+    agi_env_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "FastAGI: total time a connection has to send its whole AGI environment (Asterisk sends it in "
+            "one write); a slower peer is cut off, however it spreads its bytes."
+        ),
+    )
+    agi_idle_timeout_s: float = Field(
+        default=180.0,
+        gt=0,
+        description="FastAGI: longest wait for one answer of Asterisk during a session (prompts, keypad).",
+    )
+    agi_max_pending_per_peer: int = Field(
+        default=32,
+        ge=0,
+        description=(
+            "FastAGI: connections from one address still sending their AGI environment; more are refused "
+            "(a slow sender holds at most this many slots, each for `agi_env_timeout_s`). 0 = no limit."
+        ),
+    )
+    agi_max_sessions_per_peer: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "FastAGI: connections open from one address (0 = only `agi_max_sessions`); with several "
+            "Asterisk nodes on one FastAGI server, the calls one node may carry."
+        ),
+    )
+    agi_allowed_peers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "FastAGI: addresses or networks allowed to connect (env: comma-separated, e.g. "
+            "`10.0.0.5,10.0.1.0/24`); empty = any. Set it to the Asterisk nodes in production."
+        ),
+    )
 
-    @field_validator("agent_extensions", mode="before")
+    @field_validator("agent_extensions", "agi_allowed_peers", mode="before")
     @classmethod
     def _split_extensions(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [x.strip() for x in value.split(",") if x.strip()]
+        return value
+
+    @field_validator("agi_allowed_peers")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an address or network: {item!r}") from exc
         return value
 
 
@@ -325,6 +380,15 @@ class ConsoleSettings(BaseModel):
         default=20.0,
         gt=0,
         description="Service level of the wallboard: share of calls answered within this many seconds.",
+    )
+    stream_recheck_s: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "How often an open live stream (SSE) re-reads its user: a user deactivated, or whose role or "
+            "unit changed, loses the stream within this many seconds. A stream also ends when its login "
+            "token expires."
+        ),
     )
 
 

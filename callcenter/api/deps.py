@@ -8,6 +8,7 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.orm import Session
 
 from callcenter.db.models import User
@@ -30,10 +31,19 @@ def get_db(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_db)]
 
 
+def request_token(request: Request) -> str | None:
+    """The login token of a request: the bearer header, else ``?token=`` (EventSource cannot send
+    headers), else the ``cc_token`` cookie."""
+    scheme, bearer = get_authorization_scheme_param(request.headers.get("authorization"))
+    if scheme.lower() == "bearer" and bearer:
+        return bearer
+    return request.query_params.get("token") or request.cookies.get("cc_token")
+
+
 def get_current_user(
     session: SessionDep, request: Request, token: Annotated[str | None, Depends(oauth2)]
 ) -> User:
-    token = token or request.query_params.get("token") or request.cookies.get("cc_token")
+    token = token or request_token(request)
     if not token:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not authenticated", {"WWW-Authenticate": "Bearer"})
     try:
@@ -71,3 +81,15 @@ def client_address(request: Request) -> str | None:
 
 def actor_of(user: User) -> Actor:
     return Actor(role=Role(user.role), user_id=user.id, unit_code=user.unit_code)
+
+
+def session_end_reason(session: Session, user_id: int, role: str, unit_code: str | None) -> str | None:
+    """Why a long-lived connection (a live stream) opened by this user must end now — the user was
+    deactivated or deleted, or its role or unit changed — or None while it may go on."""
+    session.expire_all()
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        return "the user is no longer active"
+    if user.role != role or user.unit_code != unit_code:
+        return "the user's role or unit changed"
+    return None

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from callcenter.db.types import MAX_DB_INT
-from callcenter.domain.privacy import phone_for_role
+from callcenter.domain import privacy
 from callcenter.domain.workflow import ACTION_LABELS, STATUS_LABELS
 
 #: A row id given by a client (1 … the largest ``Integer`` both databases hold).
@@ -104,6 +104,20 @@ class CaseEventOut(BaseModel):
     data: dict[str, Any]
     created_at: datetime
 
+    @classmethod
+    def build(cls, event: Any, role: str) -> CaseEventOut:
+        """One timeline row as ``role`` may see it (free text masked, docs/case-core.md)."""
+        out = cls.model_validate(event, from_attributes=True)
+        out.action_label = ACTION_LABELS.get(out.action, out.action)
+        if not privacy.sees_personal_data(role):
+            out.reason = privacy.mask_numbers(out.reason)
+            out.data = privacy.payload_for_role(out.data, role)
+        return out
+
+
+#: Free-text fields of a case that may hold a citizen's numbers (masked for roles that need not see them).
+CASE_TEXT_FIELDS = ("description", "address", "feedback_text", "extension_reason", "kpi_exclusion_reason")
+
 
 class CaseOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -149,13 +163,18 @@ class CaseOut(BaseModel):
     timeline: list[CaseEventOut] | None = None
 
     @classmethod
-    def build(cls, case: Any, role: str, **extra: Any) -> CaseOut:
+    def build(cls, case: Any, role: str, *, events: list[Any] | None = None, **extra: Any) -> CaseOut:
+        """The case as ``role`` may see it: phone, name and numbers in free text masked for roles
+        that need not see them (:mod:`callcenter.domain.privacy`); ``events`` become the timeline."""
         out = cls.model_validate(case, from_attributes=True).model_copy(update=extra)
         out.status_label = STATUS_LABELS.get(out.status, out.status)
-        out.caller_phone = phone_for_role(out.caller_phone, role)
-        if out.timeline:
-            for ev in out.timeline:
-                ev.action_label = ACTION_LABELS.get(ev.action, ev.action)
+        out.caller_phone = privacy.phone_for_role(out.caller_phone, role)
+        if not privacy.sees_personal_data(role):
+            out.caller_name = privacy.mask_name(out.caller_name)
+            for name in CASE_TEXT_FIELDS:
+                setattr(out, name, privacy.mask_numbers(getattr(out, name)))
+        if events is not None:
+            out.timeline = [CaseEventOut.build(e, role) for e in events]
         return out
 
 

@@ -303,6 +303,25 @@ class CaseNumberCounter(Base):
     last: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class IdempotencyKey(Base):
+    """A client's ``Idempotency-Key`` for creating a case (幂等键): a retried ``POST /api/cases`` after
+    a lost reply returns the case the first request created instead of a second one.
+
+    Scoped per user (one user's keys never match another's); ``fingerprint`` is a hash of the request
+    body, so a key reused for a different case is refused. Written in the same transaction as the case.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_user_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(128))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class Callback(Base):
     """A scheduled outbound call: queue callback (预约回拨) or return visit (回访)."""
 

@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from callcenter.db.models import Call
+from callcenter.db.models import Call, TranscriptUtterance
 from callcenter.domain.nodes import node_of_uniqueid
+from callcenter.exceptions import NotFound
 
 
 def get_or_create_call(session: Session, uniqueid: str, **fields: Any) -> Call:
@@ -37,3 +38,22 @@ def get_or_create_call(session: Session, uniqueid: str, **fields: Any) -> Call:
         if value is not None and getattr(call, key) in (None, "", {}):
             setattr(call, key, value)
     return call
+
+
+def get_call(session: Session, uniqueid: str) -> Call:
+    """The call with Asterisk ``uniqueid``; :class:`~callcenter.exceptions.NotFound` (404) when unknown."""
+    call = session.scalar(select(Call).where(Call.uniqueid == uniqueid))
+    if call is None:
+        raise NotFound(f"no call with uniqueid {uniqueid!r}")
+    return call
+
+
+def transcript(session: Session, call: Call) -> list[TranscriptUtterance]:
+    """The call's final transcript utterances in order (``transcript_utterances``)."""
+    return list(
+        session.scalars(
+            select(TranscriptUtterance)
+            .where(TranscriptUtterance.call_id == call.id)
+            .order_by(TranscriptUtterance.seq)
+        )
+    )

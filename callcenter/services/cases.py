@@ -8,6 +8,9 @@ version counter, so of two agents acting on the same case at once one wins and t
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -26,11 +29,12 @@ from callcenter.db.models import (
     Case,
     CaseEvent,
     CaseNumberCounter,
+    IdempotencyKey,
     Matter,
     TimeLimitPolicy,
     Unit,
 )
-from callcenter.domain import numbering, workflow
+from callcenter.domain import access, numbering, workflow
 from callcenter.domain.workflow import Actor, CaseState, Command, EventRecord, TimeLimits
 from callcenter.exceptions import Conflict, Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from callcenter.observability import CASE_TRANSITIONS, count_on_commit
@@ -120,6 +124,7 @@ def _add_event(session: Session, case: Case, rec: EventRecord, seq: int) -> Case
             "from_status": rec.from_status,
             "status": rec.to_status,
             "unit_code": case.unit_code,
+            "co_unit_codes": list(case.co_unit_codes or []),
             "matter_code": case.matter_code,
             "actor_role": str(rec.actor_role),
             "actor_id": rec.actor_id,
@@ -280,6 +285,41 @@ def create_case(session: Session, new: NewCase, actor: Actor, now: datetime | No
     return case
 
 
+#: What an ``Idempotency-Key`` may be: 1–128 visible ASCII characters (a UUID is the usual choice).
+IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def check_idempotency_key(key: str) -> str:
+    if not IDEMPOTENCY_KEY_RE.match(key):
+        raise Unprocessable("Idempotency-Key must be 1 to 128 visible ASCII characters (e.g. a UUID)")
+    return key
+
+
+def request_fingerprint(body: dict[str, Any]) -> str:
+    """A hash of a request body (canonical JSON), to tell a retry from a different request."""
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def case_for_key(session: Session, user_id: int, key: str, fingerprint: str) -> Case | None:
+    """The case created earlier by ``user_id`` with ``key``, or None. A key used before for a
+    different request body is refused (422): the client reused a key it must not reuse."""
+    row = session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    )
+    if row is None:
+        return None
+    if row.fingerprint != fingerprint:
+        raise Unprocessable("this Idempotency-Key was already used for a different request")
+    return session.get(Case, row.case_id)
+
+
+def remember_key(session: Session, user_id: int, key: str, fingerprint: str, case: Case) -> None:
+    """Store ``key`` for ``case`` in the caller's transaction (unique per user: of two concurrent
+    requests with one key, the second commit fails and the caller returns the first one's case)."""
+    session.add(IdempotencyKey(user_id=user_id, key=key, fingerprint=fingerprint, case_id=case.id))
+
+
 def _apply(session: Session, case: Case, cmd: Command, actor: Actor, now: datetime, seq: int) -> None:
     try:
         new_state, rec = workflow.apply(to_state(case), cmd, actor, now)
@@ -302,6 +342,20 @@ def get_case(session: Session, number: str, *, for_update: bool = False) -> Case
     return case
 
 
+def ensure_visible(case: Case, actor: Actor) -> Case:
+    """:class:`~callcenter.exceptions.Forbidden` (403) unless ``actor`` may see ``case``
+    (:func:`callcenter.domain.access.may_see_case`)."""
+    if not access.may_see_case(str(actor.role), actor.unit_code, case.unit_code, case.co_unit_codes):
+        raise Forbidden(access.NOT_YOUR_UNIT)
+    return case
+
+
+def get_visible_case(session: Session, number: str, actor: Actor, *, for_update: bool = False) -> Case:
+    """Case ``number`` if ``actor`` may see it: 404 when there is no such case, 403 when it is another
+    unit's. Every route that takes a case number reads the case through this."""
+    return ensure_visible(get_case(session, number, for_update=for_update), actor)
+
+
 def transition(
     session: Session,
     number: str,
@@ -311,9 +365,12 @@ def transition(
     expected_version: int | None = None,
     now: datetime | None = None,
 ) -> Case:
-    """Apply one workflow action to case ``number`` (row-locked; optimistic version check)."""
+    """Apply one workflow action to case ``number`` (row-locked; optimistic version check).
+
+    The actor must be allowed to see the case (checked first: a refused action reveals nothing of it).
+    """
     now = now or utcnow()
-    case = get_case(session, number, for_update=True)
+    case = get_visible_case(session, number, actor, for_update=True)
     if expected_version is not None and case.version != expected_version:
         raise Conflict(
             f"case {number} was changed by someone else (version {case.version}, expected {expected_version})"

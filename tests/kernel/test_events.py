@@ -154,6 +154,25 @@ def test_relays_in_parallel_publish_each_event_once(
     assert sorted(got) == list(range(300)) and len(got) == 300
 
 
+def test_replies_read_as_text_from_bytes_and_str_clients(
+    redis_client: redis_lib.Redis, redis_url: str
+) -> None:
+    """One decoder for both kinds of Redis client: raw bytes (the default) and ``decode_responses``."""
+    entry = events.publish_now(redis_client, "cc:test:text", "case.note", {"text": "路灯坏了"})
+    str_client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        for client in (redis_client, str_client):
+            entries: Any = client.xrange("cc:test:text")
+            [(entry_id, fields)] = entries
+            assert events.as_text(entry_id) == entry
+            assert {events.as_text(k): events.as_text(v) for k, v in fields.items()}["type"] == "case.note"
+            assert events.decode(fields)["data"] == {"text": "路灯坏了"}
+    finally:
+        str_client.close()
+    assert events.as_text("中文".encode()) == "中文"
+    assert events.as_text(12) == "12"
+
+
 # --------------------------------------------------------------------------- the shared consumer loop
 
 

@@ -9,9 +9,9 @@ stream after that event (``K:1732-0,C:1731-5,...``). A browser that reconnects s
 then the live ones — nothing lost, nothing twice.
 
 Per connection the events are filtered by role: a unit handler (承办单位) sees only case events of its
-own unit; phone numbers are masked for roles that must not see them. A connection that cannot keep
-up (its buffer of :data:`BUFFER` messages is full) is closed; the browser reconnects and catches up
-from its cursor.
+own unit (the kernel's visibility rule); phone numbers, names and numbers in free text are masked for
+roles that must not see them (the kernel's privacy rule). A connection that cannot keep up (its buffer
+of :data:`BUFFER` messages is full) is closed; the browser reconnects and catches up from its cursor.
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ from zoneinfo import ZoneInfo
 import redis.asyncio as aredis
 
 from callcenter import events as ev
-from callcenter.domain.privacy import phone_for_role
+from callcenter.domain.access import CENTER_ROLES, may_see_case
+from callcenter.domain.privacy import payload_for_role
 
+from .guard import StreamGuard
 from .wallboard import Wallboard
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,6 @@ KEY_STREAMS = {v: k for k, v in STREAM_KEYS.items()}
 WALLBOARD_STREAMS = (ev.STREAM_QUEUES, ev.STREAM_AGENTS)
 BUFFER = 2000
 HEARTBEAT_S = 15.0
-_PHONE_FIELDS = ("caller_number", "caller_phone", "phone")
 
 
 class CursorError(ValueError):
@@ -81,10 +82,6 @@ def decode_cursor(raw: str) -> dict[str, str]:
     return out
 
 
-def _s(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
 @dataclass(frozen=True)
 class Event:
     """One stream entry as the consoles see it."""
@@ -97,33 +94,28 @@ class Event:
     cursor: str = ""
 
     def message(self, role: str) -> dict[str, Any]:
-        data = self.data
-        if any(f in data for f in _PHONE_FIELDS):
-            data = {
-                k: (phone_for_role(v, role) if k in _PHONE_FIELDS and isinstance(v, str) else v)
-                for k, v in data.items()
-            }
+        """The event as ``role`` may see it: phones, names and numbers in free text masked for roles
+        that need not see them (:func:`callcenter.domain.privacy.payload_for_role`)."""
         return {
             "stream": STREAM_KEYS.get(self.stream, self.stream),
             "id": self.id,
             "type": self.type,
-            "data": data,
+            "data": payload_for_role(self.data, role),
             "ts": self.ts,
         }
 
 
 def visible(event: Event, role: str, unit_code: str | None) -> bool:
-    """May a user of ``role`` (and unit) see ``event``?"""
-    if role in ("agent", "supervisor", "admin"):
+    """May a user of ``role`` (and unit) see ``event``? Center staff see every stream; anyone else only
+    case events of cases they may see (the kernel's rule, :func:`callcenter.domain.access.may_see_case`,
+    on the event's ``unit_code`` and ``co_unit_codes``)."""
+    if role in CENTER_ROLES:
         return True
-    if role == "unit_handler":
-        if event.stream != ev.STREAM_CASES:
-            return False
-        d = event.data
-        return unit_code is not None and (
-            d.get("unit_code") == unit_code or unit_code in (d.get("co_unit_codes") or [])
-        )
-    return False
+    if event.stream != ev.STREAM_CASES:
+        return False
+    d = event.data
+    co_units = d.get("co_unit_codes")
+    return may_see_case(role, unit_code, d.get("unit_code"), co_units if isinstance(co_units, list) else ())
 
 
 def sse(data: str, *, id_: str | None = None, event: str | None = None) -> str:
@@ -220,7 +212,7 @@ class Hub:
         start_id = f"{int(midnight.timestamp() * 1000)}-0"
         for stream in STREAM_KEYS:
             last = await r.xrevrange(stream, count=1)
-            self.positions[stream] = _s(last[0][0]) if last else "0-0"
+            self.positions[stream] = ev.as_text(last[0][0]) if last else "0-0"
         for stream in WALLBOARD_STREAMS:
             lo = start_id
             end = self.positions[stream]
@@ -233,7 +225,7 @@ class Hub:
                     self.wallboard.apply(d["type"], d["data"] if isinstance(d["data"], dict) else {}, d["ts"])
                 if len(batch) < 1000:
                     break
-                lo = "(" + _s(batch[-1][0])
+                lo = "(" + ev.as_text(batch[-1][0])
 
     async def _run(self) -> None:
         backoff = 0.5
@@ -246,9 +238,9 @@ class Hub:
                 resp = await self.client().xread(dict(self.positions), count=500, block=self.block_ms)
                 backoff = 0.5
                 for stream_raw, entries in resp or []:
-                    stream = _s(stream_raw)
+                    stream = ev.as_text(stream_raw)
                     for entry_id_raw, fields in entries:
-                        self._dispatch(stream, _s(entry_id_raw), fields)
+                        self._dispatch(stream, ev.as_text(entry_id_raw), fields)
                 self._flush_wallboard()
             except asyncio.CancelledError:
                 raise
@@ -307,10 +299,10 @@ class Hub:
             lo = "(" + start
             while True:
                 batch = await r.xrange(stream, min=lo, max=end, count=1000)
-                collected.extend((stream, _s(i), f) for i, f in batch)
+                collected.extend((stream, ev.as_text(i), f) for i, f in batch)
                 if len(batch) < 1000:
                     break
-                lo = "(" + _s(batch[-1][0])
+                lo = "(" + ev.as_text(batch[-1][0])
         collected.sort(key=lambda t: tuple(int(x) for x in t[1].split("-")))
         # cursors of replayed entries: the client's positions advanced entry by entry
         cursor = {s: since.get(s, upto[s]) for s in upto}
@@ -335,8 +327,13 @@ class Hub:
         last_event_id: str | None = None,
         is_disconnected: Callable[[], Any] | None = None,
         heartbeat_s: float = HEARTBEAT_S,
+        guard: StreamGuard | None = None,
     ) -> AsyncIterator[str]:
-        """The SSE body of one console connection."""
+        """The SSE body of one console connection.
+
+        With a ``guard`` the stream ends (``event: end`` with the reason) as soon as its user may no
+        longer have it: deactivated or changed (checked every ``guard.every_s``) or token expired.
+        """
         await self.start()
         since: dict[str, str] | None = None
         if last_event_id:
@@ -357,15 +354,26 @@ class Hub:
                     yield text
             if wallboard:
                 yield self.wallboard_message()
-            last_beat = time.monotonic()
+            last_beat = last_sent = time.monotonic()
             while True:
+                if guard is not None:
+                    reason = await guard.end_reason()
+                    if reason is not None:
+                        yield sse(json.dumps({"reason": reason}), event="end")
+                        return
+                wait = max(0.0, heartbeat_s - (time.monotonic() - last_sent))
+                if guard is not None:
+                    wait = min(wait, guard.seconds_to_next_check())
                 try:
-                    item = await asyncio.wait_for(sub.queue.get(), timeout=heartbeat_s)
+                    item = await asyncio.wait_for(sub.queue.get(), timeout=wait)
                 except TimeoutError:
+                    if time.monotonic() - last_sent < heartbeat_s:
+                        continue  # woken for the guard only
                     item = ": keep-alive\n\n"
                 if item is None:
                     return
                 yield item
+                last_sent = time.monotonic()
                 if time.monotonic() - last_beat > heartbeat_s:
                     last_beat = time.monotonic()
                     if is_disconnected is not None and await is_disconnected():

@@ -262,9 +262,10 @@ def agi_cmd(
 
     s = get_settings()
     start_metrics_server(s, "agi")
-    server = FastAGIServer(
+    server = FastAGIServer.from_settings(
         (host or s.fastagi_host, port or s.fastagi_port),
         IVRHandlers(IVRContext(s.database_url, redis_client(s.redis_url))).table(),
+        s.telephony,
     )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

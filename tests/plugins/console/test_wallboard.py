@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from callcenter.plugins.console.asterisk import spy_target
 from callcenter.plugins.console.hub import STREAM_KEYS, CursorError, decode_cursor, encode_cursor
 from callcenter.plugins.console.wallboard import Wallboard
-from callcenter.plugins.console.web import spy_target
 
 TZ = ZoneInfo("Asia/Shanghai")
 T0 = "2026-11-22T02:00:00+00:00"

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from callcenter.api.deps import SessionDep, require_roles
 from callcenter.api.schemas import CallDetail, CallOut, UtteranceOut
-from callcenter.db.models import Call, TranscriptUtterance, User
+from callcenter.db.models import Call, User
 from callcenter.domain.privacy import phone_for_role
-from callcenter.exceptions import NotFound
+from callcenter.services import calls as svc
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 
@@ -41,15 +41,8 @@ def list_calls(
 
 @router.get("/{uniqueid}", response_model=CallDetail)
 def get_call(uniqueid: str, session: SessionDep, user: CenterUser) -> CallDetail:
-    call = session.scalar(select(Call).where(Call.uniqueid == uniqueid))
-    if call is None:
-        raise NotFound(f"no call with uniqueid {uniqueid!r}")
-    utterances = session.scalars(
-        select(TranscriptUtterance)
-        .where(TranscriptUtterance.call_id == call.id)
-        .order_by(TranscriptUtterance.seq)
-    )
+    call = svc.get_call(session, uniqueid)
     detail = CallDetail.model_validate(call)
-    detail.transcript = [UtteranceOut.model_validate(u) for u in utterances]
+    detail.transcript = [UtteranceOut.model_validate(u) for u in svc.transcript(session, call)]
     _mask(detail, user)
     return detail

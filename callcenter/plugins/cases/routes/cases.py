@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from callcenter.api.deps import CurrentUser, SessionDep, actor_of, require_roles
 from callcenter.api.schemas import MAX_OFFSET, CaseCreate, CaseEventOut, CaseOut, CasePage, TransitionIn
 from callcenter.db.models import Suggestion, SuggestionFeedback, User
 from callcenter.domain import workflow
 from callcenter.domain.workflow import Command
-from callcenter.exceptions import Forbidden, Unprocessable
+from callcenter.exceptions import Unprocessable
 from callcenter.services import cases as svc
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
@@ -28,14 +30,53 @@ def _after_commit(request: Request) -> None:
 
 def _out(case: object, user: User, *, with_events: list[object] | None = None) -> CaseOut:
     state = svc.to_state(case)  # type: ignore[arg-type]
-    extra: dict[str, object] = {"allowed_actions": workflow.allowed_actions(state, actor_of(user))}
-    if with_events is not None:
-        extra["timeline"] = [CaseEventOut.model_validate(e) for e in with_events]
-    return CaseOut.build(case, user.role, **extra)
+    allowed = workflow.allowed_actions(state, actor_of(user))
+    return CaseOut.build(case, user.role, events=with_events, allowed_actions=allowed)
 
 
 @router.post("", response_model=CaseOut, status_code=status.HTTP_201_CREATED)
-def create_case(body: CaseCreate, session: SessionDep, user: CenterUser, request: Request) -> CaseOut:
+def create_case(
+    body: CaseCreate,
+    session: SessionDep,
+    user: CenterUser,
+    request: Request,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=128,
+            description=(
+                "A key the client chooses for this case (e.g. a UUID): retrying the POST with the same "
+                "key returns the case the first request created instead of a second one (per user)."
+            ),
+        ),
+    ] = None,
+) -> CaseOut:
+    key = fingerprint = None
+    if idempotency_key is not None:
+        key = svc.check_idempotency_key(idempotency_key)
+        fingerprint = svc.request_fingerprint(body.model_dump(mode="json"))
+        earlier = svc.case_for_key(session, user.id, key, fingerprint)
+        if earlier is not None:
+            response.headers["Idempotent-Replayed"] = "true"
+            return _out(earlier, user)
+    try:
+        return _create(body, session, user, request, key, fingerprint)
+    except IntegrityError:
+        # the same key committed by a concurrent request just now: answer with its case
+        session.rollback()
+        if key is None or fingerprint is None:
+            raise
+        earlier = svc.case_for_key(session, user.id, key, fingerprint)
+        if earlier is None:
+            raise
+        response.headers["Idempotent-Replayed"] = "true"
+        return _out(earlier, user)
+
+
+def _create(
+    body: CaseCreate, session: Session, user: User, request: Request, key: str | None, fingerprint: str | None
+) -> CaseOut:
     fields = body.model_dump(exclude={"suggestion_id", "co_unit_codes", "register_now"})
     new = svc.NewCase(**fields, register=body.register_now, co_unit_codes=tuple(body.co_unit_codes))
     case = svc.create_case(session, new, actor_of(user))
@@ -57,6 +98,8 @@ def create_case(body: CaseCreate, session: SessionDep, user: CenterUser, request
                 user_id=user.id,
             )
         )
+    if key is not None and fingerprint is not None:
+        svc.remember_key(session, user.id, key, fingerprint, case)
     session.commit()
     _after_commit(request)
     return _out(case, user)
@@ -98,25 +141,16 @@ def search(
     return CasePage(total=total, items=[_out(c, user) for c in rows])
 
 
-def _visible(case: object, user: User) -> None:
-    if user.role == "unit_handler":
-        codes = {case.unit_code, *(case.co_unit_codes or [])}  # type: ignore[attr-defined]
-        if user.unit_code not in codes:
-            raise Forbidden("the case is not assigned to your unit")
-
-
 @router.get("/{number}", response_model=CaseOut)
 def get_case(number: str, session: SessionDep, user: CurrentUser) -> CaseOut:
-    case = svc.get_case(session, number)
-    _visible(case, user)
+    case = svc.get_visible_case(session, number, actor_of(user))
     return _out(case, user, with_events=list(svc.case_events(session, case)))
 
 
 @router.get("/{number}/events", response_model=list[CaseEventOut])
 def get_events(number: str, session: SessionDep, user: CurrentUser) -> list[CaseEventOut]:
-    case = svc.get_case(session, number)
-    _visible(case, user)
-    return [CaseEventOut.model_validate(e) for e in svc.case_events(session, case)]
+    case = svc.get_visible_case(session, number, actor_of(user))
+    return [CaseEventOut.build(e, user.role) for e in svc.case_events(session, case)]
 
 
 @router.post("/{number}/transitions", response_model=CaseOut)

@@ -7,8 +7,14 @@ and isolated (a slow database query or a stuck channel never stalls other calls)
 concurrent sessions is capped (``max_sessions``), and beyond the cap a connection is closed at once so
 Asterisk sets ``AGISTATUS=FAILURE`` and the dialplan sends the caller straight to the queue.
 
-Robustness: the AGI environment is read with line/size limits and validated; a malformed one is logged
-and the connection closed. Hangups are expected, not errors: the dialplan sets ``AGISIGHUP=no`` so
+Robustness: the AGI environment is read with line/size limits, within one total deadline
+(``env_timeout_s`` for the whole block, not per read: a peer that sends a byte every few seconds is cut
+off when it runs out) and validated; a malformed or late one is logged and the connection closed.
+Per-peer limits keep one address from taking every slot: at most ``max_pending_per_peer`` of its
+connections may still be sending their environment (Asterisk sends it in one write, so a real node has
+almost none pending), at most ``max_sessions_per_peer`` may be open, and ``allowed_peers`` (when set)
+refuses every other address. The port must still never be reachable from outside (docs/operations.md,
+"Security"). Hangups are expected, not errors: the dialplan sets ``AGISIGHUP=no`` so
 Asterisk does not inject ``HANGUP`` lines, and a command on a dead channel answers ``511`` or
 ``result=-1``, which become :class:`ChannelGone` and end the session quietly. Socket timeouts end a
 session whose channel stopped talking. No exception escapes a session thread.
@@ -17,13 +23,16 @@ session whose channel stopped talking. No exception escapes a session thread.
 from __future__ import annotations
 
 import contextlib
+import io
+import ipaddress
 import logging
 import re
+import socket
 import socketserver
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from io import BufferedIOBase
 from typing import Any
@@ -64,6 +73,34 @@ class ChannelGone(AGIException):
     """The channel hung up (or the socket closed) while a command was pending."""
 
 
+class EnvironmentDeadline(TimeoutError):
+    """The peer did not send its whole AGI environment within the total deadline."""
+
+
+class _SocketReader(io.RawIOBase):
+    """The connection's raw reader. While ``deadline`` (a ``time.monotonic()`` value) is set, no read
+    waits past it, however the peer spreads its bytes; afterwards reads use the socket's timeout."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.deadline: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise EnvironmentDeadline("AGI environment not complete in time")
+            self.sock.settimeout(remaining)
+            try:
+                return self.sock.recv_into(buffer)
+            except TimeoutError as exc:
+                raise EnvironmentDeadline("AGI environment not complete in time") from exc
+        return self.sock.recv_into(buffer)
+
+
 class _NullWriter:
     """pyst2 writes debug chatter to stderr; keep it out of the logs."""
 
@@ -90,6 +127,7 @@ class AGIStats:
     errors: int = 0
     timeouts: int = 0
     rejected: int = 0
+    slow_environments: int = 0
     active: int = 0
     round_trips: deque[float] = field(default_factory=lambda: deque(maxlen=200_000))
     media_commands: int = 0
@@ -115,6 +153,7 @@ class AGIStats:
                     "errors",
                     "timeouts",
                     "rejected",
+                    "slow_environments",
                     "media_commands",
                 )
             }
@@ -239,7 +278,14 @@ Handler = Callable[[FastAGI, dict[str, str]], None]
 
 
 class FastAGIServer(socketserver.ThreadingTCPServer):
-    """Threaded FastAGI server dispatching on the script name."""
+    """Threaded FastAGI server dispatching on the script name.
+
+    Limits (settings ``telephony.agi_*``): ``max_sessions`` connections at once; ``env_timeout_s`` for
+    the whole AGI environment; per peer address ``max_pending_per_peer`` connections still sending
+    their environment and ``max_sessions_per_peer`` open ones (0 = only ``max_sessions``);
+    ``allowed_peers`` addresses or networks (empty = any). A connection over a limit is closed at once
+    (Asterisk: ``AGISTATUS=FAILURE``, the dialplan sends the caller to the queue).
+    """
 
     allow_reuse_address = True
     daemon_threads = True
@@ -251,15 +297,85 @@ class FastAGIServer(socketserver.ThreadingTCPServer):
         handlers: dict[str, Handler],
         *,
         max_sessions: int = 256,
-        env_timeout_s: float = 10.0,
+        env_timeout_s: float = 5.0,
         idle_timeout_s: float = 180.0,
+        max_pending_per_peer: int = 32,
+        max_sessions_per_peer: int = 0,
+        allowed_peers: Iterable[str] = (),
     ) -> None:
         self.handlers = handlers
         self.stats = AGIStats()
         self.env_timeout_s = env_timeout_s
         self.idle_timeout_s = idle_timeout_s
+        self.max_pending_per_peer = max_pending_per_peer
+        self.max_sessions_per_peer = max_sessions_per_peer
+        self.allowed_peers = tuple(ipaddress.ip_network(p.strip(), strict=False) for p in allowed_peers)
         self._slots = threading.BoundedSemaphore(max_sessions)
+        self._peer_lock = threading.Lock()
+        self._open: Counter[str] = Counter()
+        self._pending: Counter[str] = Counter()
         super().__init__(address, _SessionHandler)
+
+    @classmethod
+    def from_settings(
+        cls, address: tuple[str, int], handlers: dict[str, Handler], telephony: Any
+    ) -> FastAGIServer:
+        """A server with the limits of ``settings.telephony`` (``TelephonySettings.agi_*``)."""
+        return cls(
+            address,
+            handlers,
+            max_sessions=telephony.agi_max_sessions,
+            env_timeout_s=telephony.agi_env_timeout_s,
+            idle_timeout_s=telephony.agi_idle_timeout_s,
+            max_pending_per_peer=telephony.agi_max_pending_per_peer,
+            max_sessions_per_peer=telephony.agi_max_sessions_per_peer,
+            allowed_peers=telephony.agi_allowed_peers,
+        )
+
+    def peer_allowed(self, host: str) -> bool:
+        if not self.allowed_peers:
+            return True
+        try:
+            addr = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if addr.version == 6 and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        return any(addr in net for net in self.allowed_peers)
+
+    def admit(self, host: str) -> str | None:
+        """Count a new connection from ``host`` as open and pending; the reason when it is refused."""
+        if not self.peer_allowed(host):
+            return "address not in telephony.agi_allowed_peers"
+        with self._peer_lock:
+            if self.max_sessions_per_peer and self._open[host] >= self.max_sessions_per_peer:
+                return f"{self._open[host]} connections open from this address"
+            if self.max_pending_per_peer and self._pending[host] >= self.max_pending_per_peer:
+                return f"{self._pending[host]} connections from this address still sending their environment"
+            self._open[host] += 1
+            self._pending[host] += 1
+        return None
+
+    def environment_read(self, host: str) -> None:
+        with self._peer_lock:
+            self._pending[host] -= 1
+            if self._pending[host] <= 0:
+                del self._pending[host]
+
+    def release(self, host: str, *, pending: bool) -> None:
+        with self._peer_lock:
+            if pending:
+                self._pending[host] -= 1
+                if self._pending[host] <= 0:
+                    del self._pending[host]
+            self._open[host] -= 1
+            if self._open[host] <= 0:
+                del self._open[host]
+
+    def peers(self) -> dict[str, tuple[int, int]]:
+        """``{address: (open, pending)}`` (for tests and diagnostics)."""
+        with self._peer_lock:
+            return {h: (n, self._pending.get(h, 0)) for h, n in self._open.items()}
 
     @property
     def port(self) -> int:
@@ -279,13 +395,29 @@ class FastAGIServer(socketserver.ThreadingTCPServer):
 class _SessionHandler(socketserver.StreamRequestHandler):
     server: FastAGIServer
 
+    def setup(self) -> None:
+        super().setup()
+        # our own buffered reader over the socket, so the environment can be read against a deadline
+        self._raw = _SocketReader(self.connection)
+        self.rfile = io.BufferedReader(self._raw)
+
+    def _refuse(self, why: str) -> None:
+        self.server.stats.bump("rejected")
+        AGI_SESSIONS.labels("none", "rejected").inc()
+        log.warning("fastagi: refusing %s: %s", self.client_address, why)
+
     def handle(self) -> None:
         srv = self.server
         srv.stats.bump("sessions")
+        host = str(self.client_address[0])
+        refused = srv.admit(host)
+        if refused is not None:
+            self._refuse(refused)
+            return
+        pending = True
         if not srv._slots.acquire(blocking=False):
-            srv.stats.bump("rejected")
-            AGI_SESSIONS.labels("none", "rejected").inc()
-            log.warning("fastagi: too many sessions, refusing %s", self.client_address)
+            srv.release(host, pending=True)
+            self._refuse("too many sessions")
             return
         srv.stats.bump("active")
         AGI_ACTIVE.inc()
@@ -295,8 +427,13 @@ class _SessionHandler(socketserver.StreamRequestHandler):
         script = "none"  # the metrics label: a known script name, "unknown" or "none"
         outcome = "error"
         try:
-            self.connection.settimeout(srv.env_timeout_s)
-            env = read_environment(self.rfile)
+            self._raw.deadline = started + srv.env_timeout_s
+            try:
+                env = read_environment(self.rfile)
+            finally:
+                self._raw.deadline = None
+                srv.environment_read(host)
+                pending = False
             uniqueid = env.get("agi_uniqueid", "?")
             name, params = script_name(env)
             env.update({f"param_{k}": v for k, v in params.items()})
@@ -318,6 +455,15 @@ class _SessionHandler(socketserver.StreamRequestHandler):
             srv.stats.bump("malformed")
             outcome = "malformed"
             log.warning("fastagi: malformed AGI environment from %s: %s", self.client_address, exc)
+        except EnvironmentDeadline:
+            srv.stats.bump("timeouts")
+            srv.stats.bump("slow_environments")
+            outcome = "timeout"
+            log.warning(
+                "fastagi: %s did not send its AGI environment within %.1f s; closed",
+                self.client_address,
+                srv.env_timeout_s,
+            )
         except ChannelGone as exc:
             srv.stats.bump("hangups")
             outcome = "hangup"
@@ -338,6 +484,7 @@ class _SessionHandler(socketserver.StreamRequestHandler):
         finally:
             srv.stats.bump("active", -1)
             srv._slots.release()
+            srv.release(host, pending=pending)
             AGI_ACTIVE.dec()
             AGI_SESSIONS.labels(script, outcome).inc()
             AGI_SESSION_SECONDS.labels(script).observe(time.monotonic() - started)

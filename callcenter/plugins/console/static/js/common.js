@@ -125,6 +125,8 @@ function live(onEvent, opts = {}) {
     source.onmessage = (m) => { try { onEvent(JSON.parse(m.data)); } catch (e) { console.error(e); } };
     source.addEventListener("wallboard", (m) => { if (opts.onWallboard) opts.onWallboard(JSON.parse(m.data)); });
     source.addEventListener("hello", () => setState(true));
+    // the server ends the stream when the user was deactivated or the login expired
+    source.addEventListener("end", () => { source.close(); logout(); });
   }
   connect();
   return { close: () => source && source.close() };
