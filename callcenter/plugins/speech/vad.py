@@ -16,6 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from callcenter.plugins.speech.engine import AudioFormatError, check_rate
 
@@ -175,3 +176,40 @@ class UtteranceSegmenter:
         self._pre.clear()
         self.utterances += 1
         return utt
+
+
+# --- file path: Silero VAD windows ---------------------------------------------------------------
+
+#: Longest window the file path decodes at once (Whisper's encoder sees 30 s).
+MAX_WINDOW_S = 28.0
+
+
+def speech_windows(
+    samples: npt.NDArray[np.float32], sample_rate: int = 16000, max_window_s: float = MAX_WINDOW_S
+) -> list[tuple[int, int]]:
+    """Decode windows of a whole recording, as ``(start, end)`` sample indices (文件转写分窗).
+
+    Speech is found with the Silero VAD that faster-whisper ships in its package assets
+    (``faster_whisper.vad``; chunks longer than ``max_window_s`` are split at the last pause of
+    at least 100 ms). Consecutive chunks are then merged into windows of at most ``max_window_s``
+    seconds *of the original audio*: pauses stay in, so Whisper sees the recording as it was,
+    with its own context, instead of short fragments cut at every breath (fragments are what made
+    spontaneous speech loop). A recording of up to ``max_window_s`` seconds with speech is one
+    window from its first to its last speech; one without speech gives no window at all.
+    """
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    if sample_rate != 16000:
+        raise AudioFormatError("speech_windows needs 16 kHz audio")
+    limit = int(max_window_s * sample_rate)
+    chunks = get_speech_timestamps(
+        samples, VadOptions(max_speech_duration_s=max_window_s, min_silence_duration_ms=500), sample_rate
+    )
+    windows: list[tuple[int, int]] = []
+    for chunk in chunks:
+        start, end = int(chunk["start"]), int(chunk["end"])
+        if windows and end - windows[-1][0] <= limit:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, min(end, start + limit)))
+    return windows

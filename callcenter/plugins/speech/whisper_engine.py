@@ -20,18 +20,20 @@ let that many threads decode at the same time.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from callcenter.plugins.speech.audio import FloatArray, float_to_pcm16, pcm16_to_float, read_audio, resample
+from callcenter.plugins.speech.audio import FloatArray, pcm16_to_float, read_audio, resample
 from callcenter.plugins.speech.engine import FileTranscript, Result, check_rate
-from callcenter.plugins.speech.text import normalize_transcript
-from callcenter.plugins.speech.vad import Utterance, UtteranceSegmenter, VadConfig
+from callcenter.plugins.speech.text import collapse_repeats, has_loop, normalize_transcript, utf8_text
+from callcenter.plugins.speech.vad import Utterance, UtteranceSegmenter, VadConfig, speech_windows
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +63,28 @@ DEFAULT_HOTWORDS = (
 
 @dataclass(frozen=True)
 class WhisperOptions:
-    """Decoding options."""
+    """Decoding options: the ONE place where the arguments of every Whisper decode are built
+    (:meth:`decode_kwargs`), shared by the file path, the streaming finals and the partials.
+
+    Deterministic by construction: temperature 0 only (no sampling fallback), beam search. The
+    token budget of one decode is :meth:`max_new_tokens` (a loop runs to the limit, so the limit
+    bounds both the damage and the CPU a loop costs). A decode whose text loops is retried once
+    with ``retry_repetition_penalty`` / ``retry_no_repeat_ngram_size``; a loop that survives the
+    retry is cut back to its good prefix (see :meth:`WhisperEngine.decode`).
+    """
 
     language: str = "zh"
     beam_size: int = 5
     initial_prompt: str | None = None  # e.g. DEFAULT_PROMPT; measured slightly worse on the test clips
     hotwords: tuple[str, ...] = ()  # e.g. catalogue_hotwords(...) or DEFAULT_HOTWORDS
     max_hotword_chars: int = 120
+    tokens_per_second: float = 12.0  # token budget per second of audio (Mandarin: ~4-6 chars/s)
+    min_new_tokens: int = 24
+    max_new_tokens_cap: int = 220  # Whisper's whole window is 448 tokens, prompt included
+    retry_repetition_penalty: float = 1.2
+    retry_no_repeat_ngram_size: int = 0
+    max_repeats: int = 3  # runs of a char / n-gram longer than this are loops
+    without_timestamps: bool = False  # text-only mode drops whole sentences of longer utterances
 
     def hotword_text(self) -> str | None:
         if not self.hotwords:
@@ -80,6 +97,28 @@ class WhisperOptions:
             out.append(word)
             size += len(word) + 1
         return "，".join(out)
+
+    def max_new_tokens(self, seconds: float) -> int:
+        """Token budget of one decode of ``seconds`` of audio: max(24, 12 x seconds), capped."""
+        budget = max(self.min_new_tokens, math.ceil(self.tokens_per_second * seconds))
+        return min(budget, self.max_new_tokens_cap)
+
+    def decode_kwargs(self, seconds: float, *, retry: bool = False) -> dict[str, Any]:
+        """Keyword arguments of ``WhisperModel.transcribe`` for ``seconds`` of audio."""
+        return {
+            "language": self.language,
+            "beam_size": self.beam_size,
+            "initial_prompt": self.initial_prompt,
+            "hotwords": self.hotword_text(),
+            "temperature": 0.0,  # one temperature: no fallback to sampling, so no randomness
+            "compression_ratio_threshold": None,  # loops are handled by the retry and the guards
+            "condition_on_previous_text": False,  # measured: carrying text across windows feeds loops
+            "without_timestamps": self.without_timestamps,
+            "vad_filter": False,  # the caller has already cut the audio
+            "max_new_tokens": self.max_new_tokens(seconds),
+            "repetition_penalty": self.retry_repetition_penalty if retry else 1.0,
+            "no_repeat_ngram_size": self.retry_no_repeat_ngram_size if retry else 0,
+        }
 
 
 def catalogue_hotwords(
@@ -141,6 +180,8 @@ class WhisperEngine:
             num_workers=num_workers,
             local_files_only=True,
         )
+        self.eot: int = self.model.hf_tokenizer.token_to_id("<|endoftext|>")
+        self._bytes_table: list[bytes] | None = None
 
     def with_options(self, options: WhisperOptions) -> WhisperEngine:
         """A view of this engine (same loaded model) with other decoding options."""
@@ -149,32 +190,59 @@ class WhisperEngine:
         clone.options = options
         return clone
 
-    def decode(self, samples: FloatArray, offset_s: float = 0.0, final: bool = True) -> Result | None:
-        """Decode one utterance (16 kHz float32). ``None`` when nothing was said."""
-        if samples.size < WHISPER_RATE // 10:
-            return None
-        opts = self.options
-        segments, _info = self.model.transcribe(
-            samples,
-            language=opts.language,
-            beam_size=opts.beam_size,
-            initial_prompt=opts.initial_prompt,
-            hotwords=opts.hotword_text(),
-            condition_on_previous_text=False,
-            without_timestamps=False,  # text-only mode drops whole sentences of longer utterances
-            vad_filter=False,
-            temperature=0.0 if not final else [0.0, 0.2, 0.4],
-        )
-        texts: list[str] = []
+    def _token_bytes(self) -> list[bytes]:
+        """The bytes of every text token id (byte-level BPE), built once per model."""
+        if self._bytes_table is None:
+            tokenizer = self.model.hf_tokenizer
+            decoder = _byte_decoder()
+            table: list[bytes] = []
+            for token_id in range(self.eot):
+                piece = tokenizer.id_to_token(token_id) or ""
+                table.append(bytes(decoder[ch] for ch in piece if ch in decoder))
+            self._bytes_table = table
+        return self._bytes_table
+
+    def _run(self, samples: FloatArray, retry: bool) -> tuple[str, list[float]]:
+        """One deterministic decode: (normalised text, per-segment avg log-probs)."""
+        kwargs = self.options.decode_kwargs(samples.size / WHISPER_RATE, retry=retry)
+        segments, _info = self.model.transcribe(samples, **kwargs)
+        table = self._token_bytes()
+        data = bytearray()
         logprobs: list[float] = []
         for seg in segments:
             if seg.no_speech_prob > 0.6 and seg.avg_logprob < -0.8:
                 continue  # Whisper's own "nothing said" signal (guards against hallucinated text)
-            if seg.compression_ratio > 2.4:
-                continue  # a phrase repeated over and over: Whisper looping on music or noise
-            texts.append(seg.text)
+            data.extend(b"".join(table[t] for t in seg.tokens if t < self.eot))
             logprobs.append(seg.avg_logprob)
-        text = normalize_transcript("".join(texts))
+        # Text from the joined bytes: a character split across segments or cut by the token
+        # limit is joined or dropped, never turned into U+FFFD.
+        return normalize_transcript(utf8_text(bytes(data))), logprobs
+
+    def decode_text(self, samples: FloatArray) -> tuple[str, list[float], str]:
+        """Decode 16 kHz float32 audio to guarded text: (text, avg log-probs, how).
+
+        ``how`` is ``plain`` (first pass clean), ``retry`` (the first pass looped, the retry with
+        the repetition penalty did not) or ``collapsed`` (both looped: the run is cut back to
+        one repeat, keeping the text before and after it). Whatever path, the text has no run
+        longer than ``max_repeats`` (:func:`collapse_repeats`) and no U+FFFD.
+        """
+        opts = self.options
+        text, logprobs = self._run(samples, retry=False)
+        how = "plain"
+        if has_loop(text, opts.max_repeats):
+            retried, retry_logprobs = self._run(samples, retry=True)
+            if not has_loop(retried, opts.max_repeats):
+                text, logprobs, how = retried, retry_logprobs, "retry"
+            else:
+                text, how = collapse_repeats(text, opts.max_repeats, keep=1), "collapsed"
+            log.info("whisper: decoder loop (%s): %s", how, text[:80])
+        return collapse_repeats(text, opts.max_repeats), logprobs, how
+
+    def decode(self, samples: FloatArray, offset_s: float = 0.0, final: bool = True) -> Result | None:
+        """Decode one utterance (16 kHz float32). ``None`` when nothing was said."""
+        if samples.size < WHISPER_RATE // 10:
+            return None
+        text, logprobs, _how = self.decode_text(samples)
         if not text:
             return None
         return Result(
@@ -200,14 +268,20 @@ class WhisperEngine:
         return WhisperSession(self, sample_rate)
 
     def transcribe_file(self, path: Path) -> FileTranscript:
+        """The file path (文件转写): Silero VAD windows of up to 28 s of the original audio
+        (:func:`callcenter.plugins.speech.vad.speech_windows`), each decoded once with the
+        shared options. Not the streaming segmenter: a file has no latency budget, so it is
+        decoded in long windows like plain faster-whisper does, which is what keeps spontaneous
+        speech from looping."""
         samples, rate = read_audio(path)
         duration = samples.size / rate
-        if rate not in (8000, 16000):
-            samples, rate = resample(samples, rate, WHISPER_RATE), WHISPER_RATE
-        session = self.open_session(rate)
-        pcm = float_to_pcm16(samples)
-        results = [r for r in session.accept(pcm) if r.final]
-        results.extend(session.finish())
+        if rate != WHISPER_RATE:
+            samples = resample(samples, rate, WHISPER_RATE)
+        results: list[Result] = []
+        for start, end in speech_windows(samples, WHISPER_RATE):
+            result = self.decode(samples[start:end], offset_s=start / WHISPER_RATE)
+            if result is not None:
+                results.append(result)
         return FileTranscript(
             text="".join(r.text for r in results),
             engine=self.name,
@@ -234,6 +308,21 @@ class WhisperSession:
 
     def finish(self) -> list[Result]:
         return self._decode(self.segmenter.flush())
+
+
+@lru_cache(maxsize=1)
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's byte-level BPE alphabet, inverted: the character a token string uses → its byte."""
+    printable = list(range(ord("!"), ord("~") + 1))
+    printable += list(range(ord("\u00a1"), ord("\u00ac") + 1)) + list(range(ord("\u00ae"), ord("\u00ff") + 1))
+    chars = printable[:]
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(printable, chars, strict=True)}
 
 
 @lru_cache(maxsize=4)
