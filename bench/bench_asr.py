@@ -5,6 +5,14 @@
 
 Figures:
 
+* Side by side, in one run, on the same clips (issue 14): plain faster-whisper (same model file,
+  ``WhisperModel(path, compute_type="int8")``, ``transcribe(f, language="zh", beam_size=5)``,
+  default options: temperature fallback, previous-text conditioning, no VAD) against our file
+  path (``callcenter transcribe``: Silero VAD windows, temperature 0, loop guards) and our
+  streaming path (20 ms frames through the WebRTC VAD segmenter, one decode per utterance): CER
+  on the five referenced clips, CPU seconds per audio second over all 16 clips, and on the whole
+  robustness set (16 clips) the number of outputs with a loop, a U+FFFD, an implausible length
+  or a different text on the second run.
 * CER per engine and sample rate on the five shared Mandarin clips (after t2s and punctuation
   removal), plus real-time factor (decode time / audio time) of a single stream.
 * Memory: RSS growth when a model loads (shared by all sessions) and per open session.
@@ -95,6 +103,95 @@ def accuracy(engine: Any, label: str, rates: tuple[str, ...] = ("8k", "16k")) ->
             flush=True,
         )
     return rows
+
+
+# --- side by side: plain faster-whisper vs our file and streaming paths ----------------------
+
+
+def all_clips() -> list[tuple[str, str, float]]:
+    """(folder, file, duration) of the 16 clips: 5 referenced + 11 unreferenced."""
+    out = []
+    for folder, path in (
+        ("", SPEECH / "manifest.tsv"),
+        ("unreferenced", SPEECH / "unreferenced" / "manifest.tsv"),
+    ):
+        with open(path, encoding="utf-8") as fh:
+            out.extend(
+                (folder, r["file"], float(r["duration_s"])) for r in csv.DictReader(fh, delimiter="\t")
+            )
+    return out
+
+
+def garbage(text: str, duration_s: float) -> list[str]:
+    """What is wrong with a transcript (empty list = sane), as the robustness tests judge it."""
+    from callcenter.plugins.speech.text import has_loop, scoring_form
+
+    wrong = []
+    if has_loop(text):
+        wrong.append("loop")
+    if "\ufffd" in text:
+        wrong.append("U+FFFD")
+    chars = len(scoring_form(text))
+    if chars < 1 or chars > 8 * duration_s + 4:
+        wrong.append(f"length {chars}")
+    return wrong
+
+
+def side_by_side(model_path: Path, rates: tuple[str, ...] = ("8k", "16k"), threads: int = 2) -> None:
+    from faster_whisper import WhisperModel
+
+    from callcenter.plugins.speech.text import normalize_transcript
+
+    plain = WhisperModel(str(model_path), device="cpu", compute_type="int8", cpu_threads=threads)
+    ours = WhisperEngine(model_path, cpu_threads=threads)
+
+    def run_plain(path: Path) -> str:
+        segments, _ = plain.transcribe(str(path), language="zh", beam_size=5)
+        return normalize_transcript("".join(s.text for s in segments))
+
+    def run_stream(path: Path) -> str:
+        pcm, rate = read_audio_pcm16(path)
+        session = ours.open_session(rate)
+        finals = []
+        for i in range(0, len(pcm), 2 * rate // 50):
+            finals.extend(session.accept(pcm[i : i + 2 * rate // 50]))
+        finals.extend(session.finish())
+        return "".join(r.text for r in finals)
+
+    paths = {
+        "plain faster-whisper (beam 5, defaults)": run_plain,
+        "ours: file path (transcribe)": lambda p: ours.transcribe_file(p).text,
+        "ours: streaming path (VAD utterances)": run_stream,
+    }
+    refs = manifest()
+    clips = all_clips()
+    print(f"  {len(clips)} clips ({len(refs)} referenced); CPU threads {threads}; every clip decoded twice")
+    print(f"  {'path':42s} rate  CER(5)  CPU-s/audio-s  loops  U+FFFD  bad length  2nd run differs")
+    for rate in rates:
+        for label, run in paths.items():
+            pairs, cpu, audio = [], 0.0, 0.0
+            counts = {"loop": 0, "U+FFFD": 0, "length": 0, "differs": 0}
+            for folder, name, duration in clips:
+                path = (SPEECH / folder / rate / name) if folder else (SPEECH / rate / name)
+                c0 = time.process_time()
+                text = run(path)
+                cpu += time.process_time() - c0
+                audio += duration
+                again = run(path)
+                if again != text:
+                    counts["differs"] += 1
+                    print(f"    {label} {rate} {name}: 2nd run differs: {text!r} / {again!r}")
+                for what in garbage(text, duration):
+                    counts[what.split()[0]] += 1
+                    print(f"    {label} {rate} {name}: {what}: {text!r}")
+                if name in refs and not folder:
+                    pairs.append((refs[name], text))
+            print(
+                f"  {label:42s} {rate:>3s}  {corpus_cer(pairs):6.1%}  {cpu / audio:13.3f}"
+                f"  {counts['loop']:5d}  {counts['U+FFFD']:6d}  {counts['length']:10d}"
+                f"  {counts['differs']:15d}",
+                flush=True,
+            )
 
 
 # --- live streams ------------------------------------------------------------------------------
@@ -193,6 +290,7 @@ def keeps_real_time(row: dict[str, Any], partials: bool) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--side-by-side-only", action="store_true", help="only the issue 14 comparison")
     parser.add_argument("--streams", default="1,2,3,4,6,8,10,12")
     args = parser.parse_args()
 
@@ -218,6 +316,11 @@ def main() -> None:
         s.accept(bytes(3200))
     print(f"vosk session memory: {(rss_mb() - base) / 20:.1f} MB each")
     del sessions
+
+    print("\n## side by side: plain faster-whisper vs our paths (same model, same clips, one run)")
+    side_by_side(ensure_whisper_base())
+    if args.side_by_side_only:
+        return
 
     print("\n## accuracy and single-stream RTF (whisper-base int8, 2 threads)")
     configs = [

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -219,24 +219,9 @@ class WhisperEngine:
         return normalize_transcript(utf8_text(bytes(data))), logprobs
 
     def decode_text(self, samples: FloatArray) -> tuple[str, list[float], str]:
-        """Decode 16 kHz float32 audio to guarded text: (text, avg log-probs, how).
-
-        ``how`` is ``plain`` (first pass clean), ``retry`` (the first pass looped, the retry with
-        the repetition penalty did not) or ``collapsed`` (both looped: the run is cut back to
-        one repeat, keeping the text before and after it). Whatever path, the text has no run
-        longer than ``max_repeats`` (:func:`collapse_repeats`) and no U+FFFD.
-        """
-        opts = self.options
-        text, logprobs = self._run(samples, retry=False)
-        how = "plain"
-        if has_loop(text, opts.max_repeats):
-            retried, retry_logprobs = self._run(samples, retry=True)
-            if not has_loop(retried, opts.max_repeats):
-                text, logprobs, how = retried, retry_logprobs, "retry"
-            else:
-                text, how = collapse_repeats(text, opts.max_repeats, keep=1), "collapsed"
-            log.info("whisper: decoder loop (%s): %s", how, text[:80])
-        return collapse_repeats(text, opts.max_repeats), logprobs, how
+        """Decode 16 kHz float32 audio to guarded text: (text, avg log-probs, how) — see
+        :func:`guarded_decode`."""
+        return guarded_decode(lambda retry: self._run(samples, retry), self.options.max_repeats)
 
     def decode(self, samples: FloatArray, offset_s: float = 0.0, final: bool = True) -> Result | None:
         """Decode one utterance (16 kHz float32). ``None`` when nothing was said."""
@@ -308,6 +293,29 @@ class WhisperSession:
 
     def finish(self) -> list[Result]:
         return self._decode(self.segmenter.flush())
+
+
+def guarded_decode(
+    run: Callable[[bool], tuple[str, list[float]]], max_repeats: int = 3
+) -> tuple[str, list[float], str]:
+    """The loop policy around one decode (复读保护). ``run(retry)`` decodes once.
+
+    ``how`` is ``plain`` (the first pass has no loop), ``retry`` (the first pass looped, the
+    retry with the repetition penalty did not) or ``collapsed`` (both looped: the first pass is
+    kept with every run cut back to one repeat, so the good text before and after the loop
+    survives). Whatever the path, the text returned has no run of more than ``max_repeats``
+    (:func:`~callcenter.plugins.speech.text.collapse_repeats`, digit strings excepted).
+    """
+    text, logprobs = run(False)
+    how = "plain"
+    if has_loop(text, max_repeats):
+        retried, retry_logprobs = run(True)
+        if not has_loop(retried, max_repeats):
+            text, logprobs, how = retried, retry_logprobs, "retry"
+        else:
+            text, how = collapse_repeats(text, max_repeats, keep=1), "collapsed"
+        log.info("whisper: decoder loop (%s): %s", how, text[:80])
+    return collapse_repeats(text, max_repeats), logprobs, how
 
 
 @lru_cache(maxsize=1)

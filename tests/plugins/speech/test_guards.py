@@ -13,7 +13,7 @@ from callcenter.plugins.speech.text import (
     has_loop,
     utf8_text,
 )
-from callcenter.plugins.speech.whisper_engine import WhisperOptions
+from callcenter.plugins.speech.whisper_engine import WhisperOptions, guarded_decode
 
 
 def test_the_issue_loop_is_found_and_collapsed() -> None:
@@ -109,3 +109,34 @@ def test_decode_options_are_deterministic_and_budgeted() -> None:
     assert opts.max_new_tokens(0.5) == opts.min_new_tokens
     assert opts.max_new_tokens(5.0) == max(opts.min_new_tokens, round(opts.tokens_per_second * 5))
     assert opts.max_new_tokens(60.0) == opts.max_new_tokens_cap
+
+
+class _Runs:
+    """Scripted decoder passes for the loop policy (pure logic: no model)."""
+
+    def __init__(self, first: str, retry: str) -> None:
+        self.texts = {False: first, True: retry}
+        self.calls: list[bool] = []
+
+    def __call__(self, retry: bool) -> tuple[str, list[float]]:
+        self.calls.append(retry)
+        return self.texts[retry], [-0.1 if not retry else -0.2]
+
+
+def test_guarded_decode_clean_first_pass_is_not_retried() -> None:
+    runs = _Runs("广州市房地产中介协会分析", "unused")
+    assert guarded_decode(runs) == ("广州市房地产中介协会分析", [-0.1], "plain")
+    assert runs.calls == [False]
+
+
+def test_guarded_decode_takes_a_clean_retry() -> None:
+    runs = _Runs("这个跟舞伯伯伯伯伯伯伯伯", "这个跟吴伯伯说")
+    assert guarded_decode(runs) == ("这个跟吴伯伯说", [-0.2], "retry")
+    assert runs.calls == [False, True]
+
+
+def test_guarded_decode_keeps_the_good_part_when_the_retry_loops_too() -> None:
+    runs = _Runs("这个跟舞伯伯伯伯伯伯伯伯，后来呢", "伯伯伯伯伯伯")
+    text, logprobs, how = guarded_decode(runs)
+    assert (text, how) == ("这个跟舞伯，后来呢", "collapsed")
+    assert logprobs == [-0.1]

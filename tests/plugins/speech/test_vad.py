@@ -78,3 +78,19 @@ def test_close_reason() -> None:
     assert close_reason(p, "intake", speech_s=0.2, trailing_silence_s=8.0, total_s=8.0) == "no_speech"
     assert close_reason(p, "intake", speech_s=119, trailing_silence_s=0.0, total_s=120.0) == "max_duration"
     assert close_reason(p, "spy", speech_s=2.0, trailing_silence_s=30.0, total_s=500) is None
+
+
+def test_forced_cut_goes_in_a_pause_and_loses_no_audio() -> None:
+    a, sr = read_audio_pcm16(SPEECH / "8k" / "paddlespeech_zh.wav")  # 5.0 s
+    b, _ = read_audio_pcm16(SPEECH / "8k" / "paddlespeech_features_test.wav")  # 9.4 s
+    gap = bytes(int(sr * 0.3) * 2)  # shorter than end_silence_s: no natural end here
+    seg = UtteranceSegmenter(sr, VadConfig(max_utterance_s=8.0, end_silence_s=2.0))
+    utts = _feed_in_frames(seg, a + gap + b) + seg.flush()
+    assert len(utts) >= 2
+    first, second = utts[0], utts[1]
+    assert first.truncated
+    # The hard limit would cut at 8 s, inside clip b; the pause-aware cut lands in the gap
+    # (the end of clip a, its trailing silence and the 0.3 s of silence added).
+    assert 4.6 <= first.end_s <= 5.6, first.end_s
+    assert second.start_s == pytest.approx(first.end_s)  # the rest starts the next utterance
+    assert sum(len(u.pcm) for u in utts) >= len(a + gap + b) - int(sr * 1.0) * 2

@@ -1,0 +1,133 @@
+"""Robustness set (稳健性测试): all 16 real Mandarin clips, 8 kHz and 16 kHz, real Whisper model.
+
+The five referenced clips (``manifest.tsv``) and the eleven unreferenced ones
+(``unreferenced/manifest.tsv``: news, conversation, digits, a 25 s talk) must all give sane
+text on the file path (``callcenter transcribe``) and on the streaming path (20 ms frames through
+the VAD segmenter, as a call is): no loop (no char / n-gram run of more than three repeats,
+:func:`~callcenter.plugins.speech.text.has_loop`), no U+FFFD, a length plausible for the
+duration, and the same text when the same audio is decoded again.
+
+Each clip is decoded once per rate and path (module-scoped caches); the second-run identity is
+checked on every clip of the file path at both rates and of the streaming path at 8 kHz.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from callcenter.plugins.speech.audio import read_audio_pcm16
+from callcenter.plugins.speech.engine import FileTranscript
+from callcenter.plugins.speech.text import cer, has_loop, scoring_form
+from callcenter.plugins.speech.whisper_engine import WhisperEngine
+from tests.plugins.speech.conftest import SPEECH
+
+pytestmark = [pytest.mark.speech, pytest.mark.slow]
+
+UNREFERENCED = SPEECH / "unreferenced"
+
+
+def _clips() -> dict[str, float]:
+    """Clip path relative to SPEECH/<rate>-style folders → duration (s), all 16 clips."""
+    out: dict[str, float] = {}
+    for folder, manifest in (("", SPEECH / "manifest.tsv"), ("unreferenced/", UNREFERENCED / "manifest.tsv")):
+        with open(manifest, encoding="utf-8") as fh:
+            for row in csv.DictReader(fh, delimiter="\t"):
+                out[folder + row["file"]] = float(row["duration_s"])
+    return out
+
+
+CLIPS = _clips()
+RATES = ("8k", "16k")
+
+
+def clip_path(clip: str, rate: str) -> Path:
+    folder, _, name = clip.rpartition("/")
+    return (SPEECH / folder / rate / name) if folder else (SPEECH / rate / name)
+
+
+def _stream(engine: WhisperEngine, path: Path) -> str:
+    pcm, rate = read_audio_pcm16(path)
+    session = engine.open_session(rate)
+    finals = []
+    for i in range(0, len(pcm), 2 * rate // 50):  # 20 ms frames, as AudioSocket delivers them
+        finals.extend(session.accept(pcm[i : i + 2 * rate // 50]))
+    finals.extend(session.finish())
+    return "".join(r.text for r in finals)
+
+
+@pytest.fixture(scope="module")
+def file_results(whisper_engine: WhisperEngine) -> dict[tuple[str, str], FileTranscript]:
+    return {(c, r): whisper_engine.transcribe_file(clip_path(c, r)) for r in RATES for c in CLIPS}
+
+
+@pytest.fixture(scope="module")
+def stream_results(whisper_engine: WhisperEngine) -> dict[str, str]:
+    return {c: _stream(whisper_engine, clip_path(c, "8k")) for c in CLIPS}
+
+
+def test_the_set_is_complete() -> None:
+    assert len(CLIPS) == 16
+    for clip in CLIPS:
+        for rate in RATES:
+            assert clip_path(clip, rate).is_file(), clip_path(clip, rate)
+
+
+def assert_sane(text: str, duration_s: float, where: str) -> None:
+    assert "\ufffd" not in text, (where, text)
+    assert not has_loop(text), (where, text)
+    chars = len(scoring_form(text))
+    assert chars >= 1, (where, "no text for a clip with speech")
+    # Mandarin is read at 3–6 characters a second; 8/s + 4 is far above any real speech.
+    assert chars <= 8 * duration_s + 4, (where, chars, duration_s, text)
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("clip", sorted(CLIPS))
+def test_file_path_is_sane(
+    file_results: dict[tuple[str, str], FileTranscript], clip: str, rate: str
+) -> None:
+    result = file_results[(clip, rate)]
+    assert result.duration_s == pytest.approx(CLIPS[clip], abs=0.05)
+    assert_sane(result.text, result.duration_s, f"{clip}@{rate}")
+    for utt in result.utterances:
+        assert 0 <= utt.start_s < utt.end_s <= result.duration_s + 0.05
+
+
+@pytest.mark.parametrize("clip", sorted(CLIPS))
+def test_streaming_path_is_sane(stream_results: dict[str, str], clip: str) -> None:
+    assert_sane(stream_results[clip], CLIPS[clip], f"{clip}@8k stream")
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_file_path_twice_gives_the_same_text(
+    whisper_engine: WhisperEngine, file_results: dict[tuple[str, str], FileTranscript], rate: str
+) -> None:
+    differ = {}
+    for clip in CLIPS:
+        again = whisper_engine.transcribe_file(clip_path(clip, rate)).text
+        if again != file_results[(clip, rate)].text:
+            differ[clip] = (file_results[(clip, rate)].text, again)
+    assert not differ
+
+
+def test_streaming_path_twice_gives_the_same_text(
+    whisper_engine: WhisperEngine, stream_results: dict[str, str]
+) -> None:
+    differ = {}
+    for clip in CLIPS:
+        again = _stream(whisper_engine, clip_path(clip, "8k"))
+        if again != stream_results[clip]:
+            differ[clip] = (stream_results[clip], again)
+    assert not differ
+
+
+def test_referenced_clips_stay_accurate_on_both_paths(
+    file_results: dict[tuple[str, str], FileTranscript], stream_results: dict[str, str], manifest: dict[str, str]
+) -> None:
+    for name, reference in manifest.items():
+        for rate in RATES:
+            assert cer(reference, file_results[(name, rate)].text) <= 0.35, (name, rate)
+        assert cer(reference, stream_results[name]) <= 0.35, (name, "stream")
