@@ -5,8 +5,9 @@
 ends after ``end_silence_s`` of unvoiced frames, or when an utterance reaches
 ``max_utterance_s`` (so it fits Whisper's 30 s window). A forced cut is pause-aware: it goes in
 the middle of the longest unvoiced stretch of the last ``cut_search_s`` and the audio after it
-starts the next utterance, so a long turn without a 0.5 s pause is not cut inside a word. Each utterance carries its audio with a
-pre-roll and a tail, and its start/end times from the start of the stream. The segmenter also
+starts the next utterance, so a long turn without a 0.5 s pause is not cut inside a word.
+Each utterance carries its audio with a pre-roll and a tail, and its start/end times from the
+start of the stream. The segmenter also
 keeps the figures the AudioSocket session uses to decide that the caller has finished speaking.
 
 Pure logic: no I/O.

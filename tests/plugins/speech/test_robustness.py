@@ -86,9 +86,7 @@ def assert_sane(text: str, duration_s: float, where: str) -> None:
 
 @pytest.mark.parametrize("rate", RATES)
 @pytest.mark.parametrize("clip", sorted(CLIPS))
-def test_file_path_is_sane(
-    file_results: dict[tuple[str, str], FileTranscript], clip: str, rate: str
-) -> None:
+def test_file_path_is_sane(file_results: dict[tuple[str, str], FileTranscript], clip: str, rate: str) -> None:
     result = file_results[(clip, rate)]
     assert result.duration_s == pytest.approx(CLIPS[clip], abs=0.05)
     assert_sane(result.text, result.duration_s, f"{clip}@{rate}")
@@ -125,7 +123,9 @@ def test_streaming_path_twice_gives_the_same_text(
 
 
 def test_referenced_clips_stay_accurate_on_both_paths(
-    file_results: dict[tuple[str, str], FileTranscript], stream_results: dict[str, str], manifest: dict[str, str]
+    file_results: dict[tuple[str, str], FileTranscript],
+    stream_results: dict[str, str],
+    manifest: dict[str, str],
 ) -> None:
     for name, reference in manifest.items():
         for rate in RATES:
