@@ -110,7 +110,7 @@ def accuracy(engine: Any, label: str, rates: tuple[str, ...] = ("8k", "16k")) ->
 
 def all_clips() -> list[tuple[str, str, float]]:
     """(folder, file, duration) of the 16 clips: 5 referenced + 11 unreferenced."""
-    out = []
+    out: list[tuple[str, str, float]] = []
     for folder, path in (
         ("", SPEECH / "manifest.tsv"),
         ("unreferenced", SPEECH / "unreferenced" / "manifest.tsv"),

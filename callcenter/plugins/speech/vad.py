@@ -7,8 +7,8 @@ ends after ``end_silence_s`` of unvoiced frames, or when an utterance reaches
 the middle of the longest unvoiced stretch of the last ``cut_search_s`` and the audio after it
 starts the next utterance, so a long turn without a 0.5 s pause is not cut inside a word.
 Each utterance carries its audio with a pre-roll and a tail, and its start/end times from the
-start of the stream. The segmenter also
-keeps the figures the AudioSocket session uses to decide that the caller has finished speaking.
+start of the stream. The segmenter also keeps the figures the AudioSocket session uses to
+decide that the caller has finished speaking.
 
 Pure logic: no I/O.
 """
