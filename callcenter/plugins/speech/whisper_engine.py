@@ -209,9 +209,10 @@ class WhisperEngine:
         table = self._token_bytes()
         data = bytearray()
         logprobs: list[float] = []
+        # Windows Whisper itself calls silence (no_speech_prob > 0.6 and avg_logprob < -1.0,
+        # faster-whisper's defaults) never come out of transcribe. A stricter filter of our own
+        # (avg_logprob < -0.8) measured worse: it dropped "流浪地球" (no_speech 0.63, -0.80).
         for seg in segments:
-            if seg.no_speech_prob > 0.6 and seg.avg_logprob < -0.8:
-                continue  # Whisper's own "nothing said" signal (guards against hallucinated text)
             data.extend(b"".join(table[t] for t in seg.tokens if t < self.eot))
             logprobs.append(seg.avg_logprob)
         # Text from the joined bytes: a character split across segments or cut by the token
