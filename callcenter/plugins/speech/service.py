@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -33,8 +34,10 @@ from callcenter.events import audiosocket_key
 from callcenter.observability import (
     ASR_ACTIVE,
     ASR_AUDIO_SECONDS,
+    ASR_DEGRADED,
     ASR_ERRORS,
     ASR_EVENTS_DROPPED,
+    ASR_FINAL_BACKLOG,
     ASR_FINAL_LATENCY,
     ASR_PARTIAL_LATENCY,
     ASR_SESSIONS,
@@ -42,6 +45,7 @@ from callcenter.observability import (
 from callcenter.plugins.speech.audiosocket.server import AudioSocketServer
 from callcenter.plugins.speech.audiosocket.session import CallInfo, CallSession, SessionPolicy, SessionSummary
 from callcenter.plugins.speech.engine import ModelMissingError, Result
+from callcenter.plugins.speech.final_queue import FinalQueue, FinalQueuePolicy
 from callcenter.plugins.speech.twopass import FeedOutput, TwoPassConfig, TwoPassRecognizer
 from callcenter.plugins.speech.vad import Utterance
 from callcenter.plugins.speech.vosk_engine import VoskEngine
@@ -268,9 +272,12 @@ class MeteredRecognizer(TwoPassRecognizer):
     chunk of audio takes to come out as a partial.
     """
 
-    def __init__(self, *args: Any, mode: str = "intake", **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, mode: str = "intake", cheap_whisper: WhisperEngine | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.mode = mode
+        self.cheap_whisper = cheap_whisper  # the same model, greedy (beam 1): finals under a long backlog
         self._ended: dict[int, float] = {}  # id(utterance) → when the VAD closed it
 
     def _mark(self, out: FeedOutput, started: float, seconds: float) -> FeedOutput:
@@ -292,6 +299,8 @@ class MeteredRecognizer(TwoPassRecognizer):
         except Exception:
             ASR_ERRORS.labels("stream").inc()
             raise
+        if not partials and self.can_skip_partials:
+            ASR_DEGRADED.labels("partial_skipped").inc(len(pcm) / 2 / self.sample_rate)
         return self._mark(out, started, len(pcm) / 2 / self.sample_rate)
 
     def finish(self) -> FeedOutput:
@@ -304,9 +313,23 @@ class MeteredRecognizer(TwoPassRecognizer):
         return self._mark(out, started, 0.0)
 
     def decode(self, utterance: Utterance) -> Result | None:
+        return self._decode_with(utterance, None)
+
+    def decode_cheap(self, utterance: Utterance) -> Result | None:
+        """The final with the greedy engine (back-pressure step 2 of the final queue)."""
+        if self.cheap_whisper is None:
+            return self.decode(utterance)
+        ASR_DEGRADED.labels("cheap_final").inc(len(utterance.pcm) / 2 / utterance.sample_rate)
+        return self._decode_with(utterance, self.cheap_whisper)
+
+    def _decode_with(self, utterance: Utterance, engine: WhisperEngine | None) -> Result | None:
         ended = self._ended.pop(id(utterance), None)
         try:
-            result = super().decode(utterance)
+            if engine is None:
+                result = super().decode(utterance)
+            else:
+                utt = utterance
+                result = engine.decode_pcm(utt.pcm, utt.sample_rate, utt.start_s, final=True)
         except Exception:
             ASR_ERRORS.labels("final").inc()
             raise
@@ -327,9 +350,14 @@ class ServiceOptions:
     vosk_model: str = "vosk-small-cn"
     workers: int = 0
     max_sessions: int = 64
+    handshake_timeout_s: float = 3.0
+    max_pending_per_peer: int = 16
+    max_sessions_per_peer: int = 0
+    allowed_peers: tuple[str, ...] = ()
     policy: SessionPolicy = field(default_factory=SessionPolicy)
     catalogue_hotwords: bool = False
     models_dir: Path | None = None
+    final_queue: FinalQueuePolicy = field(default_factory=FinalQueuePolicy)
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ServiceOptions:
@@ -346,7 +374,22 @@ class ServiceOptions:
             redis_url=s.redis_url,
             twopass=TwoPassConfig(partial_engine=partial, final_engine=final),  # type: ignore[arg-type]
             workers=sp.workers,
-            policy=SessionPolicy(max_duration_s=sp.max_utterance_s),
+            max_sessions=sp.audiosocket_max_sessions,
+            handshake_timeout_s=sp.audiosocket_handshake_timeout_s,
+            max_pending_per_peer=sp.audiosocket_max_pending_per_peer,
+            max_sessions_per_peer=sp.audiosocket_max_sessions_per_peer,
+            allowed_peers=tuple(sp.audiosocket_allowed_peers),
+            final_queue=FinalQueuePolicy(
+                shed_partials_s=sp.final_queue_shed_partials_s,
+                cheap_after_s=sp.final_queue_cheap_after_s,
+                max_backlog_s=sp.final_queue_max_backlog_s,
+            ),
+            policy=SessionPolicy(
+                max_duration_s=sp.max_utterance_s,
+                min_audio_ratio=sp.audiosocket_min_audio_ratio,
+                min_audio_grace_s=sp.audiosocket_min_audio_grace_s,
+                min_audio_window_s=sp.audiosocket_min_audio_window_s,
+            ),
             models_dir=sp.models_dir,
         )
         for key, value in overrides.items():
@@ -414,6 +457,16 @@ class SpeechService:
         workers = worker_count(options.workers)
         self.partial_pool = ThreadPoolExecutor(workers, thread_name_prefix="asr-partial")
         self.final_pool = ThreadPoolExecutor(workers, thread_name_prefix="asr-final")
+        self.final_queue: FinalQueue[Utterance, Result | None] = FinalQueue(
+            self.final_pool,
+            workers=workers,
+            policy=options.final_queue,
+            on_backlog=ASR_FINAL_BACKLOG.set,
+        )
+        # the same loaded model with greedy decoding, for finals under a long backlog
+        self.cheap_whisper = (
+            whisper.with_options(dataclasses.replace(whisper.options, beam_size=1)) if whisper else None
+        )
         if redis_client is None and options.redis_url:
             from callcenter.events import redis_client as make_client
 
@@ -427,12 +480,22 @@ class SpeechService:
             host=options.host,
             port=options.port,
             max_sessions=options.max_sessions,
+            first_frame_timeout_s=options.handshake_timeout_s,
             max_payload=options.policy.max_payload,
+            max_pending_per_peer=options.max_pending_per_peer,
+            max_sessions_per_peer=options.max_sessions_per_peer,
+            allowed_peers=options.allowed_peers,
+            admit=self.final_queue.admission,
         )
 
     def make_recognizer(self, sample_rate: int, mode: str = "intake") -> TwoPassRecognizer:
         return MeteredRecognizer(
-            sample_rate, self.options.twopass, vosk=self.vosk, whisper=self.whisper, mode=mode
+            sample_rate,
+            self.options.twopass,
+            vosk=self.vosk,
+            whisper=self.whisper,
+            mode=mode,
+            cheap_whisper=self.cheap_whisper,
         )
 
     def make_session(self, call: CallInfo) -> CallSession:
@@ -443,6 +506,7 @@ class SpeechService:
             partial_pool=self.partial_pool,
             final_pool=self.final_pool,
             policy=self.options.policy,
+            final_queue=self.final_queue,
         )
 
     def _lookup_sync(self, audio_uuid: str) -> dict[str, Any] | None:
@@ -473,6 +537,7 @@ class SpeechService:
 
     async def close(self) -> None:
         await self.server.close()
+        await self.final_queue.close()
         if isinstance(self.sink, RedisDbSink):
             await asyncio.to_thread(self.sink.close)
         self.partial_pool.shutdown(wait=False, cancel_futures=True)
