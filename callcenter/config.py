@@ -299,6 +299,13 @@ class SpeechSettings(BaseModel):
         default=0,
         description="Recognition worker processes of the speech service (0 = number of cores).",
     )
+    speculative_finals: bool = Field(
+        default=True,
+        description=(
+            "Start an utterance's final decode during its end-of-utterance silence and keep it if the "
+            "silence holds (lower end-of-speech → final latency); only when the final queue is idle."
+        ),
+    )
     final_queue_shed_partials_s: float = Field(
         default=20.0,
         ge=0,

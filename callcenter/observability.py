@@ -347,6 +347,11 @@ ASR_FINAL_BACKLOG = Gauge(
     "cc_asr_final_backlog_seconds",
     "待解码的最终识别音频秒数 (seconds of ended utterances waiting in the final queue)",
 )
+ASR_SPECULATIVE = Counter(
+    "cc_asr_speculative_finals",
+    "推测解码 (final decodes started during the end-of-utterance silence: hit = kept, miss = speech resumed)",
+    ["outcome"],
+)
 ASR_DEGRADED = Counter(
     "cc_asr_degraded_seconds",
     "降级处理的音频秒数 (load shedding, seconds of audio: partial_skipped = no partial pass, "

@@ -111,6 +111,15 @@ class FinalQueue(Generic[T, R]):
         return self._backlog_s > self.policy.shed_partials_s
 
     @property
+    def idle(self) -> bool:
+        """Nothing waiting and a worker free (speculative decodes run only then)."""
+        return (
+            self._backlog_s <= 0
+            and (self._queue is None or self._queue.empty())
+            and self._running < self.workers
+        )
+
+    @property
     def cheap(self) -> bool:
         return self._backlog_s > self.policy.cheap_after_s
 

@@ -315,6 +315,44 @@ class MeteredRecognizer(TwoPassRecognizer):
     def decode(self, utterance: Utterance) -> Result | None:
         return self._decode_with(utterance, None)
 
+    def speculative_utterance(self) -> Utterance | None:
+        """The utterance in progress as the VAD will cut it if the current silence holds, once the
+        silence covers the VAD's tail (the audio the cut keeps after the last voiced frame); ``None``
+        while speech goes on. The session adopts a decode of it only if the real utterance carries
+        exactly this audio, so a VAD that cuts differently costs a wasted decode, never a wrong text."""
+        seg = self.segmenter
+        frames: list[bytes] | None = getattr(seg, "_utt", None)
+        silence: int | None = getattr(seg, "_silence_frames", None)
+        start_frame: int | None = getattr(seg, "_utt_start_frame", None)
+        if not seg.in_speech or frames is None or silence is None or start_frame is None:
+            return None
+        frame_s = seg.config.frame_ms / 1000
+        tail = round(seg.config.tail_s / frame_s)
+        if silence < max(1, tail):
+            return None
+        keep = min(len(frames), max(1, len(frames) - silence + tail))
+        start = start_frame * frame_s
+        return Utterance(
+            pcm=b"".join(frames[:keep]),
+            sample_rate=seg.sample_rate,
+            start_s=round(start, 3),
+            end_s=round(start + keep * frame_s, 3),
+        )
+
+    def adopt_speculation(self, utterance: Utterance, future: asyncio.Future[Result | None]) -> None:
+        """The final of ``utterance`` is a speculative decode: its latency runs from the VAD's cut to
+        when that decode is (or was) done."""
+        ended = self._ended.pop(id(utterance), None)
+
+        def observe(done: asyncio.Future[Result | None]) -> None:
+            if ended is None or done.cancelled() or done.exception() is not None:
+                return
+            result = done.result()
+            if result is not None:
+                ASR_FINAL_LATENCY.labels(result.engine).observe(max(0.0, time.monotonic() - ended))
+
+        future.add_done_callback(observe)
+
     def decode_cheap(self, utterance: Utterance) -> Result | None:
         """The final with the greedy engine (back-pressure step 2 of the final queue)."""
         if self.cheap_whisper is None:
@@ -386,6 +424,7 @@ class ServiceOptions:
             ),
             policy=SessionPolicy(
                 max_duration_s=sp.max_utterance_s,
+                speculative_finals=sp.speculative_finals,
                 min_audio_ratio=sp.audiosocket_min_audio_ratio,
                 min_audio_grace_s=sp.audiosocket_min_audio_grace_s,
                 min_audio_window_s=sp.audiosocket_min_audio_window_s,

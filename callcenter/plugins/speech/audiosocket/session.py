@@ -30,6 +30,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from callcenter.observability import ASR_SPECULATIVE
 from callcenter.plugins.speech.audiosocket.protocol import (
     DEFAULT_MAX_PAYLOAD,
     Kind,
@@ -104,6 +105,9 @@ class SessionPolicy:
     min_audio_ratio: float = 0.5
     min_audio_grace_s: float = 3.0
     min_audio_window_s: float = 10.0
+    # start the final decode during the end-of-utterance silence (once the VAD's tail is complete) and
+    # keep it if the silence holds — only when the final queue is idle (speculation is shed first)
+    speculative_finals: bool = True
 
 
 def close_reason(
@@ -184,6 +188,8 @@ class CallSession:
         self.frames = 0
         self._queued_bytes = 0
         self._received_s = 0.0
+        self._spec: tuple[Utterance, asyncio.Future[Result | None]] | None = None
+        self.speculative = {"hit": 0, "miss": 0}
         self.started = time.monotonic()
 
     # -- entry point ---------------------------------------------------------------------------
@@ -364,6 +370,7 @@ class CallSession:
                     else:
                         out = await loop.run_in_executor(self.partial_pool, self.recognizer.feed, pcm)
                     await self._handle(out, final_q)
+                    self._speculate()
                     seg = self.recognizer.segmenter
                     reason = close_reason(
                         self.policy, self.call.mode, seg.speech_s, seg.trailing_silence_s, seg.total_s
@@ -396,8 +403,52 @@ class CallSession:
         for utt in out.utterances:
             # queued for decoding at once (the process-wide final queue when there is one); the
             # results are reported in order by _finals
-            await final_q.put((self._utt_index, self._submit(utt)))
+            await final_q.put((self._utt_index, self._adopt_speculation(utt) or self._submit(utt)))
             self._utt_index += 1
+
+    # -- speculative finals --------------------------------------------------------------------
+    def _drop_speculation(self) -> None:
+        if self._spec is not None:
+            self._spec[1].cancel()  # skipped by the queue if not started; a running decode is discarded
+            self.speculative["miss"] += 1
+            ASR_SPECULATIVE.labels("miss").inc()
+            self._spec = None
+
+    def _speculate(self) -> None:
+        """During the end-of-utterance silence: decode the utterance as it will be cut if the silence
+        holds (the recognizer's ``speculative_utterance``), when the final queue has nothing waiting."""
+        if not self.policy.speculative_finals or self.final_queue is None:
+            return
+        candidate_of = getattr(self.recognizer, "speculative_utterance", None)
+        candidate: Utterance | None = candidate_of() if candidate_of is not None else None
+        if candidate is None:
+            self._drop_speculation()  # speech resumed (or nothing in progress)
+            return
+        if self._spec is not None and self._spec[0].pcm == candidate.pcm:
+            return  # the silence holds: the decode already started is still the one
+        self._drop_speculation()
+        if not self.final_queue.idle:
+            return  # shed first: speculation only on an idle queue
+        seconds = len(candidate.pcm) / 2 / candidate.sample_rate
+        self._spec = (candidate, self.final_queue.submit(candidate, seconds, self._decode))
+
+    def _adopt_speculation(self, utterance: Utterance) -> Awaitable[Result | None] | None:
+        """The speculative decode of ``utterance`` when it was made on exactly its audio."""
+        spec, self._spec = self._spec, None
+        if spec is None:
+            return None
+        candidate, future = spec
+        if candidate.pcm != utterance.pcm or candidate.start_s != utterance.start_s or future.cancelled():
+            future.cancel()
+            self.speculative["miss"] += 1
+            ASR_SPECULATIVE.labels("miss").inc()
+            return None
+        self.speculative["hit"] += 1
+        ASR_SPECULATIVE.labels("hit").inc()
+        adopted = getattr(self.recognizer, "adopt_speculation", None)
+        if adopted is not None:
+            adopted(utterance, future)
+        return future
 
     def _decode(self, utterance: Utterance, cheap: bool) -> Result | None:
         """Runs on a final worker: the recognizer's final, or its cheap variant under a long backlog."""
