@@ -49,7 +49,7 @@ class ClockSink:
 
     def __init__(self) -> None:
         self.finals: dict[str, list[tuple[float, Result]]] = {}
-        self.done: dict[str, SessionSummary] = {}
+        self.ended: dict[str, SessionSummary] = {}
 
     async def start(self, call: CallInfo) -> None:
         self.finals.setdefault(call.uniqueid, [])
@@ -61,7 +61,7 @@ class ClockSink:
         self.finals.setdefault(call.uniqueid, []).append((time.time(), result))
 
     async def done(self, call: CallInfo, summary: SessionSummary) -> None:
-        self.done[call.uniqueid] = summary
+        self.ended[call.uniqueid] = summary
 
 
 async def stream(port: int, audio_uuid: str, pcm: bytes) -> float:
@@ -110,7 +110,7 @@ async def run(variant: str, rounds: int, tmp: Path, engines: dict[str, Any]) -> 
                 audio = silence + pcm + silence * 4
                 t0 = await stream(service.server.port, uid, audio)
                 for _ in range(600):
-                    if uid in sink.done:
+                    if uid in sink.ended:
                         break
                     await asyncio.sleep(0.05)
                 for arrived, result in sink.finals.get(uid, []):
