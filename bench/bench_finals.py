@@ -100,19 +100,27 @@ def threaded(
     return decode_many
 
 
-def batched(engine: WhisperEngine, size: int, window_s: float = 30.0) -> Callable[..., list[Result | None]]:
+def batched(
+    engine: WhisperEngine, size: int, window: float | None = 30.0, threads: int = 1
+) -> Callable[..., list[Result | None]]:
+    """``size`` utterances per call; ``window`` None = the service's window (``encoder_window_s``);
+    ``threads`` calls at a time (the service runs one per final worker)."""
+    from callcenter.plugins.speech.service import encoder_window_s
     from callcenter.plugins.speech.whisper_engine import decode_batch
 
+    def one(chunk: list[tuple[str, Utterance]]) -> list[Result | None]:
+        samples = [to16k(u) for _c, u in chunk]
+        w = (
+            window
+            if window is not None
+            else encoder_window_s(max(x.size for x in samples) / WHISPER_RATE, 10.0)
+        )
+        return decode_batch(engine, samples, [u.start_s for _c, u in chunk], window_s=w)
+
     def decode_many(utts: list[tuple[str, Utterance]]) -> list[Result | None]:
-        out: list[Result | None] = []
-        for i in range(0, len(utts), size):
-            chunk = utts[i : i + size]
-            out.extend(
-                decode_batch(
-                    engine, [to16k(u) for _c, u in chunk], [u.start_s for _c, u in chunk], window_s=window_s
-                )
-            )
-        return out
+        chunks = [utts[i : i + size] for i in range(0, len(utts), size)]
+        with ThreadPoolExecutor(threads) as pool:
+            return [r for part in pool.map(one, chunks) for r in part]
 
     return decode_many
 
@@ -131,7 +139,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
-        "--variants", default="today,today-1x2,greedy,batch-4,batch-8,window-10,batch-8-window-10"
+        "--variants",
+        default="today,today-1x2,greedy,batch-4,batch-8,window-10,batch-8-window-10,auto,batch-4-auto",
     )
     args = parser.parse_args()
     from faster_whisper import WhisperModel
@@ -161,6 +170,8 @@ def main() -> None:
                 WhisperOptions(**{**two_workers.options.__dict__, "beam_size": 1})
             )
             fn = threaded(greedy, 2)
+        elif variant in ("auto", "batch-4-auto"):  # the service: window cut to the longest utterance
+            fn = batched(two_workers, 4 if variant.startswith("batch") else 1, window=None, threads=2)
         elif variant.startswith("batch-") or variant.startswith("window-"):
             parts = variant.split("-")
             size = int(parts[1]) if parts[0] == "batch" else 1

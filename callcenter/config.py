@@ -306,6 +306,24 @@ class SpeechSettings(BaseModel):
             "silence holds (lower end-of-speech → final latency); only when the final queue is idle."
         ),
     )
+    final_batch: int = Field(
+        default=4,
+        ge=0,
+        description=(
+            "Finals of up to this many waiting utterances (of any calls) decoded in one Whisper call, "
+            "with the encoder window cut to the longest of them; 0 = one `transcribe()` per utterance "
+            "on Whisper's full 30 s window (the behaviour before)."
+        ),
+    )
+    final_min_window_s: float = Field(
+        default=10.0,
+        ge=5,
+        le=30,
+        description=(
+            "Shortest Whisper encoder window of the batched final decode (seconds; 30 = Whisper's "
+            "trained window). Shorter windows cost less CPU; see docs/benchmarks.md for the CER."
+        ),
+    )
     final_queue_shed_partials_s: float = Field(
         default=20.0,
         ge=0,

@@ -40,6 +40,8 @@ R = TypeVar("R")
 
 #: decode(item, cheap) → result; runs on the executor.
 Decode = Callable[[T, bool], R]
+#: batch_decode(items, cheap) → one result per item, in order; runs on the executor.
+BatchDecode = Callable[[list[T], bool], list[R]]
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class FinalQueueStats:
     cheap_s: float = 0.0
     max_backlog_s: float = 0.0
     refused: int = 0
+    batches: int = 0  # decode calls (a batch of several items counts once)
     waits: list[float] = field(default_factory=list)  # queue wait of the last decodes (seconds)
 
 
@@ -83,9 +86,15 @@ class FinalQueue(Generic[T, R]):
         policy: FinalQueuePolicy | None = None,
         on_backlog: Callable[[float], None] | None = None,
         on_cheap: Callable[[float], None] | None = None,
+        batch_decode: BatchDecode[T, R] | None = None,
+        max_batch: int = 1,
     ) -> None:
         self.pool = pool
         self.workers = max(1, workers)
+        # with ``batch_decode`` every decode goes through it — up to ``max_batch`` waiting items (of
+        # any calls) at once; without it each item's own ``decode`` runs
+        self.batch_decode = batch_decode
+        self.max_batch = max(1, max_batch)
         self.policy = policy or FinalQueuePolicy()
         self.on_backlog = on_backlog
         self.on_cheap = on_cheap
@@ -172,33 +181,47 @@ class FinalQueue(Generic[T, R]):
         assert self._queue is not None
         loop = asyncio.get_running_loop()
         while True:
-            job = await self._queue.get()
-            self._set_backlog(self._backlog_s - job.seconds)
-            if job.future.cancelled():
-                continue
-            # decide on the backlog this job leaves behind: a long queue → the cheap decode
+            taken = [await self._queue.get()]
+            if self.batch_decode is not None:
+                while len(taken) < self.max_batch and not self._queue.empty():
+                    taken.append(self._queue.get_nowait())
+            # a long queue (these jobs included) → the cheap decode
             cheap = self.cheap
+            self._set_backlog(self._backlog_s - sum(j.seconds for j in taken))
+            jobs = [j for j in taken if not j.future.cancelled()]
+            if not jobs:
+                continue
             self._running += 1
-            self.stats.waits.append(time.monotonic() - job.queued_at)
+            now = time.monotonic()
+            self.stats.waits.extend(now - j.queued_at for j in jobs)
             del self.stats.waits[:-1000]
+            self.stats.batches += 1
             try:
-                result = await loop.run_in_executor(self.pool, job.decode, job.item, cheap)
+                if self.batch_decode is not None:
+                    results = await loop.run_in_executor(
+                        self.pool, self.batch_decode, [j.item for j in jobs], cheap
+                    )
+                else:
+                    results = [await loop.run_in_executor(self.pool, jobs[0].decode, jobs[0].item, cheap)]
             except asyncio.CancelledError:
-                if not job.future.done():
-                    job.future.cancel()
+                for j in jobs:
+                    if not j.future.done():
+                        j.future.cancel()
                 raise
             except Exception as exc:
-                self.stats.failed += 1
-                if not job.future.done():
-                    job.future.set_exception(exc)
+                self.stats.failed += len(jobs)
+                for j in jobs:
+                    if not j.future.done():
+                        j.future.set_exception(exc)
             else:
-                self.stats.decoded += 1
-                if cheap:
-                    self.stats.cheap += 1
-                    self.stats.cheap_s += job.seconds
-                    if self.on_cheap is not None:
-                        self.on_cheap(job.seconds)
-                if not job.future.done():
-                    job.future.set_result(result)
+                self.stats.decoded += len(jobs)
+                for j, result in zip(jobs, results, strict=True):
+                    if cheap:
+                        self.stats.cheap += 1
+                        self.stats.cheap_s += j.seconds
+                        if self.on_cheap is not None:
+                            self.on_cheap(j.seconds)
+                    if not j.future.done():
+                        j.future.set_result(result)
             finally:
                 self._running -= 1

@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import math
 import os
 import queue
 import threading
@@ -43,7 +44,13 @@ from callcenter.observability import (
     ASR_SESSIONS,
 )
 from callcenter.plugins.speech.audiosocket.server import AudioSocketServer
-from callcenter.plugins.speech.audiosocket.session import CallInfo, CallSession, SessionPolicy, SessionSummary
+from callcenter.plugins.speech.audiosocket.session import (
+    CallInfo,
+    CallSession,
+    FinalJob,
+    SessionPolicy,
+    SessionSummary,
+)
 from callcenter.plugins.speech.engine import ModelMissingError, Result
 from callcenter.plugins.speech.final_queue import FinalQueue, FinalQueuePolicy
 from callcenter.plugins.speech.twopass import FeedOutput, TwoPassConfig, TwoPassRecognizer
@@ -353,6 +360,14 @@ class MeteredRecognizer(TwoPassRecognizer):
 
         future.add_done_callback(observe)
 
+    def observe_final(self, utterance: Utterance, result: Result | None, cheap: bool) -> None:
+        """Metrics of a final made by the service's batched decode (as :meth:`decode` records them)."""
+        ended = self._ended.pop(id(utterance), None)
+        if cheap:
+            ASR_DEGRADED.labels("cheap_final").inc(len(utterance.pcm) / 2 / utterance.sample_rate)
+        if result is not None and ended is not None:
+            ASR_FINAL_LATENCY.labels(result.engine).observe(time.monotonic() - ended)
+
     def decode_cheap(self, utterance: Utterance) -> Result | None:
         """The final with the greedy engine (back-pressure step 2 of the final queue)."""
         if self.cheap_whisper is None:
@@ -396,6 +411,8 @@ class ServiceOptions:
     catalogue_hotwords: bool = False
     models_dir: Path | None = None
     final_queue: FinalQueuePolicy = field(default_factory=FinalQueuePolicy)
+    final_batch: int = 4  # finals of several calls per Whisper call; 0 = one transcribe() per utterance
+    final_min_window_s: float = 10.0  # shortest Whisper encoder window of the batched decode (30 = full)
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ServiceOptions:
@@ -417,6 +434,8 @@ class ServiceOptions:
             max_pending_per_peer=sp.audiosocket_max_pending_per_peer,
             max_sessions_per_peer=sp.audiosocket_max_sessions_per_peer,
             allowed_peers=tuple(sp.audiosocket_allowed_peers),
+            final_batch=sp.final_batch,
+            final_min_window_s=sp.final_min_window_s,
             final_queue=FinalQueuePolicy(
                 shed_partials_s=sp.final_queue_shed_partials_s,
                 cheap_after_s=sp.final_queue_cheap_after_s,
@@ -435,6 +454,12 @@ class ServiceOptions:
             if value is not None:
                 setattr(base, key, value)
         return base
+
+
+def encoder_window_s(longest_s: float, min_window_s: float) -> float:
+    """Whisper encoder window for utterances up to ``longest_s``: the next multiple of 5 s above it
+    (0.5 s of margin), at least ``min_window_s``, at most Whisper's 30 s."""
+    return min(30.0, max(min_window_s, 5.0 * math.ceil((longest_s + 0.5) / 5.0)))
 
 
 def worker_count(workers: int) -> int:
@@ -496,15 +521,20 @@ class SpeechService:
         workers = worker_count(options.workers)
         self.partial_pool = ThreadPoolExecutor(workers, thread_name_prefix="asr-partial")
         self.final_pool = ThreadPoolExecutor(workers, thread_name_prefix="asr-final")
-        self.final_queue: FinalQueue[Utterance, Result | None] = FinalQueue(
+        # the same loaded model with greedy decoding, for finals under a long backlog
+        self.cheap_whisper = (
+            whisper.with_options(dataclasses.replace(whisper.options, beam_size=1)) if whisper else None
+        )
+        batched = (
+            options.final_batch > 0 and whisper is not None and options.twopass.final_engine == "whisper"
+        )
+        self.final_queue: FinalQueue[FinalJob, Result | None] = FinalQueue(
             self.final_pool,
             workers=workers,
             policy=options.final_queue,
             on_backlog=ASR_FINAL_BACKLOG.set,
-        )
-        # the same loaded model with greedy decoding, for finals under a long backlog
-        self.cheap_whisper = (
-            whisper.with_options(dataclasses.replace(whisper.options, beam_size=1)) if whisper else None
+            batch_decode=self.decode_finals if batched else None,
+            max_batch=options.final_batch,
         )
         if redis_client is None and options.redis_url:
             from callcenter.events import redis_client as make_client
@@ -526,6 +556,34 @@ class SpeechService:
             allowed_peers=options.allowed_peers,
             admit=self.final_queue.admission,
         )
+
+    def decode_finals(self, jobs: list[FinalJob], cheap: bool) -> list[Result | None]:
+        """The final queue's batch decode: the utterances of several calls in one Whisper call, the
+        encoder window cut to the longest of them (``final_min_window_s`` … 30 s); greedy if ``cheap``.
+        Runs on a final worker."""
+        from callcenter.plugins.speech.audio import pcm16_to_float, resample
+        from callcenter.plugins.speech.whisper_engine import WHISPER_RATE, decode_batch
+
+        assert self.whisper is not None
+        engine = self.cheap_whisper if cheap and self.cheap_whisper is not None else self.whisper
+        samples = [
+            resample(pcm16_to_float(j.utterance.pcm), j.utterance.sample_rate, WHISPER_RATE) for j in jobs
+        ]
+        longest = max(s.size for s in samples) / WHISPER_RATE
+        try:
+            results = decode_batch(
+                engine,
+                samples,
+                [j.utterance.start_s for j in jobs],
+                window_s=encoder_window_s(longest, self.options.final_min_window_s),
+            )
+        except Exception:
+            ASR_ERRORS.labels("final").inc()
+            raise
+        for job, result in zip(jobs, results, strict=True):
+            if isinstance(job.recognizer, MeteredRecognizer):
+                job.recognizer.observe_final(job.utterance, result, cheap)
+        return results
 
     def make_recognizer(self, sample_rate: int, mode: str = "intake") -> TwoPassRecognizer:
         return MeteredRecognizer(

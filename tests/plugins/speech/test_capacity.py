@@ -73,7 +73,8 @@ async def test_a_long_final_queue_sheds_partials_then_decodes_cheaper(
 ) -> None:
     service = await limited_service(
         workers=1,
-        policy=SessionPolicy(max_partial_lag_s=60),  # only the final queue may shed partials here
+        # only the final queue may shed partials here; the burst clients wait for the server to end
+        policy=SessionPolicy(max_partial_lag_s=60, idle_timeout_s=60),
         final_queue=FinalQueuePolicy(shed_partials_s=1.0, cheap_after_s=3.0, max_backlog_s=600),
     )
     ids = [f"1763870001.{i}" for i in range(len(CLIPS))]

@@ -38,10 +38,10 @@ async def test_fifo_backlog_and_the_degradation_steps() -> None:
         gate.set()
         assert await first == "A"
         assert [await f for f in futures] == list("BCDEF")
-        # oldest first; cheap while the backlog left behind was over 4 s
-        assert seen == [("a", False), ("b", True), ("c", False), ("d", False), ("e", False), ("f", False)]
+        # oldest first; cheap while the backlog (the job included) was over 4 s
+        assert seen == [("a", False), ("b", True), ("c", True), ("d", False), ("e", False), ("f", False)]
         assert q.backlog_s == 0 and q.pending == 0 and not q.shed_partials and q.admission() is None
-        assert q.stats.decoded == 6 and q.stats.cheap == 1 and q.stats.max_backlog_s == 7.0
+        assert q.stats.decoded == 6 and q.stats.cheap == 2 and q.stats.max_backlog_s == 7.0
         assert q.stats.refused == 1 and backlog[-1] == 0.0
         await q.close()
 
@@ -79,3 +79,30 @@ async def test_close_cancels_what_is_still_waiting() -> None:
         assert running.cancelled() and waiting.cancelled()
         with pytest.raises(asyncio.CancelledError):
             await waiting
+
+
+async def test_batches_take_what_is_waiting() -> None:
+    gate = threading.Event()
+    calls: list[tuple[list[int], bool]] = []
+
+    def one(item: int, cheap: bool) -> int:
+        raise AssertionError("with batch_decode every decode is batched")
+
+    def batch(items: list[int], cheap: bool) -> list[int]:
+        gate.wait(5)
+        calls.append((items, cheap))
+        return [i * 2 for i in items]
+
+    with ThreadPoolExecutor(1) as pool:
+        q: FinalQueue[int, int] = FinalQueue(
+            pool, workers=1, batch_decode=batch, max_batch=3, policy=FinalQueuePolicy(cheap_after_s=3.5)
+        )
+        first = q.submit(0, 1.0, one)
+        await asyncio.sleep(0.05)
+        rest = [q.submit(i, 1.0, one) for i in range(1, 6)]
+        gate.set()
+        assert [await f for f in [first, *rest]] == [0, 2, 4, 6, 8, 10]
+        # 0 alone (nothing else waited), then 3 of the 5 waiting (5 s queued: cheap), then the last 2
+        assert calls == [([0], False), ([1, 2, 3], True), ([4, 5], False)]
+        assert q.stats.batches == 3 and q.stats.decoded == 6 and q.stats.cheap == 3
+        await q.close()

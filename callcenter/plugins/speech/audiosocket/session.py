@@ -153,6 +153,18 @@ class SessionSummary:
     partial_skipped_s: float = 0.0  # audio that bypassed the partial pass because the session lagged
 
 
+@dataclass(frozen=True, eq=False)
+class FinalJob:
+    """One utterance waiting in the final queue, with the recognizer of its call."""
+
+    utterance: Utterance
+    recognizer: TwoPassRecognizer
+
+    @property
+    def seconds(self) -> float:
+        return len(self.utterance.pcm) / 2 / self.utterance.sample_rate
+
+
 class SessionError(Exception):
     """Input the session cannot use (e.g. unsupported sample rate); ends the session cleanly."""
 
@@ -169,7 +181,7 @@ class CallSession:
         partial_pool: Executor,
         final_pool: Executor,
         policy: SessionPolicy | None = None,
-        final_queue: FinalQueue[Utterance, Result | None] | None = None,
+        final_queue: FinalQueue[FinalJob, Result | None] | None = None,
     ) -> None:
         self.call = call
         self.final_queue = final_queue
@@ -188,7 +200,7 @@ class CallSession:
         self.frames = 0
         self._queued_bytes = 0
         self._received_s = 0.0
-        self._spec: tuple[Utterance, asyncio.Future[Result | None]] | None = None
+        self._spec: tuple[FinalJob, asyncio.Future[Result | None]] | None = None
         self.speculative = {"hit": 0, "miss": 0}
         self.started = time.monotonic()
 
@@ -424,20 +436,20 @@ class CallSession:
         if candidate is None:
             self._drop_speculation()  # speech resumed (or nothing in progress)
             return
-        if self._spec is not None and self._spec[0].pcm == candidate.pcm:
+        if self._spec is not None and self._spec[0].utterance.pcm == candidate.pcm:
             return  # the silence holds: the decode already started is still the one
         self._drop_speculation()
-        if not self.final_queue.idle:
+        if not self.final_queue.idle or self.recognizer is None:
             return  # shed first: speculation only on an idle queue
-        seconds = len(candidate.pcm) / 2 / candidate.sample_rate
-        self._spec = (candidate, self.final_queue.submit(candidate, seconds, self._decode))
+        job = FinalJob(candidate, self.recognizer)
+        self._spec = (job, self.final_queue.submit(job, job.seconds, self._decode))
 
     def _adopt_speculation(self, utterance: Utterance) -> Awaitable[Result | None] | None:
         """The speculative decode of ``utterance`` when it was made on exactly its audio."""
         spec, self._spec = self._spec, None
         if spec is None:
             return None
-        candidate, future = spec
+        candidate, future = spec[0].utterance, spec[1]
         if candidate.pcm != utterance.pcm or candidate.start_s != utterance.start_s or future.cancelled():
             future.cancel()
             self.speculative["miss"] += 1
@@ -450,21 +462,23 @@ class CallSession:
             adopted(utterance, future)
         return future
 
-    def _decode(self, utterance: Utterance, cheap: bool) -> Result | None:
-        """Runs on a final worker: the recognizer's final, or its cheap variant under a long backlog."""
-        assert self.recognizer is not None
-        decode_cheap = getattr(self.recognizer, "decode_cheap", None)
+    @staticmethod
+    def _decode(job: FinalJob, cheap: bool) -> Result | None:
+        """Runs on a final worker: the recognizer's final, or its cheap variant under a long backlog
+        (the final queue's ``batch_decode``, when set, decodes instead)."""
+        decode_cheap = getattr(job.recognizer, "decode_cheap", None)
         if cheap and decode_cheap is not None:
-            result: Result | None = decode_cheap(utterance)
+            result: Result | None = decode_cheap(job.utterance)
             return result
-        return self.recognizer.decode(utterance)
+        return job.recognizer.decode(job.utterance)
 
     def _submit(self, utterance: Utterance) -> Awaitable[Result | None]:
+        assert self.recognizer is not None
+        job = FinalJob(utterance, self.recognizer)
         if self.final_queue is not None:
-            seconds = len(utterance.pcm) / 2 / utterance.sample_rate
-            return self.final_queue.submit(utterance, seconds, self._decode)
+            return self.final_queue.submit(job, job.seconds, self._decode)
         loop = asyncio.get_running_loop()
-        return asyncio.ensure_future(loop.run_in_executor(self.final_pool, self._decode, utterance, False))
+        return asyncio.ensure_future(loop.run_in_executor(self.final_pool, self._decode, job, False))
 
     async def _finals(self, final_q: asyncio.Queue[_Final | None]) -> None:
         while (item := await final_q.get()) is not None:
