@@ -855,9 +855,14 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
                         "finals_seen": len(finals),
                         "suggestions_seen": len(suggs),
                         "pipeline_backlog": _pipeline_backlog(client),
-                        "asr_active_sessions": metric_totals(scrape("speech-service")).get(
-                            "cc_asr_active_sessions"
-                        ),
+                        **{
+                            key: speech_now.get(name)
+                            for speech_now in [metric_totals(scrape("speech-service"))]
+                            for key, name in (
+                                ("asr_active_sessions", "cc_asr_active_sessions"),
+                                ("asr_final_backlog_s", "cc_asr_final_backlog_seconds"),
+                            )
+                        },
                         "load1": round(os.getloadavg()[0], 2),
                     }
                 )
@@ -957,8 +962,17 @@ def run_load(opts: LoadOptions, asterisk: Any = None) -> dict[str, Any]:
             "utterances_waiting_for_final": backlog_profile(lat, VadConfig().end_silence_s),
             "asr_final_latency_mean_s": _mean(speech_m, "cc_asr_final_latency_seconds"),
             "asr_sessions_by_reason": metric_by_label(speech_page, "cc_asr_sessions_total", "reason"),
-            # AudioSocket connections refused at max_sessions: those callers skip the speech step
-            "asr_sessions_refused": count_lines(log_dir / "speech-service.log", "already running, refusing"),
+            # AudioSocket connections refused (max_sessions, final-queue backlog, ...): those callers
+            # skip the speech step
+            "asr_sessions_refused": count_lines(log_dir / "speech-service.log", "audiosocket: refusing"),
+            "asr_refused_by_reason": metric_by_label(
+                speech_page, "cc_asr_connections_refused_total", "reason"
+            ),
+            "asr_degraded_s": metric_by_label(speech_page, "cc_asr_degraded_seconds_total", "kind"),
+            "asr_final_backlog_max_s": max(
+                (x["asr_final_backlog_s"] for x in samples if x.get("asr_final_backlog_s") is not None),
+                default=None,
+            ),
             "asr_active_sessions_max": max(
                 (x["asr_active_sessions"] for x in samples if x.get("asr_active_sessions") is not None),
                 default=None,

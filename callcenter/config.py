@@ -216,6 +216,70 @@ class SpeechSettings(BaseModel):
         description="Address of the AudioSocket speech service (Asterisk streams call audio there).",
     )
     audiosocket_port: int = Field(default=9092, description="AudioSocket TCP port.")
+    audiosocket_max_sessions: int = Field(
+        default=64,
+        ge=1,
+        description=(
+            "AudioSocket: connections reading audio (or in their handshake) at once; one more is closed "
+            "at once and the caller skips the speech step. A caller's slot is freed when their audio "
+            "ends; the finals still to decode wait in the final queue."
+        ),
+    )
+    audiosocket_handshake_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        description=(
+            "AudioSocket: total time a connection has to send its UUID frame (Asterisk sends it at "
+            "once); a slower peer is cut off, however it spreads its bytes."
+        ),
+    )
+    audiosocket_min_audio_ratio: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description=(
+            "AudioSocket: least audio an intake session must deliver, as a share of real time (Asterisk "
+            "sends 1.0); a slower sender is closed (`slow_audio`). 0 = no minimum. Spy sessions "
+            "(whole-call transcription, mapped by the worker) are exempt."
+        ),
+    )
+    audiosocket_min_audio_grace_s: float = Field(
+        default=3.0,
+        gt=0,
+        description="AudioSocket: seconds a new session may send nothing before the minimum rate applies.",
+    )
+    audiosocket_min_audio_window_s: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "AudioSocket: most wall time a burst of audio earns ahead (the minimum rate is held over "
+            "about this window: a sender cannot bank a minute of audio and then trickle)."
+        ),
+    )
+    audiosocket_max_pending_per_peer: int = Field(
+        default=16,
+        ge=0,
+        description=(
+            "AudioSocket: connections from one address still in their handshake; more are refused "
+            "(a slow sender holds at most this many slots, each for `audiosocket_handshake_timeout_s`). "
+            "0 = no limit."
+        ),
+    )
+    audiosocket_max_sessions_per_peer: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "AudioSocket: connections open from one address (0 = only `audiosocket_max_sessions`); with "
+            "several Asterisk nodes on one speech service, the calls one node may stream."
+        ),
+    )
+    audiosocket_allowed_peers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "AudioSocket: addresses or networks allowed to connect (env: comma-separated); empty = any. "
+            "Set it to the Asterisk nodes in production."
+        ),
+    )
     partial_engine: str = Field(
         default="vosk",
         description="Engine for live partial transcripts (`vosk`, `whisper` or `none`).",
@@ -235,6 +299,55 @@ class SpeechSettings(BaseModel):
         default=0,
         description="Recognition worker processes of the speech service (0 = number of cores).",
     )
+    speculative_finals: bool = Field(
+        default=True,
+        description=(
+            "Start an utterance's final decode during its end-of-utterance silence and keep it if the "
+            "silence holds (lower end-of-speech → final latency); only when the final queue is idle."
+        ),
+    )
+    final_batch: int = Field(
+        default=4,
+        ge=0,
+        description=(
+            "Finals of up to this many waiting utterances (of any calls) decoded in one Whisper call, "
+            "with the encoder window cut to the longest of them; 0 = one `transcribe()` per utterance "
+            "on Whisper's full 30 s window (the behaviour before)."
+        ),
+    )
+    final_min_window_s: float = Field(
+        default=10.0,
+        ge=5,
+        le=30,
+        description=(
+            "Shortest Whisper encoder window of the batched final decode (seconds; 30 = Whisper's "
+            "trained window). Shorter windows cost less CPU; see docs/benchmarks.md for the CER."
+        ),
+    )
+    final_queue_shed_partials_s: float = Field(
+        default=20.0,
+        ge=0,
+        description=(
+            "Final queue: seconds of ended speech waiting for a final decode above which sessions skip "
+            "live partials (the cores go to finals; no final is dropped)."
+        ),
+    )
+    final_queue_cheap_after_s: float = Field(
+        default=45.0,
+        ge=0,
+        description=(
+            "Final queue: backlog (seconds of speech) above which finals are decoded greedily (beam 1) "
+            "until it is short again."
+        ),
+    )
+    final_queue_max_backlog_s: float = Field(
+        default=900.0,
+        gt=0,
+        description=(
+            "Final queue: backlog (seconds of speech) above which new AudioSocket connections are refused "
+            "(those callers skip the speech step); running sessions are never cut."
+        ),
+    )
     whole_call: bool = Field(
         default=False,
         description=(
@@ -243,6 +356,23 @@ class SpeechSettings(BaseModel):
             "stream per talking agent."
         ),
     )
+
+    @field_validator("audiosocket_allowed_peers", mode="before")
+    @classmethod
+    def _split_peers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [x.strip() for x in value.split(",") if x.strip()]
+        return value
+
+    @field_validator("audiosocket_allowed_peers")
+    @classmethod
+    def _valid_peers(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an address or network: {item!r}") from exc
+        return value
 
 
 class ClassifierSettings(BaseModel):

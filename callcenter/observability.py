@@ -337,6 +337,27 @@ ASR_ERRORS = Counter(
 ASR_EVENTS_DROPPED = Counter(
     "cc_asr_events_dropped", "未能发布到 Redis 的转写事件 (transcript events not published to Redis)"
 )
+ASR_REFUSED = Counter(
+    "cc_asr_connections_refused",
+    "拒绝的 AudioSocket 连接 (AudioSocket connections refused or cut in their handshake, by reason: "
+    "max_sessions, per_peer, pending_per_peer, not_allowed, handshake_timeout, backlog)",
+    ["reason"],
+)
+ASR_FINAL_BACKLOG = Gauge(
+    "cc_asr_final_backlog_seconds",
+    "待解码的最终识别音频秒数 (seconds of ended utterances waiting in the final queue)",
+)
+ASR_SPECULATIVE = Counter(
+    "cc_asr_speculative_finals",
+    "推测解码 (final decodes started during the end-of-utterance silence: hit = kept, miss = speech resumed)",
+    ["outcome"],
+)
+ASR_DEGRADED = Counter(
+    "cc_asr_degraded_seconds",
+    "降级处理的音频秒数 (load shedding, seconds of audio: partial_skipped = no partial pass, "
+    "cheap_final = final decoded greedy under a long final queue)",
+    ["kind"],
+)
 
 # transcript → suggestion pipeline (worker)
 SUGGESTION_LATENCY = Histogram(

@@ -15,8 +15,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
+import math
 import os
 import queue
 import threading
@@ -33,15 +35,24 @@ from callcenter.events import audiosocket_key
 from callcenter.observability import (
     ASR_ACTIVE,
     ASR_AUDIO_SECONDS,
+    ASR_DEGRADED,
     ASR_ERRORS,
     ASR_EVENTS_DROPPED,
+    ASR_FINAL_BACKLOG,
     ASR_FINAL_LATENCY,
     ASR_PARTIAL_LATENCY,
     ASR_SESSIONS,
 )
 from callcenter.plugins.speech.audiosocket.server import AudioSocketServer
-from callcenter.plugins.speech.audiosocket.session import CallInfo, CallSession, SessionPolicy, SessionSummary
+from callcenter.plugins.speech.audiosocket.session import (
+    CallInfo,
+    CallSession,
+    FinalJob,
+    SessionPolicy,
+    SessionSummary,
+)
 from callcenter.plugins.speech.engine import ModelMissingError, Result
+from callcenter.plugins.speech.final_queue import FinalQueue, FinalQueuePolicy
 from callcenter.plugins.speech.twopass import FeedOutput, TwoPassConfig, TwoPassRecognizer
 from callcenter.plugins.speech.vad import Utterance
 from callcenter.plugins.speech.vosk_engine import VoskEngine
@@ -268,9 +279,12 @@ class MeteredRecognizer(TwoPassRecognizer):
     chunk of audio takes to come out as a partial.
     """
 
-    def __init__(self, *args: Any, mode: str = "intake", **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, mode: str = "intake", cheap_whisper: WhisperEngine | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.mode = mode
+        self.cheap_whisper = cheap_whisper  # the same model, greedy (beam 1): finals under a long backlog
         self._ended: dict[int, float] = {}  # id(utterance) → when the VAD closed it
 
     def _mark(self, out: FeedOutput, started: float, seconds: float) -> FeedOutput:
@@ -292,6 +306,8 @@ class MeteredRecognizer(TwoPassRecognizer):
         except Exception:
             ASR_ERRORS.labels("stream").inc()
             raise
+        if not partials and self.can_skip_partials:
+            ASR_DEGRADED.labels("partial_skipped").inc(len(pcm) / 2 / self.sample_rate)
         return self._mark(out, started, len(pcm) / 2 / self.sample_rate)
 
     def finish(self) -> FeedOutput:
@@ -304,9 +320,69 @@ class MeteredRecognizer(TwoPassRecognizer):
         return self._mark(out, started, 0.0)
 
     def decode(self, utterance: Utterance) -> Result | None:
+        return self._decode_with(utterance, None)
+
+    def speculative_utterance(self) -> Utterance | None:
+        """The utterance in progress as the VAD will cut it if the current silence holds, once the
+        silence covers the VAD's tail (the audio the cut keeps after the last voiced frame); ``None``
+        while speech goes on. The session adopts a decode of it only if the real utterance carries
+        exactly this audio, so a VAD that cuts differently costs a wasted decode, never a wrong text."""
+        seg = self.segmenter
+        frames: list[bytes] | None = getattr(seg, "_utt", None)
+        silence: int | None = getattr(seg, "_silence_frames", None)
+        start_frame: int | None = getattr(seg, "_utt_start_frame", None)
+        if not seg.in_speech or frames is None or silence is None or start_frame is None:
+            return None
+        frame_s = seg.config.frame_ms / 1000
+        tail = round(seg.config.tail_s / frame_s)
+        if silence < max(1, tail):
+            return None
+        keep = min(len(frames), max(1, len(frames) - silence + tail))
+        start = start_frame * frame_s
+        return Utterance(
+            pcm=b"".join(frames[:keep]),
+            sample_rate=seg.sample_rate,
+            start_s=round(start, 3),
+            end_s=round(start + keep * frame_s, 3),
+        )
+
+    def adopt_speculation(self, utterance: Utterance, future: asyncio.Future[Result | None]) -> None:
+        """The final of ``utterance`` is a speculative decode: its latency runs from the VAD's cut to
+        when that decode is (or was) done."""
+        ended = self._ended.pop(id(utterance), None)
+
+        def observe(done: asyncio.Future[Result | None]) -> None:
+            if ended is None or done.cancelled() or done.exception() is not None:
+                return
+            result = done.result()
+            if result is not None:
+                ASR_FINAL_LATENCY.labels(result.engine).observe(max(0.0, time.monotonic() - ended))
+
+        future.add_done_callback(observe)
+
+    def observe_final(self, utterance: Utterance, result: Result | None, cheap: bool) -> None:
+        """Metrics of a final made by the service's batched decode (as :meth:`decode` records them)."""
+        ended = self._ended.pop(id(utterance), None)
+        if cheap:
+            ASR_DEGRADED.labels("cheap_final").inc(len(utterance.pcm) / 2 / utterance.sample_rate)
+        if result is not None and ended is not None:
+            ASR_FINAL_LATENCY.labels(result.engine).observe(time.monotonic() - ended)
+
+    def decode_cheap(self, utterance: Utterance) -> Result | None:
+        """The final with the greedy engine (back-pressure step 2 of the final queue)."""
+        if self.cheap_whisper is None:
+            return self.decode(utterance)
+        ASR_DEGRADED.labels("cheap_final").inc(len(utterance.pcm) / 2 / utterance.sample_rate)
+        return self._decode_with(utterance, self.cheap_whisper)
+
+    def _decode_with(self, utterance: Utterance, engine: WhisperEngine | None) -> Result | None:
         ended = self._ended.pop(id(utterance), None)
         try:
-            result = super().decode(utterance)
+            if engine is None:
+                result = super().decode(utterance)
+            else:
+                utt = utterance
+                result = engine.decode_pcm(utt.pcm, utt.sample_rate, utt.start_s, final=True)
         except Exception:
             ASR_ERRORS.labels("final").inc()
             raise
@@ -327,9 +403,16 @@ class ServiceOptions:
     vosk_model: str = "vosk-small-cn"
     workers: int = 0
     max_sessions: int = 64
+    handshake_timeout_s: float = 3.0
+    max_pending_per_peer: int = 16
+    max_sessions_per_peer: int = 0
+    allowed_peers: tuple[str, ...] = ()
     policy: SessionPolicy = field(default_factory=SessionPolicy)
     catalogue_hotwords: bool = False
     models_dir: Path | None = None
+    final_queue: FinalQueuePolicy = field(default_factory=FinalQueuePolicy)
+    final_batch: int = 4  # finals of several calls per Whisper call; 0 = one transcribe() per utterance
+    final_min_window_s: float = 10.0  # shortest Whisper encoder window of the batched decode (30 = full)
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ServiceOptions:
@@ -346,13 +429,37 @@ class ServiceOptions:
             redis_url=s.redis_url,
             twopass=TwoPassConfig(partial_engine=partial, final_engine=final),  # type: ignore[arg-type]
             workers=sp.workers,
-            policy=SessionPolicy(max_duration_s=sp.max_utterance_s),
+            max_sessions=sp.audiosocket_max_sessions,
+            handshake_timeout_s=sp.audiosocket_handshake_timeout_s,
+            max_pending_per_peer=sp.audiosocket_max_pending_per_peer,
+            max_sessions_per_peer=sp.audiosocket_max_sessions_per_peer,
+            allowed_peers=tuple(sp.audiosocket_allowed_peers),
+            final_batch=sp.final_batch,
+            final_min_window_s=sp.final_min_window_s,
+            final_queue=FinalQueuePolicy(
+                shed_partials_s=sp.final_queue_shed_partials_s,
+                cheap_after_s=sp.final_queue_cheap_after_s,
+                max_backlog_s=sp.final_queue_max_backlog_s,
+            ),
+            policy=SessionPolicy(
+                max_duration_s=sp.max_utterance_s,
+                speculative_finals=sp.speculative_finals,
+                min_audio_ratio=sp.audiosocket_min_audio_ratio,
+                min_audio_grace_s=sp.audiosocket_min_audio_grace_s,
+                min_audio_window_s=sp.audiosocket_min_audio_window_s,
+            ),
             models_dir=sp.models_dir,
         )
         for key, value in overrides.items():
             if value is not None:
                 setattr(base, key, value)
         return base
+
+
+def encoder_window_s(longest_s: float, min_window_s: float) -> float:
+    """Whisper encoder window for utterances up to ``longest_s``: the next multiple of 5 s above it
+    (0.5 s of margin), at least ``min_window_s``, at most Whisper's 30 s."""
+    return min(30.0, max(min_window_s, 5.0 * math.ceil((longest_s + 0.5) / 5.0)))
 
 
 def worker_count(workers: int) -> int:
@@ -414,6 +521,21 @@ class SpeechService:
         workers = worker_count(options.workers)
         self.partial_pool = ThreadPoolExecutor(workers, thread_name_prefix="asr-partial")
         self.final_pool = ThreadPoolExecutor(workers, thread_name_prefix="asr-final")
+        # the same loaded model with greedy decoding, for finals under a long backlog
+        self.cheap_whisper = (
+            whisper.with_options(dataclasses.replace(whisper.options, beam_size=1)) if whisper else None
+        )
+        batched = (
+            options.final_batch > 0 and whisper is not None and options.twopass.final_engine == "whisper"
+        )
+        self.final_queue: FinalQueue[FinalJob, Result | None] = FinalQueue(
+            self.final_pool,
+            workers=workers,
+            policy=options.final_queue,
+            on_backlog=ASR_FINAL_BACKLOG.set,
+            batch_decode=self.decode_finals if batched else None,
+            max_batch=options.final_batch,
+        )
         if redis_client is None and options.redis_url:
             from callcenter.events import redis_client as make_client
 
@@ -427,12 +549,50 @@ class SpeechService:
             host=options.host,
             port=options.port,
             max_sessions=options.max_sessions,
+            first_frame_timeout_s=options.handshake_timeout_s,
             max_payload=options.policy.max_payload,
+            max_pending_per_peer=options.max_pending_per_peer,
+            max_sessions_per_peer=options.max_sessions_per_peer,
+            allowed_peers=options.allowed_peers,
+            admit=self.final_queue.admission,
         )
+
+    def decode_finals(self, jobs: list[FinalJob], cheap: bool) -> list[Result | None]:
+        """The final queue's batch decode: the utterances of several calls in one Whisper call, the
+        encoder window cut to the longest of them (``final_min_window_s`` … 30 s); greedy if ``cheap``.
+        Runs on a final worker."""
+        from callcenter.plugins.speech.audio import pcm16_to_float, resample
+        from callcenter.plugins.speech.whisper_engine import WHISPER_RATE, decode_batch
+
+        assert self.whisper is not None
+        engine = self.cheap_whisper if cheap and self.cheap_whisper is not None else self.whisper
+        samples = [
+            resample(pcm16_to_float(j.utterance.pcm), j.utterance.sample_rate, WHISPER_RATE) for j in jobs
+        ]
+        longest = max(s.size for s in samples) / WHISPER_RATE
+        try:
+            results = decode_batch(
+                engine,
+                samples,
+                [j.utterance.start_s for j in jobs],
+                window_s=encoder_window_s(longest, self.options.final_min_window_s),
+            )
+        except Exception:
+            ASR_ERRORS.labels("final").inc()
+            raise
+        for job, result in zip(jobs, results, strict=True):
+            if isinstance(job.recognizer, MeteredRecognizer):
+                job.recognizer.observe_final(job.utterance, result, cheap)
+        return results
 
     def make_recognizer(self, sample_rate: int, mode: str = "intake") -> TwoPassRecognizer:
         return MeteredRecognizer(
-            sample_rate, self.options.twopass, vosk=self.vosk, whisper=self.whisper, mode=mode
+            sample_rate,
+            self.options.twopass,
+            vosk=self.vosk,
+            whisper=self.whisper,
+            mode=mode,
+            cheap_whisper=self.cheap_whisper,
         )
 
     def make_session(self, call: CallInfo) -> CallSession:
@@ -443,6 +603,7 @@ class SpeechService:
             partial_pool=self.partial_pool,
             final_pool=self.final_pool,
             policy=self.options.policy,
+            final_queue=self.final_queue,
         )
 
     def _lookup_sync(self, audio_uuid: str) -> dict[str, Any] | None:
@@ -473,6 +634,7 @@ class SpeechService:
 
     async def close(self) -> None:
         await self.server.close()
+        await self.final_queue.close()
         if isinstance(self.sink, RedisDbSink):
             await asyncio.to_thread(self.sink.close)
         self.partial_pool.shutdown(wait=False, cancel_futures=True)

@@ -346,3 +346,73 @@ def get_whisper_engine(
 ) -> WhisperEngine:
     """The process-wide engine for ``model_path`` (loaded once)."""
     return _cached(str(model_path), compute_type, cpu_threads, num_workers)
+
+
+# -- batched finals (added by asr-capacity for the final queue / bench_finals; additive) -------------
+def decode_batch(
+    engine: WhisperEngine,
+    utterances: Sequence[FloatArray],
+    offsets_s: Sequence[float],
+    *,
+    beam_size: int | None = None,
+    window_s: float = 30.0,
+) -> list[Result | None]:
+    """Finals of several utterances (16 kHz float32, e.g. of different calls) in one CTranslate2
+    ``encode`` + ``generate`` call. Decoding options come from ``engine.options`` (language, beam,
+    hot words, prompt); ``beam_size`` overrides the beam. One pass at temperature 0, the same
+    no-speech / looping guards as :meth:`WhisperEngine.decode`. ``window_s`` < 30 pads the encoder
+    input to that length instead of 30 s (Whisper was trained on 30 s windows: measure the CER)."""
+    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+    model = engine.model
+    opts = engine.options
+    frames = round(window_s * 100)
+    keep = [i for i, s in enumerate(utterances) if s.size >= WHISPER_RATE // 10]
+    out: list[Result | None] = [None] * len(utterances)
+    if not keep:
+        return out
+    features = np.stack(
+        [pad_or_trim(model.feature_extractor(utterances[i])[:, :frames], frames) for i in keep]
+    ).astype(np.float32)
+    tokenizer = Tokenizer(
+        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=opts.language
+    )
+    previous = tokenizer.encode(" " + opts.initial_prompt.strip()) if opts.initial_prompt else []
+    prompt = model.get_prompt(tokenizer, previous, without_timestamps=False, hotwords=opts.hotword_text())
+    encoder_output = model.encode(features)
+    results = model.model.generate(
+        encoder_output,
+        [prompt] * len(keep),
+        beam_size=beam_size or opts.beam_size,
+        patience=1.0,
+        length_penalty=1.0,
+        max_length=model.max_length,
+        return_scores=True,
+        return_no_speech_prob=True,
+        suppress_blank=True,
+        suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1]) or ()),
+        max_initial_timestamp_index=50,
+    )
+    for i, res in zip(keep, results, strict=True):
+        tokens = [t for t in res.sequences_ids[0] if t < tokenizer.eot]
+        raw = tokenizer.decode(tokens).strip()
+        avg_logprob = res.scores[0] * len(res.sequences_ids[0]) / (len(res.sequences_ids[0]) + 1)
+        if res.no_speech_prob > 0.6 and avg_logprob < -0.8:
+            continue
+        if get_compression_ratio(raw) > 2.4:
+            continue
+        text = normalize_transcript(raw)
+        if not text:
+            continue
+        samples = utterances[i]
+        out[i] = Result(
+            text=text,
+            start_s=round(offsets_s[i], 3),
+            end_s=round(offsets_s[i] + samples.size / WHISPER_RATE, 3),
+            final=True,
+            engine=engine.name,
+            confidence=round(float(np.exp(avg_logprob)), 3),
+        )
+    return out

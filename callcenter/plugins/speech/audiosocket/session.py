@@ -25,11 +25,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from callcenter.observability import ASR_SPECULATIVE
 from callcenter.plugins.speech.audiosocket.protocol import (
     DEFAULT_MAX_PAYLOAD,
     Kind,
@@ -37,12 +38,15 @@ from callcenter.plugins.speech.audiosocket.protocol import (
     read_frame,
 )
 from callcenter.plugins.speech.engine import SUPPORTED_RATES, Result
+from callcenter.plugins.speech.final_queue import FinalQueue
 from callcenter.plugins.speech.twopass import FeedOutput, TwoPassRecognizer
 from callcenter.plugins.speech.vad import Utterance
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["intake", "spy"]
+#: a final in order: (seq, the result made while feeding, or the pending decode of an utterance)
+_Final = tuple[int, Result | Awaitable[Result | None]]
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,17 @@ class SessionPolicy:
     max_partial_lag_s: float = 1.0  # queued audio beyond this skips the partial pass (VAD + finals only)
     finish_digit: str = "#"
     max_payload: int = DEFAULT_MAX_PAYLOAD
+    # minimum audio rate of intake sessions (slow senders, issue 12 item 6): a token bucket of wall
+    # time — it starts with ``min_audio_grace_s``, every second of audio adds 1 / ``min_audio_ratio``
+    # seconds (at most ``min_audio_window_s`` banked), and the session ends ("slow_audio") when it is
+    # empty. Asterisk sends 20 ms frames in real time (``transmit_silence``), i.e. twice the need at 0.5.
+    # Time the reader waits for our own audio queue is not charged. 0 = no minimum.
+    min_audio_ratio: float = 0.5
+    min_audio_grace_s: float = 3.0
+    min_audio_window_s: float = 10.0
+    # start the final decode during the end-of-utterance silence (once the VAD's tail is complete) and
+    # keep it if the silence holds — only when the final queue is idle (speculation is shed first)
+    speculative_finals: bool = True
 
 
 def close_reason(
@@ -138,6 +153,18 @@ class SessionSummary:
     partial_skipped_s: float = 0.0  # audio that bypassed the partial pass because the session lagged
 
 
+@dataclass(frozen=True, eq=False)
+class FinalJob:
+    """One utterance waiting in the final queue, with the recognizer of its call."""
+
+    utterance: Utterance
+    recognizer: TwoPassRecognizer
+
+    @property
+    def seconds(self) -> float:
+        return len(self.utterance.pcm) / 2 / self.utterance.sample_rate
+
+
 class SessionError(Exception):
     """Input the session cannot use (e.g. unsupported sample rate); ends the session cleanly."""
 
@@ -154,8 +181,10 @@ class CallSession:
         partial_pool: Executor,
         final_pool: Executor,
         policy: SessionPolicy | None = None,
+        final_queue: FinalQueue[FinalJob, Result | None] | None = None,
     ) -> None:
         self.call = call
+        self.final_queue = final_queue
         self.policy = policy or SessionPolicy()
         self.make_recognizer = make_recognizer
         self.sink = sink
@@ -170,6 +199,9 @@ class CallSession:
         self._last_partial_key: tuple[int, str] | None = None
         self.frames = 0
         self._queued_bytes = 0
+        self._received_s = 0.0
+        self._spec: tuple[FinalJob, asyncio.Future[Result | None]] | None = None
+        self.speculative = {"hit": 0, "miss": 0}
         self.started = time.monotonic()
 
     # -- entry point ---------------------------------------------------------------------------
@@ -179,7 +211,7 @@ class CallSession:
         """Read until the session ends, call ``input_closed``, then finish decoding and report."""
         await self.sink.start(self.call)
         audio_q: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=self.policy.audio_queue_frames)
-        final_q: asyncio.Queue[Utterance | tuple[int, Result] | None] = asyncio.Queue()
+        final_q: asyncio.Queue[_Final | None] = asyncio.Queue()
         consumer = asyncio.create_task(
             self._consume(audio_q, final_q), name=f"asr-consume-{self.call.uniqueid}"
         )
@@ -215,18 +247,38 @@ class CallSession:
         return self.summary
 
     # -- reading -------------------------------------------------------------------------------
+    def _slow_audio(self) -> str:
+        ratio = self.policy.min_audio_ratio
+        log.warning(
+            "audiosocket %s: slow sender: less than %.0f %% of real-time audio (%.2f s in %.1f s), ending",
+            self.call.uniqueid,
+            ratio * 100,
+            self._received_s,
+            time.monotonic() - self.started,
+        )
+        self.summary.error = f"audio slower than {ratio:.0%} of real time"
+        return "slow_audio"
+
     async def _read(self, reader: asyncio.StreamReader, audio_q: asyncio.Queue[bytes | None]) -> str:
         idle = self.policy.spy_idle_timeout_s if self.call.mode == "spy" else self.policy.idle_timeout_s
+        # spy sessions exist only for UUIDs the worker mapped (ChanSpy legs may pause); intake sessions
+        # — including every unmapped UUID — must keep up a minimum audio rate
+        ratio = self.policy.min_audio_ratio if self.call.mode == "intake" else 0.0
+        allowance = self.policy.min_audio_grace_s  # wall seconds left before the session is too slow
+        last = time.monotonic()
         while True:
             # A stop decided by the recognizer (caller_done, max_length, ...) cancels this task, but a
             # cancel that lands in the same loop turn as a frame can be lost (asyncio.wait_for on
             # Python 3.11); frames come every 20 ms, so check the decision on every turn too.
             if self._close_reason is not None:
                 return self._close_reason
+            rate_bound = ratio > 0 and allowance < idle
             try:
-                async with asyncio.timeout(idle):
+                async with asyncio.timeout(max(allowance, 0.0) if rate_bound else idle):
                     frame = await read_frame(reader, self.policy.max_payload)
             except TimeoutError:
+                if rate_bound:
+                    return self._slow_audio()
                 log.warning("audiosocket %s: no frame for %.0f s, ending", self.call.uniqueid, idle)
                 return "idle_timeout"
             except ProtocolError as exc:
@@ -239,6 +291,16 @@ class CallSession:
             if frame is None:
                 return "hangup"  # Asterisk closes the socket without a hangup frame
             self.frames += 1
+            if ratio > 0:
+                now = time.monotonic()
+                allowance -= now - last
+                last = now
+                if frame.is_audio and frame.payload:
+                    seconds = len(frame.payload) / 2 / frame.sample_rate
+                    self._received_s += seconds
+                    allowance = min(self.policy.min_audio_window_s, allowance + seconds / ratio)
+                if allowance <= 0:
+                    return self._slow_audio()
             if frame.is_audio:
                 if not frame.payload:
                     continue
@@ -257,6 +319,7 @@ class CallSession:
                     return "bad_audio"
                 await audio_q.put(frame.payload)
                 self._queued_bytes += len(frame.payload)
+                last = time.monotonic()  # a wait for our own queue is not the peer's slowness
             elif frame.kind == Kind.HANGUP:
                 return "hangup"
             elif frame.kind == Kind.DTMF:
@@ -281,7 +344,7 @@ class CallSession:
     async def _consume(
         self,
         audio_q: asyncio.Queue[bytes | None],
-        final_q: asyncio.Queue[Utterance | tuple[int, Result] | None],
+        final_q: asyncio.Queue[_Final | None],
     ) -> None:
         loop = asyncio.get_running_loop()
         failed = False
@@ -309,7 +372,9 @@ class CallSession:
                             self.partial_pool, self.make_recognizer, self.sample_rate
                         )
                     rate = self.sample_rate or 8000
-                    lagging = self._queued_bytes > self.policy.max_partial_lag_s * rate * 2
+                    lagging = self._queued_bytes > self.policy.max_partial_lag_s * rate * 2 or (
+                        self.final_queue is not None and self.final_queue.shed_partials
+                    )
                     if lagging and self.recognizer.can_skip_partials:
                         # behind real time: drop this (oldest) partial work; VAD and finals still see it
                         self.summary.partial_skipped_s += len(pcm) / 2 / rate
@@ -317,6 +382,7 @@ class CallSession:
                     else:
                         out = await loop.run_in_executor(self.partial_pool, self.recognizer.feed, pcm)
                     await self._handle(out, final_q)
+                    self._speculate()
                     seg = self.recognizer.segmenter
                     reason = close_reason(
                         self.policy, self.call.mode, seg.speech_s, seg.trailing_silence_s, seg.total_s
@@ -336,9 +402,7 @@ class CallSession:
                 if end:
                     return
 
-    async def _handle(
-        self, out: FeedOutput, final_q: asyncio.Queue[Utterance | tuple[int, Result] | None]
-    ) -> None:
+    async def _handle(self, out: FeedOutput, final_q: asyncio.Queue[_Final | None]) -> None:
         if out.partials:
             latest = out.partials[-1]  # older partials of this batch are superseded
             key = (self._utt_index, latest.text)
@@ -349,21 +413,81 @@ class CallSession:
             await final_q.put((self._utt_index, r))
             self._utt_index += 1
         for utt in out.utterances:
-            await final_q.put(utt)
+            # queued for decoding at once (the process-wide final queue when there is one); the
+            # results are reported in order by _finals
+            await final_q.put((self._utt_index, self._adopt_speculation(utt) or self._submit(utt)))
             self._utt_index += 1
 
-    async def _finals(self, final_q: asyncio.Queue[Utterance | tuple[int, Result] | None]) -> None:
+    # -- speculative finals --------------------------------------------------------------------
+    def _drop_speculation(self) -> None:
+        if self._spec is not None:
+            self._spec[1].cancel()  # skipped by the queue if not started; a running decode is discarded
+            self.speculative["miss"] += 1
+            ASR_SPECULATIVE.labels("miss").inc()
+            self._spec = None
+
+    def _speculate(self) -> None:
+        """During the end-of-utterance silence: decode the utterance as it will be cut if the silence
+        holds (the recognizer's ``speculative_utterance``), when the final queue has nothing waiting."""
+        if not self.policy.speculative_finals or self.final_queue is None:
+            return
+        candidate_of = getattr(self.recognizer, "speculative_utterance", None)
+        candidate: Utterance | None = candidate_of() if candidate_of is not None else None
+        if candidate is None:
+            self._drop_speculation()  # speech resumed (or nothing in progress)
+            return
+        if self._spec is not None and self._spec[0].utterance.pcm == candidate.pcm:
+            return  # the silence holds: the decode already started is still the one
+        self._drop_speculation()
+        if not self.final_queue.idle or self.recognizer is None:
+            return  # shed first: speculation only on an idle queue
+        job = FinalJob(candidate, self.recognizer)
+        self._spec = (job, self.final_queue.submit(job, job.seconds, self._decode))
+
+    def _adopt_speculation(self, utterance: Utterance) -> Awaitable[Result | None] | None:
+        """The speculative decode of ``utterance`` when it was made on exactly its audio."""
+        spec, self._spec = self._spec, None
+        if spec is None:
+            return None
+        candidate, future = spec[0].utterance, spec[1]
+        if candidate.pcm != utterance.pcm or candidate.start_s != utterance.start_s or future.cancelled():
+            future.cancel()
+            self.speculative["miss"] += 1
+            ASR_SPECULATIVE.labels("miss").inc()
+            return None
+        self.speculative["hit"] += 1
+        ASR_SPECULATIVE.labels("hit").inc()
+        adopted = getattr(self.recognizer, "adopt_speculation", None)
+        if adopted is not None:
+            adopted(utterance, future)
+        return future
+
+    @staticmethod
+    def _decode(job: FinalJob, cheap: bool) -> Result | None:
+        """Runs on a final worker: the recognizer's final, or its cheap variant under a long backlog
+        (the final queue's ``batch_decode``, when set, decodes instead)."""
+        decode_cheap = getattr(job.recognizer, "decode_cheap", None)
+        if cheap and decode_cheap is not None:
+            result: Result | None = decode_cheap(job.utterance)
+            return result
+        return job.recognizer.decode(job.utterance)
+
+    def _submit(self, utterance: Utterance) -> Awaitable[Result | None]:
+        assert self.recognizer is not None
+        job = FinalJob(utterance, self.recognizer)
+        if self.final_queue is not None:
+            return self.final_queue.submit(job, job.seconds, self._decode)
         loop = asyncio.get_running_loop()
-        index = 0
+        return asyncio.ensure_future(loop.run_in_executor(self.final_pool, self._decode, job, False))
+
+    async def _finals(self, final_q: asyncio.Queue[_Final | None]) -> None:
         while (item := await final_q.get()) is not None:
-            if isinstance(item, tuple):
-                seq, result = item
-                index = seq + 1
+            seq, pending = item
+            if isinstance(pending, Result):
+                result = pending
             else:
-                seq, index = index, index + 1
                 try:
-                    assert self.recognizer is not None
-                    decoded = await loop.run_in_executor(self.final_pool, self.recognizer.decode, item)
+                    decoded = await pending
                 except Exception as exc:
                     log.exception("audiosocket %s: final decoding failed", self.call.uniqueid)
                     self.summary.error = f"final decoding failed: {exc}"
