@@ -40,7 +40,8 @@ class SoftphoneConfig(BaseModel):
 
 
 def _settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def _extension(settings: Settings, user: Any) -> str:
