@@ -146,6 +146,8 @@ def place_talker_call(
     delay_s: float = 1.0,
     number: str = "12345",
     caller: str = "13900001234",
+    read_keys: int = 0,
+    tag: str = "",
 ) -> tuple[str, str]:
     """Originate a simulated citizen into the hotline whose half runs ``[sim-talker]``. Returns the
     (action id, hotline leg uniqueid)."""
@@ -161,6 +163,9 @@ def place_talker_call(
     }
     if heard_path:
         variables["SIM_HEARD"] = heard_path
+    if read_keys:
+        variables["SIM_READ"] = str(read_keys)
+        variables["SIM_TAG"] = tag or "X"
     aid = send_command(
         redis,
         "originate",

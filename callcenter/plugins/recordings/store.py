@@ -1,7 +1,8 @@
 """Collecting and expiring recordings (录音归档与保留).
 
-Asterisk records every answered call with ``MixMonitor(<uniqueid>.wav,b)`` (both legs mixed, only while
-bridged) into ``ROOT/var/spool/asterisk/monitor``; the AMI bridge stores that path in ``calls.recording``.
+Asterisk records every answered call with ``MixMonitor(<uniqueid>.wav,b r(…-caller.wav) t(…-agent.wav))``
+(both parties mixed for playback, and each party on its own; only while bridged) into
+``ROOT/var/spool/asterisk/monitor``; the AMI bridge stores that path in ``calls.recording``.
 :func:`collect` runs after hangup (the call has ``ended_at``): it moves the file to
 ``recordings.root/YYYY/MM/DD/<uniqueid>.wav`` (atomic rename, or copy + fsync + unlink across file
 systems), measures it, and adds the :class:`~callcenter.db.models.Recording` row linked to the call and
@@ -57,10 +58,19 @@ def storage_path(settings: Settings, rel: str) -> Path:
     return path
 
 
-def _relative(call: Call) -> str:
+#: MixMonitor's per-party files next to the mix (``r()`` = what the caller said, ``t()`` = what the
+#: caller heard: the agent).
+LEGS = ("caller", "agent")
+
+
+def _relative(call: Call, leg: str = "") -> str:
     day = call.started_at
     safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in call.uniqueid)
-    return f"{day:%Y/%m/%d}/{safe}.wav"
+    return f"{day:%Y/%m/%d}/{safe}{'-' + leg if leg else ''}.wav"
+
+
+def _leg_source(src: Path, leg: str) -> Path:
+    return src.with_name(f"{src.stem}-{leg}{src.suffix}")
 
 
 def _move(src: Path, dest: Path) -> None:
@@ -125,6 +135,14 @@ def collect(
             if (now - call.ended_at).total_seconds() < SETTLE_S:
                 continue
             _move(src, dest)
+        legs: dict[str, str] = {}
+        for leg in LEGS:
+            leg_rel = _relative(call, leg)
+            leg_dest, leg_src = storage_path(settings, leg_rel), _leg_source(src, leg)
+            if leg_src.is_file() and not leg_dest.is_file():
+                _move(leg_src, leg_dest)
+            if leg_dest.is_file():
+                legs[leg] = leg_rel
         size, duration, digest, info = _measure(dest)
         session.add(
             Recording(
@@ -137,7 +155,7 @@ def collect(
                 sha256=digest,
                 created_at=now,
                 expires_at=now + timedelta(days=settings.recordings.retention_days),
-                data={**info, "source": call.recording, "agent": call.agent},
+                data={**info, "source": call.recording, "agent": call.agent, "legs": legs},
             )
         )
         session.commit()
@@ -162,8 +180,9 @@ def apply_retention(session: Session, settings: Settings, now: datetime | None =
     for rec in session.scalars(
         select(Recording).where(Recording.expires_at <= now, Recording.deleted_at.is_(None)).limit(500)
     ).all():
-        with contextlib.suppress(FileNotFoundError, ValueError):
-            storage_path(settings, rec.path).unlink()
+        for rel in (rec.path, *dict(rec.data.get("legs") or {}).values()):
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                storage_path(settings, str(rel)).unlink()
         rec.deleted_at = now
         rec.data = {**rec.data, "deleted_reason": "retention"}
         n += 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from datetime import timedelta
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from callcenter.db.models import Call
+from callcenter.config import RecordingSettings, Settings
+from callcenter.db.base import utcnow
+from callcenter.db.models import Call, Recording
+from callcenter.plugins.recordings.store import collect
 from callcenter.db.session import session_scope
 from tests.plugins.console.conftest import (
     LiveServer,
@@ -185,5 +189,39 @@ def test_browser_answers_a_citizen_with_audio_both_ways(
         assert b > 0.6 and b > b_ctrl + 0.2
         for f in (heard_file, heard_file.with_name(heard_file.stem + "-mix.wav")):
             f.unlink(missing_ok=True)
+
+        # the call was recorded (MixMonitor, both legs): collected into the storage root after hangup
+        settings = Settings(
+            mode="test",
+            database_url=live.database_url,
+            recordings=RecordingSettings(root=tmp_path / "recordings"),
+        )
+        deadline = time.monotonic() + 20
+        rec = None
+        while rec is None and time.monotonic() < deadline:
+            with session_scope(live.database_url) as s:
+                collect(s, settings, now=utcnow() + timedelta(seconds=5))
+                rec = s.scalar(select(Recording).where(Recording.uniqueid == uid))
+                if rec is not None:
+                    s.expunge(rec)
+            time.sleep(0.5)
+        assert rec is not None, "the answered call has no recording"
+        root = settings.recordings.root
+        mixed, mrate = read_wav(root / rec.path)
+        caller_leg, _ = read_wav(root / rec.data["legs"]["caller"])
+        agent_leg, _ = read_wav(root / rec.data["legs"]["agent"])
+        m_b = clip_score(mixed, mrate, CLIP_AGENT)
+        l_a, l_a_ctrl = (
+            clip_score(caller_leg, mrate, CLIP_CITIZEN),
+            clip_score(caller_leg, mrate, CLIP_CONTROL),
+        )
+        l_b, l_b_ctrl = clip_score(agent_leg, mrate, CLIP_AGENT), clip_score(agent_leg, mrate, CLIP_CONTROL)
+        print(
+            f"recording {rec.duration_s:.1f} s: mix has agent clip {m_b:.2f}; caller leg {l_a:.2f} "
+            f"(control {l_a_ctrl:.2f}), agent leg {l_b:.2f} (control {l_b_ctrl:.2f})"
+        )
+        assert rec.duration_s > 10 and rms_db(mixed) > -45 and m_b > 0.6
+        assert l_a > 0.6 and l_a > l_a_ctrl + 0.2
+        assert l_b > 0.6 and l_b > l_b_ctrl + 0.2
     finally:
         ctx.close()
