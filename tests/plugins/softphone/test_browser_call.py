@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,8 @@ from sqlalchemy import select
 from callcenter.config import RecordingSettings, Settings
 from callcenter.db.base import utcnow
 from callcenter.db.models import Call, Recording
-from callcenter.plugins.recordings.store import collect
 from callcenter.db.session import session_scope
+from callcenter.plugins.recordings.store import collect
 from tests.plugins.console.conftest import (
     LiveServer,
     login,
