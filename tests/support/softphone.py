@@ -95,6 +95,16 @@ def clip_score(recording: np.ndarray, rate: int, clip: Path) -> float:
     return best
 
 
+def tone_ratio(samples: np.ndarray, rate: int, freq: float) -> float:
+    """Strength of a pure tone (e.g. the 440 Hz hold music) against the spectrum around it: the power
+    at ``freq`` over the median power of 300-700 Hz. Speech gives ~1-3, a steady sine far more."""
+    spec = np.abs(np.fft.rfft(samples * np.hanning(len(samples)))) ** 2
+    bins = np.fft.rfftfreq(len(samples), 1 / rate)
+    peak = spec[np.abs(bins - freq) < 3].max()
+    band = spec[(bins > 300) & (bins < 700)]
+    return float(peak / (np.median(band) + 1e-12))
+
+
 def rms_db(samples: np.ndarray) -> float:
     return float(10 * np.log10((samples**2).mean() + 1e-12))
 

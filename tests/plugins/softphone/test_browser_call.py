@@ -49,6 +49,7 @@ from tests.support.softphone import (
     read_wav,
     rms_db,
     stop_recorder,
+    tone_ratio,
 )
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.redis, pytest.mark.browser, pytest.mark.slow]
@@ -225,3 +226,150 @@ def test_browser_answers_a_citizen_with_audio_both_ways(
         assert l_b > 0.6 and l_b > l_b_ctrl + 0.2
     finally:
         ctx.close()
+
+
+def _globals(asterisk: Any, name: str) -> str:
+    out = asterisk.cli("dialplan show globals")
+    for line in out.splitlines():
+        if f"{name}=" in line:
+            return line.split("=", 1)[1].strip()
+    return ""
+
+
+def _agent_page(browser: Any, live: LiveServer, username: str) -> tuple[Any, Any]:
+    ctx = browser.new_context(base_url=live.url, viewport={"width": 1600, "height": 900})
+    ctx.set_default_timeout(20_000)
+    page = ctx.new_page()
+    login(page, username)
+    expect(page.locator("#sp-state")).to_have_attribute("data-state", "registered", timeout=20_000)
+    return ctx, page
+
+
+def test_auto_answer_mute_hold_dtmf_and_transfers(phone_stack: dict[str, Any], phone_browser: Any) -> None:
+    """Auto-answer, mute, hold (the citizen hears hold music), DTMF to the citizen, attended transfer
+    to a second browser agent, then that agent's blind transfer back."""
+    live: LiveServer = phone_stack["live"]
+    stack = phone_stack["stack"]
+    ast = phone_stack["asterisk"]
+    from callcenter.db.models import User
+    from tests.kernel.conftest import _HASH
+
+    with session_scope(live.database_url) as s:
+        s.add(
+            User(username="seat2", password_hash=_HASH, role="agent", extension="8002", display_name="seat2")
+        )
+    ctx1, p1 = _agent_page(phone_browser, live, "seat1")
+    ctx2, p2 = _agent_page(phone_browser, live, "seat2")
+    try:
+        p1.check("#sp-auto")  # auto-answer (kept in localStorage)
+        p1.click("#btn-join")
+        expect(p1.locator("#my-state")).to_have_attribute("data-state", "idle", timeout=15_000)
+        tag = f"T{int(time.time())}"
+        _, uid = place_talker_call(
+            stack.redis,
+            audio_sound="callcenter/speech/" + CLIP_CONTROL.stem,
+            hold_s=60,
+            read_keys=2,
+            tag=tag,
+            heard_path=f"/var/spool/asterisk/monitor/heard-{tag}",
+        )
+        # auto-answered: no click
+        expect(p1.locator("#sp-state")).to_have_attribute("data-state", "talking", timeout=60_000)
+
+        p1.click("#sp-mute")
+        expect(p1.locator("#sp-mute")).to_have_attribute("data-muted", "1")
+        assert p1.evaluate("CCSoftphone.session.isMuted().audio") is True
+        p1.click("#sp-mute")
+        assert p1.evaluate("CCSoftphone.session.isMuted().audio") is False
+
+        p1.click("#sp-hold")
+        expect(p1.locator("#sp-state")).to_have_attribute("data-state", "held", timeout=10_000)
+        expect(p1.locator("#sp-state")).to_have_text("通话保持")
+        time.sleep(3.0)  # the citizen hears hold music meanwhile (checked on its recording below)
+        p1.click("#sp-hold")
+        expect(p1.locator("#sp-state")).to_have_attribute("data-state", "talking", timeout=10_000)
+
+        # DTMF from the agent reaches the citizen (the citizen's Read() got the keys); it listens after
+        # its clip (4.3 s)
+        time.sleep(5.5)
+        p1.fill("#sp-dtmf", "42")
+        p1.click("#sp-dtmf-send")
+        deadline = time.monotonic() + 10
+        while _globals(ast, f"SIM_DIGITS_{tag}") != "42" and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert _globals(ast, f"SIM_DIGITS_{tag}") == "42"
+
+        # attended transfer: consult 8002 (the citizen waits on hold), 8002 answers, complete
+        p1.fill("#sp-xfer-to", "8002")
+        p1.click("#sp-consult")
+        expect(p2.locator("#sp-state")).to_have_attribute("data-state", "ringing", timeout=20_000)
+        p2.click("#sp-answer")
+        expect(p2.locator("#sp-state")).to_have_attribute("data-state", "talking", timeout=15_000)
+        expect(p1.locator("#sp-complete")).to_be_enabled()
+        p1.click("#sp-complete")
+        try:
+            expect(p1.locator("#sp-state")).to_have_attribute("data-state", "registered", timeout=20_000)
+        except AssertionError:
+            print("P1", p1.evaluate("JSON.stringify(CCSoftphone.events)"), p1.inner_text("#sp-msg"))
+            print("P2", p2.evaluate("JSON.stringify(CCSoftphone.events)"))
+            print(ast.cli("core show channels concise"))
+            raise
+        # seat2 now talks with the citizen: its call is bridged to the hotline leg
+        time.sleep(1.0)
+        assert p2.evaluate("CCSoftphone.state") == "talking"
+        channels = ast.cli("core show channels concise")
+        assert uid in channels, "the citizen's call ended with the transfer"
+
+        # blind transfer back to 8001 (auto-answer on)
+        p2.fill("#sp-xfer-to", "8001")
+        p2.click("#sp-blind")
+        expect(p2.locator("#sp-state")).to_have_attribute("data-state", "registered", timeout=20_000)
+        expect(p1.locator("#sp-state")).to_have_attribute("data-state", "talking", timeout=20_000)
+        screenshot(p1, "softphone-after-transfers")
+        assert uid in ast.cli("core show channels concise")
+        p1.click("#sp-hangup")
+        expect(p1.locator("#sp-state")).to_have_attribute("data-state", "registered", timeout=15_000)
+        call = _wait_call(live.database_url, uid)
+        assert call.answered_at is not None
+        heard_file = ast.rootfs / f"var/spool/asterisk/monitor/heard-{tag}.wav"
+        heard, rate = read_wav(heard_file)
+        assert tone_ratio(heard, rate, 440.0) > 8.0, "the citizen heard no hold music"
+        for f in (heard_file, heard_file.with_name(heard_file.stem + "-mix.wav")):
+            f.unlink(missing_ok=True)
+    finally:
+        ctx1.close()
+        ctx2.close()
+
+
+def test_clear_messages_when_microphone_or_server_fail(phone_stack: dict[str, Any]) -> None:
+    live: LiveServer = phone_stack["live"]
+    from playwright.sync_api import sync_playwright
+
+    # no fake devices: this machine has no microphone at all
+    args = [a for a in chromium_args(CLIP_AGENT) if "fake" not in a]
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=args)
+        try:
+            # no microphone (or no permission): the agent is told what to do
+            ctx = b.new_context(base_url=live.url)
+            page = ctx.new_page()
+            login(page, "seat1")
+            expect(page.locator("#sp-msg")).to_contain_text("麦克风", timeout=20_000)
+            print("no microphone:", page.inner_text("#sp-msg"))
+            ctx.close()
+        finally:
+            b.close()
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=chromium_args(CLIP_AGENT))
+        try:
+            # the phone server unreachable: registration fails with the address tried
+            live.app.state.settings.softphone.ws_url = "wss://127.0.0.1:9/ws"
+            ctx = b.new_context(base_url=live.url)
+            page = ctx.new_page()
+            login(page, "seat1")
+            expect(page.locator("#sp-state")).to_have_attribute("data-state", "failed", timeout=20_000)
+            expect(page.locator("#sp-msg")).to_contain_text("无法连接电话服务器")
+            expect(page.locator("#sp-msg")).to_contain_text("wss://127.0.0.1:9/ws")
+            ctx.close()
+        finally:
+            live.app.state.settings.softphone.ws_url = ""
+            b.close()

@@ -44,6 +44,8 @@
   }
 
   function say(message, bad) {
+    // a microphone problem stays visible until the page is reloaded (calls cannot be heard without it)
+    if (!message && SP.micError) { message = SP.micError; bad = true; }
     const m = $("sp-msg");
     if (m) { m.textContent = message || ""; m.classList.toggle("bad", !!bad); }
   }
@@ -116,7 +118,8 @@
     } catch (e) {
       SP.micOk = false;
       const key = e && e.name === "NotAllowedError" ? "error.mic_denied" : e && e.name === "NotFoundError" ? "error.mic_missing" : "error.mic_other";
-      setState("failed", tx(key) + (e && e.message ? "（" + e.message + "）" : ""));
+      SP.micError = tx(key) + (e && e.message ? "（" + e.message + "）" : "");
+      setState("failed", SP.micError);
       return false;
     }
   }
@@ -195,6 +198,10 @@
     $("sp-dtmf").value = "";
   }
 
+  function finish(session) {
+    try { if (!session.isEnded()) session.terminate(); } catch (_) { /* already gone */ }
+  }
+
   function transferTarget() {
     const v = $("sp-xfer-to").value.trim();
     if (!/^[0-9]{2,16}$/.test(v)) { say(tx("error.bad_target"), true); return null; }
@@ -205,9 +212,11 @@
     const ext = transferTarget();
     if (!SP.session || !ext) return;
     log("blind_transfer", { to: ext });
-    SP.session.refer(target(ext), {
+    const session = SP.session;
+    session.refer(target(ext), {
       eventHandlers: {
-        accepted: () => say(tx("transferred") + " " + ext),
+        // the transfer target answered (NOTIFY 200): the transferor leaves the call (RFC 5589)
+        accepted: () => { say(tx("transferred") + " " + ext); finish(session); },
         failed: () => say(tx("error.transfer_failed"), true),
       },
     });
@@ -229,10 +238,11 @@
     if (!SP.session || !SP.consult) return;
     const c = SP.consult;
     log("attended_transfer");
-    SP.session.refer(c.remote_identity.uri, {
+    const session = SP.session;
+    session.refer(c.remote_identity.uri, {
       replaces: c,
       eventHandlers: {
-        accepted: () => say(tx("transferred")),
+        accepted: () => { say(tx("transferred")); finish(session); },
         failed: () => say(tx("error.transfer_failed"), true),
       },
     });
