@@ -136,8 +136,11 @@ class TelephonySettings(BaseModel):
     )
     record_calls: bool = Field(default=False, description="Record answered calls (MixMonitor).")
     agent_extensions: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["8001", "8002", "8003", "8004"],
-        description="Agent softphone extensions rendered as pjsip endpoints (env: comma-separated).",
+        default_factory=lambda: ["8101", "8102", "8103", "8104"],
+        description=(
+            "Hard SIP phone extensions of agents rendered as pjsip endpoints (env: comma-separated); the "
+            "browser softphone's extensions are `softphone.extensions`."
+        ),
     )
     max_calls: int = Field(
         default=500,
@@ -201,6 +204,109 @@ class TelephonySettings(BaseModel):
                 ipaddress.ip_network(item, strict=False)
             except ValueError as exc:
                 raise ValueError(f"not an address or network: {item!r}") from exc
+        return value
+
+
+class SoftphoneSettings(BaseModel):
+    """Browser softphone of the console (网页软电话): WebRTC endpoints over secure WebSocket.
+
+    Each extension listed here is a WebRTC endpoint (pjsip over WSS, DTLS-SRTP, ICE) instead of a
+    hard SIP phone; its password is issued at each console login (`callcenter.plugins.softphone`).
+    """
+
+    extensions: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["8001", "8002", "8003", "8004", "8009"],
+        description=(
+            "Extensions served by the browser softphone (env: comma-separated); they are not rendered "
+            "as hard-phone endpoints even when listed in `telephony.agent_extensions`."
+        ),
+    )
+    wss_bind: str = Field(
+        default="127.0.0.1",
+        description="Address Asterisk's HTTPS/WSS server binds (`0.0.0.0` when browsers reach it directly).",
+    )
+    wss_port: int = Field(default=8189, description="TLS port of Asterisk's secure WebSocket (SIP over WSS).")
+    http_port: int = Field(
+        default=8088,
+        description="Plain HTTP port of Asterisk's HTTP server (loopback only, needed to run TLS).",
+    )
+    ws_url: str = Field(
+        default="",
+        description=(
+            "WebSocket URL browsers connect to (e.g. `wss://pbx.example.cn:8189/ws`); empty = "
+            "`wss://<host of the console page>:<wss_port>/ws`."
+        ),
+    )
+    sip_domain: str = Field(
+        default="",
+        description="SIP domain of the browser's address of record; empty = the host of the console page.",
+    )
+    media_address: str = Field(
+        default="",
+        description=(
+            "Address Asterisk announces for WebRTC media (ICE); empty = the first non-loopback address of "
+            "the host (browsers gather no loopback candidates)."
+        ),
+    )
+    credential_ttl_s: int = Field(
+        default=12 * 3600,
+        ge=60,
+        description="Lifetime of a softphone password issued at login; a new login issues a new one.",
+    )
+    auto_answer: bool = Field(
+        default=False, description="Default of the console's auto-answer switch (自动应答) for agents."
+    )
+
+    @field_validator("extensions", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [x.strip() for x in value.split(",") if x.strip()]
+        return value
+
+    @field_validator("extensions")
+    @classmethod
+    def _digits(cls, value: list[str]) -> list[str]:
+        for ext in value:
+            if not ext.isdigit():
+                raise ValueError(f"softphone extension {ext!r} must be digits")
+        return value
+
+
+class RecordingSettings(BaseModel):
+    """Call recordings (通话录音): where they are kept, how long, who may hear them."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Record every answered call (MixMonitor, both legs), linked to the call and its case.",
+    )
+    root: Path = Field(
+        default=VAR_DIR / "recordings",
+        description=(
+            "Storage root of recordings (moved there from the Asterisk spool after hangup, "
+            "`YYYY/MM/DD/<uniqueid>.wav`); include it in backups."
+        ),
+    )
+    retention_days: int = Field(
+        default=180,
+        ge=1,
+        description="Days a recording is kept; older files are deleted by the retention loop (row kept).",
+    )
+    listen_roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["supervisor", "admin"],
+        description="Roles allowed to play recordings (env: comma-separated); every playback is audited.",
+    )
+    sweep_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the recordings loop collects finished files and applies retention.",
+    )
+
+    @field_validator("listen_roles", mode="before")
+    @classmethod
+    def _split_roles(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [x.strip() for x in value.split(",") if x.strip()]
         return value
 
 
@@ -689,6 +795,8 @@ class Settings(BaseSettings):
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    softphone: SoftphoneSettings = Field(default_factory=SoftphoneSettings)
+    recordings: RecordingSettings = Field(default_factory=RecordingSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -735,6 +843,17 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def ami_reload_user(self) -> tuple[str, str]:
+        """The reload-only AMI user (``<ami user>-pjsip``, ``write = system``) and its secret, derived
+        from the AMI secret: the telephony provisioning renders it into manager.conf, the softphone
+        plugin uses it to reload res_pjsip after writing per-login WebRTC passwords."""
+        import hashlib
+        import hmac
+
+        master = (self.ami.secret or self.secret_key).encode()
+        secret = hmac.new(master, b"ami-pjsip-reload", hashlib.sha256).hexdigest()[:24]
+        return f"{self.ami.username}-pjsip", secret
 
 
 class _TomlFileSource(PydanticBaseSettingsSource):

@@ -413,3 +413,28 @@ class KpiDaily(Base):
     day: Mapped[Any] = mapped_column(Date)
     unit_code: Mapped[str] = mapped_column(String(32))
     figures: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Recording(Base):
+    """The recording of one answered call (通话录音): both legs mixed by Asterisk's MixMonitor, moved
+    from the Asterisk spool to ``recordings.root`` after hangup (``path`` is relative to it).
+
+    Linked to the call (one recording per call) and, once known, to the case created for it. Past
+    ``expires_at`` the retention loop deletes the file and sets ``deleted_at``; the row stays as the
+    record that the call was recorded. Every playback is written to the audit log.
+    """
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"), unique=True)
+    uniqueid: Mapped[str] = mapped_column(String(64), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    path: Mapped[str] = mapped_column(String(512))
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

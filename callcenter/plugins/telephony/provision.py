@@ -195,10 +195,13 @@ def template_values(settings: Settings, opts: TelephonySettings | None = None) -
         f"exten => {n},1,Set(__CC_DIALLED={n})\n same => n,Goto(hotline-entry,s,1)" for n in numbers
     )
     carrier_lines = "\n".join(f"exten => {n},1,Goto(hotline,{n},1)" for n in numbers)
+    # extensions of the browser softphone are WebRTC endpoints (pjsip_softphone.conf), not hard phones
+    webrtc = set(settings.softphone.extensions)
     endpoints = "\n".join(
         f"[{ext}](agent-phone)\ninbound_auth/username = {ext}\n"
         f"inbound_auth/password = {agent_password(settings, ext)}\n"
         for ext in opts.agent_extensions
+        if ext not in webrtc
     )
     return {
         "node": settings.asterisk.node,
@@ -222,7 +225,12 @@ def template_values(settings: Settings, opts: TelephonySettings | None = None) -
         "business_hours": opts.business_hours,
         "business_days": opts.business_days,
         "timezone": settings.timezone,
-        "record_calls": "1" if opts.record_calls else "0",
+        "record_calls": "1" if opts.record_calls or settings.recordings.enabled else "0",
+        # browser softphones (SIP over WSS) and the AMI user that reloads their credentials
+        "wss_bind": settings.softphone.wss_bind,
+        "wss_port": str(settings.softphone.wss_port),
+        "http_port": str(settings.softphone.http_port),
+        "ami_reload_secret": settings.ami_reload_user()[1],
         "hotline_did_lines": hotline_lines,
         "carrier_did_lines": carrier_lines,
     }
@@ -351,10 +359,62 @@ def provision(
     else:
         built = ensure_rootfs(root, settings.asterisk.debian_suite)
     files = render_configs(settings, root, opts)
+    ensure_tls_certificate(root)
+    ensure_etc_hosts(root)
     counts = install_sounds(root, settings.asterisk.conf_dir)
     for d in ("var/run/asterisk", "var/log/asterisk", "var/spool/asterisk/monitor", "var/lib/asterisk"):
         (root / d).mkdir(parents=True, exist_ok=True)
     return {"rootfs": str(root), "built": built, "configs": len(files), "sounds": counts}
+
+
+# --------------------------------------------------------------------------- browser softphones (TLS)
+
+TLS_DIR = Path("etc/asterisk/keys")
+
+
+def ensure_tls_certificate(root: Path, days: int = 825) -> Path:
+    """A self-signed certificate for Asterisk's secure WebSocket (SIP over WSS), made once per root
+    filesystem with openssl and never committed. Replace ``keys/softphone.{crt,key}`` with a real one
+    in production. Returns the certificate path."""
+    keys = root / TLS_DIR
+    crt, key = keys / "softphone.crt", keys / "softphone.key"
+    if crt.is_file() and key.is_file():
+        return crt
+    _ensure_tools({"openssl": "openssl"})
+    keys.mkdir(parents=True, exist_ok=True)
+    host = socket.gethostname()
+    _run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-sha256",
+            "-days",
+            str(days),
+            "-subj",
+            f"/CN={host}/O=hotline-callcenter",
+            "-addext",
+            f"subjectAltName=DNS:{host},DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(crt),
+        ]
+    )
+    key.chmod(0o600)
+    return crt
+
+
+def ensure_etc_hosts(root: Path) -> None:
+    """debootstrap's minbase has no /etc/hosts; pjproject resolves ``localhost`` for WebSocket contacts."""
+    hosts = root / "etc/hosts"
+    if not hosts.is_file():
+        hosts.write_text(
+            f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n127.0.1.1\t{socket.gethostname()}\n"
+        )
 
 
 # --------------------------------------------------------------------------- AMI probe

@@ -105,7 +105,7 @@ def test_rendered_asterisk_config(asterisk: AsteriskHandle) -> None:
     assert perms["read perm"] == {"system", "call", "agent", "user", "cdr", "reporting"}
     assert perms["write perm"] == {"call", "originate", "agent", "reporting"}  # no command/config/system
     endpoints = asterisk.cli("pjsip show endpoints")
-    assert "8001" in endpoints and "carrier-trunk" not in endpoints
+    assert "8101" in endpoints and "carrier-trunk" not in endpoints
     assert "127.0.0.1:5060" in asterisk.cli("pjsip show transports")
     assert "hotline" in asterisk.cli("queue show hotline")
 

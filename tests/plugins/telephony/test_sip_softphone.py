@@ -1,4 +1,4 @@
-"""A real SIP agent softphone (坐席话机) against Asterisk's PJSIP: SIPp registers extension 8001 with
+"""A real SIP agent softphone (坐席话机) against Asterisk's PJSIP: SIPp registers extension 8101 with
 digest auth, the softphone joins the queue, a simulated citizen dials 12345 and the softphone rings,
 answers (G.711) and talks until the citizen hangs up. A wrong password is refused.
 
@@ -74,31 +74,31 @@ def test_registered_softphone_answers_a_queue_call(telephony_stack: TelephonySta
          "-trace_msg", "-message_file", str(tmp_path / "answer.msg")],
         cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    iface = "PJSIP/8001"
+    iface = "PJSIP/8101"
     try:
         # register only once the phone listens: a qualify OPTIONS sent earlier would mark it unreachable
         deadline = time.monotonic() + 20
         while not _udp_bound(UAS_PORT):
             assert uas.poll() is None and time.monotonic() < deadline, "the SIPp phone did not start"
             time.sleep(0.1)
-        reg = _register(stack, tmp_path, "8001", agent_password(stack.asterisk.settings, "8001"))
+        reg = _register(stack, tmp_path, "8101", agent_password(stack.asterisk.settings, "8101"))
         assert reg.returncode == 0, (reg.stdout[-2000:], reg.stderr[-2000:])
         deadline = time.monotonic() + 20
-        while _contact_state(stack, "8001") not in ("Avail", "NonQual"):
+        while _contact_state(stack, "8101") not in ("Avail", "NonQual"):
             assert time.monotonic() < deadline, stack.asterisk.cli("pjsip show contacts")
             time.sleep(0.3)
         added = wait_result(
             r,
-            send_command(r, "queue_add", interface=iface, member_name="seat-8001", state_interface=iface),
+            send_command(r, "queue_add", interface=iface, member_name="seat-8101", state_interface=iface),
             20,
         )
         assert added["ok"], added
         result = stack.place_call(keys="1", agents=0, hold_s=20)
         assert result["answered"] is True, (result, stack.asterisk.cli("queue show hotline"))
-        assert result["agent"] == "seat-8001"
+        assert result["agent"] == "seat-8101"
         # the phone's side of the wire (SIPp's message trace): it answered with SDP, the citizen hung up
         trace = (tmp_path / "answer.msg").read_text(errors="replace")
-        invite_at = trace.find("INVITE sip:8001@127.0.0.1:")
+        invite_at = trace.find("INVITE sip:8101@127.0.0.1:")
         answered_at = trace.find("SIP/2.0 200 OK", invite_at)
         assert 0 <= invite_at < answered_at, trace[-3000:]
         assert "m=audio" in trace[answered_at:] and "RTP/AVP 0" in trace[answered_at:]
@@ -109,7 +109,7 @@ def test_registered_softphone_answers_a_queue_call(telephony_stack: TelephonySta
         with session_scope(stack.database_url) as s:
             call = s.scalar(select(Call).where(Call.uniqueid == result["uniqueid"]))
             assert call is not None
-            assert call.agent == "seat-8001" and call.disposition == "answered"
+            assert call.agent == "seat-8101" and call.disposition == "answered"
             assert call.talk_seconds is not None and call.talk_seconds > 0
     finally:
         wait_result(r, send_command(r, "queue_remove", interface=iface), 20)
