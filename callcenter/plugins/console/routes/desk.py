@@ -23,15 +23,14 @@ from sqlalchemy.orm import Session
 
 from callcenter.api.deps import CurrentUser, SessionDep, actor_of
 from callcenter.api.schemas import CaseEventOut
-from callcenter.db.models import Area, Matter, MatterCategory, Unit, User
+from callcenter.db.models import Area, AuditEntry, Matter, MatterCategory, Unit, User
 from callcenter.domain.workflow import STATUS_LABELS
 from callcenter.services.cases import case_events, get_visible_case
 
 router = APIRouter(prefix="/api/console", tags=["console"])
 
-#: Seconds a process keeps its matter index before re-checking the catalogue (admin edits in this
-#: process clear it at once, see :func:`invalidate`).
-INDEX_TTL_S = 60.0
+#: Seconds a process keeps its matter index before re-checking the catalogue's fingerprint.
+INDEX_TTL_S = 10.0
 
 _lock = threading.Lock()
 _index: dict[str, Any] = {}
@@ -52,10 +51,12 @@ def pinyin_of(text: str) -> tuple[str, str]:
     return full, initials
 
 
-def _stamp(session: Session) -> tuple[int, str]:
-    """A cheap fingerprint of the catalogue: matter count and the largest code."""
+def _stamp(session: Session) -> tuple[int, str, int]:
+    """A cheap fingerprint of the catalogue: matter count, the largest code and the last admin edit of a
+    matter (the audit log's ``admin.matter.*`` rows: an edit in another process shows here)."""
     row = session.execute(select(func.count(), func.max(Matter.code)).where(Matter.active.is_(True))).one()
-    return int(row[0] or 0), str(row[1] or "")
+    edit = session.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.action.like("admin.matter.%")))
+    return int(row[0] or 0), str(row[1] or ""), int(edit or 0)
 
 
 def matter_index(session: Session) -> list[dict[str, Any]]:

@@ -106,7 +106,8 @@ async function boot(expectRoles) {
 }
 
 function pageFor(role) {
-  return role === "supervisor" || role === "admin" ? "/console/supervisor.html"
+  if (role === "admin") return "/admin/"; // the admin plugin's screen (系统管理)
+  return role === "supervisor" ? "/console/supervisor.html"
     : role === "unit_handler" ? "/console/unit.html" : "/console/agent.html";
 }
 
