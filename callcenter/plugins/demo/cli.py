@@ -24,6 +24,18 @@ from callcenter.config import VAR_DIR, get_settings
 console = Console()
 
 
+#: Settings the demo uses unless the environment sets them (see README "What the demo simulates").
+DEMO_ENV = {
+    "CALLCENTER_CALLBACKS__DIAL_TEMPLATE": "Local/{phone}@sim-citizen",
+    "CALLCENTER_CALLBACKS__WINDOW_START": "00:00",
+    "CALLCENTER_CALLBACKS__WINDOW_END": "23:59",
+    "CALLCENTER_TELEPHONY__SIM_CITIZEN_KEYS": "1|1",
+}
+#: Queue penalty of the demo's simulated agents: the logged-in agent (penalty 0) gets the calls while
+#: their browser phone is registered, joined and not paused; the simulated agent takes the rest.
+SIM_AGENT_PENALTY = 10
+
+
 class StepFailed(Exception):
     def __init__(self, step: str, hint: str) -> None:
         super().__init__(step)
@@ -64,6 +76,12 @@ def demo(
     def _has(command: str) -> bool:
         return command in commands
 
+    # what the demo simulates, unless set by hand: the citizen of a return visit or callback is the
+    # simulated one in Asterisk ([sim-citizen], answering the survey with keys 1|1: resolved,
+    # satisfied), and calls may be placed at any hour
+    for key, value in DEMO_ENV.items():
+        os.environ.setdefault(key, value)
+    get_settings.cache_clear()
     settings = get_settings()
     if settings.mode == "production":
         console.print("[red]the demo runs in demo mode: set CALLCENTER_MODE=demo[/red]")
@@ -126,6 +144,8 @@ def demo(
                             "0.2",
                             "--agents",
                             str(sim_agents),
+                            "--agent-penalty",
+                            str(SIM_AGENT_PENALTY),
                             "--json",
                         ],
                         stdout=fh,
