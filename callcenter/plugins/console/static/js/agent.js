@@ -54,7 +54,7 @@ async function command(path, body) {
 async function openCall(uniqueid, attempt = 0) {
   if (A.call === uniqueid && attempt === 0) return;
   A.call = uniqueid;
-  A.finals = []; A.partial = ""; A.suggestion = null; A.descriptionEdited = false; A.matterManual = false;
+  A.finals = []; A.partial = ""; A.suggestion = null; A.descriptionEdited = false; A.matterManual = false; A.placeManual = false; A.unitManual = false;
   document.getElementById("result").classList.add("hidden");
   document.getElementById("case-form").reset();
   let pop;
@@ -171,11 +171,11 @@ async function showSuggestion(s) {
   if (matters[0] && !A.matterManual) chooseMatter(matters[0].code);
   else if (A.matterManual) chooseMatter(document.getElementById("f-matter").value);
   const area = s.area || {};
-  await setArea(areaCode(area.district), areaCode(area.street), areaCode(area.community));
+  if (!A.placeManual) await setArea(areaCode(area.district), areaCode(area.street), areaCode(area.community));
   const names = ["f-district", "f-street", "f-community"].map((id) => document.getElementById(id))
     .filter((sel) => sel.value).map((sel) => sel.options[sel.selectedIndex].text);
   if (names.length) document.getElementById("sug-place").textContent = names.join(" / ");
-  if (s.unit && s.unit.code) document.getElementById("f-unit").value = s.unit.code;
+  if (s.unit && s.unit.code && !A.unitManual) document.getElementById("f-unit").value = s.unit.code;
 }
 
 function ensureMatterOptions(extra) {
@@ -322,6 +322,10 @@ async function resuggest() {
   await mountMatterPicker(document.getElementById("f-matter"), { onPick: () => { A.matterManual = true; } });
   await mountCaseSearch(document.getElementById("case-search"));
   document.getElementById("f-description").addEventListener("input", scheduleResuggest);
+  // what the agent sets by hand is kept when the suggestion changes
+  ["f-district", "f-street", "f-community"].forEach((id) => document.getElementById(id)
+    .addEventListener("change", (e) => { if (e.isTrusted) A.placeManual = true; }));
+  document.getElementById("f-unit").addEventListener("change", (e) => { if (e.isTrusted) A.unitManual = true; });
   live((m) => {
     const d = m.data || {};
     if ((m.type === "agent.called" || m.type === "agent.connect") && d.interface === myInterface() && d.uniqueid) openCall(d.uniqueid);
