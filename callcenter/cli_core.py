@@ -132,7 +132,13 @@ def serve(
     """Run the API and the web console (uvicorn)."""
     import uvicorn
 
+    from callcenter.db.migrate import schema_problem
+
     settings = _settings()
+    problem = schema_problem(settings.database_url)
+    if problem is not None:
+        console.print(f"[red]not starting:[/red] {problem}")
+        raise typer.Exit(2)
     uvicorn.run(
         "callcenter.api.asgi:app",
         host=host or settings.api_host,
@@ -168,7 +174,13 @@ def up(
     only: Annotated[list[str] | None, typer.Option(help="start only these services")] = None,
 ) -> None:
     """Run every service (API, worker, FastAGI, AMI bridge, speech, …); Ctrl-C stops all."""
+    from callcenter.db.migrate import schema_problem
     from callcenter.supervisor import Supervisor
+
+    problem = schema_problem(_settings().database_url)
+    if problem is not None:  # the services would only loop on `no such table`
+        console.print(f"[red]not starting:[/red] {problem}")
+        raise typer.Exit(2)
 
     sup = Supervisor(available_services(only), echo=console.print)
     sup.install_signal_handlers()

@@ -19,6 +19,13 @@ def settings_or_exit() -> Settings:
         return get_settings()
     except Exception as exc:  # pydantic ValidationError: print the reason, not a traceback
         console.print(f"[red]configuration error:[/red] {exc}")
+        from callcenter.config import VAR_DIR
+
+        if "production mode" in str(exc) and (VAR_DIR / "demo").is_dir():
+            console.print(
+                "this checkout runs the demo (var/demo exists): the demo's commands need "
+                "[bold]export CALLCENTER_MODE=demo[/bold] (scripts/demo.sh sets it for itself)"
+            )
         raise typer.Exit(2) from exc
 
 

@@ -22,6 +22,9 @@ redirect       channel, context, exten; priority
 hangup         channel; cause (default 16)
 spy            supervisor (interface to ring, e.g. PJSIP/8001), target (channel);
                mode listen|whisper|barge, caller_id
+queue_snapshot (none) — the bridge re-reads ``QueueStatus`` and publishes a fresh
+               ``queue.snapshot`` (the console asks for it after its own restart and when a
+               queue command shows that its view of the members was stale)
 =============  ==========================================================================
 """
 
@@ -40,7 +43,16 @@ from callcenter.exceptions import CommandError
 
 RESULT_KEY = "cc:ami:result:{action_id}"
 RESULT_TTL_S = 300
-COMMAND_TYPES = ("originate", "queue_add", "queue_remove", "queue_pause", "redirect", "hangup", "spy")
+COMMAND_TYPES = (
+    "originate",
+    "queue_add",
+    "queue_remove",
+    "queue_pause",
+    "redirect",
+    "hangup",
+    "spy",
+    "queue_snapshot",
+)
 SPY_MODES = {"listen": "", "whisper": "w", "barge": "B"}
 _SAFE = re.compile(r"^[^\r\n]*$")
 _ACTION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,80}$")
@@ -197,6 +209,8 @@ def build_action(type_: str, args: dict[str, Any], default_queue: str = "hotline
         }
         if args.get("caller_id"):
             a["CallerID"] = _clean("caller_id", args["caller_id"])
+    elif type_ == "queue_snapshot":
+        a = {"Action": "QueueStatus"}
     else:
         raise CommandError(f"unknown command type {type_!r}")
     a["ActionID"] = action_id

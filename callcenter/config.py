@@ -135,6 +135,14 @@ class TelephonySettings(BaseModel):
         description="After-call work (话后处理) in seconds before the agent gets the next call.",
     )
     record_calls: bool = Field(default=False, description="Record answered calls (MixMonitor).")
+    sim_citizen_keys: str = Field(
+        default="",
+        description=(
+            "Keypad answers of the simulated citizen (`[sim-citizen]`, global `SIM_KEYS_ALL`) for numbers "
+            "without their own script, e.g. `1|1` (resolved, satisfied) so the demo's return visits "
+            "complete; empty outside simulations. Only 0-9 * # and |."
+        ),
+    )
     agent_extensions: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["8101", "8102", "8103", "8104"],
         description=(

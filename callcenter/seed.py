@@ -196,24 +196,16 @@ def add_user(
 
     ``node``: the Asterisk node the user's softphone registers on (multi-node centers).
     """
-    if node is not None:
-        from callcenter.domain.nodes import validate_node
+    from callcenter.services.admin import AdminError, check_user
 
-        try:
-            validate_node(node)
-        except ValueError as exc:
-            raise SeedError(str(exc)) from exc
-    if role not in ROLES:
-        raise SeedError(f"role must be one of {', '.join(ROLES)}")
-    if role == "unit_handler" and not unit_code:
-        raise SeedError("a unit_handler needs --unit")
-    if unit_code and session.scalar(select(Unit.id).where(Unit.code == unit_code)) is None:
-        raise SeedError(f"unknown unit {unit_code!r} (run `callcenter seed` first)")
-    if len(password) < 8:
-        raise SeedError("password must have at least 8 characters")
+    try:  # the admin screen applies the same checks (callcenter.services.admin)
+        check_user(session, role=role, unit_code=unit_code, password=password, node=node)
+    except AdminError as exc:
+        option = {"unit_code": "unit"}.get(exc.field or "", exc.field)
+        raise SeedError(f"{exc.message} (--{option})") from exc
     user = session.scalar(select(User).where(User.username == username))
     if user is not None and not update:
-        raise SeedError(f"user {username!r} exists (use --update to reset)")
+        raise SeedError(f"user {username!r} exists (use --update to reset) / 用户已存在")
     if user is None:
         user = User(username=username, password_hash="")
         session.add(user)

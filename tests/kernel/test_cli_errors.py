@@ -32,3 +32,15 @@ def test_a_malformed_setting_names_the_setting() -> None:
     assert r.returncode == 2, r
     assert "Traceback" not in r.stderr
     assert "ami.port" in r.stderr
+
+
+def test_up_and_serve_on_a_database_never_migrated_say_db_upgrade(tmp_path: object) -> None:
+    """Not a loop of `no such table` tracebacks from every service: one line naming the fix."""
+    from pathlib import Path
+
+    db = f"sqlite:///{Path(str(tmp_path)) / 'empty.sqlite3'}"
+    for command in ("up", "serve"):
+        r = _run(command, CALLCENTER_MODE="demo", CALLCENTER_DATABASE_URL=db)
+        assert r.returncode == 2, r
+        assert "Traceback" not in r.stderr and "no such table" not in r.stderr
+        assert "never migrated" in r.stderr and "callcenter db upgrade" in r.stderr

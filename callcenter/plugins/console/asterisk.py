@@ -18,6 +18,44 @@ from .schemas import CommandResult
 PAUSE_REASONS = ("break", "training", "acw", "meeting")
 COMMAND_TIMEOUT_S = 10.0
 
+#: Asterisk's (English) refusals → the code of their Chinese text (``error.<code>`` in zh-CN.json).
+#: The console's error replies carry the code in the ``X-Error-Code`` header; the English detail stays
+#: for logs and API clients.
+AMI_REFUSALS: tuple[tuple[str, str], ...] = (
+    ("already there", "ami.already_in_queue"),
+    ("not there", "ami.not_in_queue"),
+    ("interface not found", "ami.not_in_queue"),
+    ("no such queue", "ami.no_such_queue"),
+    ("not dynamic", "ami.member_not_dynamic"),
+    ("no such channel", "ami.no_such_channel"),
+    ("channel not existent", "ami.no_such_channel"),
+    ("originate failed", "ami.originate_failed"),
+)
+ERROR_CODE_HEADER = "X-Error-Code"
+
+
+class AsteriskRefused(HTTPException):
+    """Asterisk answered a command with an error (HTTP 502, ``X-Error-Code`` names the Chinese text)."""
+
+    def __init__(self, type_: str, message: str, code: str) -> None:
+        super().__init__(
+            status.HTTP_502_BAD_GATEWAY,
+            f"Asterisk refused {type_}: {message}",
+            headers={ERROR_CODE_HEADER: code},
+        )
+        self.type = type_
+        self.message = message
+        self.code = code
+
+
+def refusal_code(result: dict[str, Any]) -> str:
+    """The error code of a failed command result (``ami.refused`` when the message is not known)."""
+    error = str(result.get("error") or "")
+    if error in ("expired", "ami_disconnected", "timeout"):
+        return f"ami.{error}"
+    text = str(result.get("message") or "").lower()
+    return next((code for needle, code in AMI_REFUSALS if needle in text), "ami.refused")
+
 
 def agent_interface(user: User) -> str | None:
     """The queue member interface of a user: ``PJSIP/<extension>``, or the extension as given when it
@@ -53,10 +91,12 @@ async def run_command(request: Request, type_: str, node: str | None = None, **a
         try:
             action_id = await asyncio.to_thread(send_command, client, type_, node, **args)
         except CommandError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise HTTPException(422, str(exc), headers={ERROR_CODE_HEADER: "ami.bad_command"}) from exc
         except redis.RedisError as exc:
             raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, f"Redis unavailable, command not sent: {exc}"
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"Redis unavailable, command not sent: {exc}",
+                headers={ERROR_CODE_HEADER: "redis_down"},
             ) from exc
         try:
             result = await asyncio.to_thread(wait_result, client, action_id, timeout)
@@ -65,13 +105,13 @@ async def run_command(request: Request, type_: str, node: str | None = None, **a
                 status.HTTP_504_GATEWAY_TIMEOUT,
                 f"the AMI bridge did not answer command {action_id} in {timeout:.0f} s "
                 "(is `callcenter ami-bridge` running?)",
+                headers={ERROR_CODE_HEADER: "ami.no_bridge"},
             ) from exc
     finally:
         client.close()
     if not result.get("ok"):
-        raise HTTPException(
-            status.HTTP_502_BAD_GATEWAY,
-            f"Asterisk refused {type_}: {result.get('message') or result.get('error') or 'failed'}",
+        raise AsteriskRefused(
+            type_, str(result.get("message") or result.get("error") or "failed"), refusal_code(result)
         )
     return CommandResult(action_id=action_id, result=result)
 
@@ -79,5 +119,9 @@ async def run_command(request: Request, type_: str, node: str | None = None, **a
 def my_interface(user: User) -> str:
     iface = agent_interface(user)
     if iface is None:
-        raise HTTPException(status.HTTP_409_CONFLICT, "your user has no extension: ask an admin to set one")
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "your user has no extension: ask an admin to set one",
+            headers={ERROR_CODE_HEADER: "no_extension"},
+        )
     return iface

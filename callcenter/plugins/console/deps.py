@@ -32,6 +32,7 @@ def make_hub(settings: Settings) -> Hub:
         tz=settings.timezone,
         sla_seconds=settings.console.sla_seconds,
         wrapup_seconds=float(settings.telephony.wrapup_time_s),
+        nodes=(settings.asterisk.node,),
     )
 
 

@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,6 +58,11 @@ HEARTBEAT_S = 15.0
 
 class CursorError(ValueError):
     """A ``Last-Event-ID`` that is not a cursor of this hub."""
+
+
+def _id_key(entry_id: str) -> tuple[int, ...]:
+    """Sort key of a stream entry id (``ms-seq``); ids of one Redis server order across streams."""
+    return tuple(int(x) for x in entry_id.split("-"))
 
 
 def _valid_id(entry_id: str) -> bool:
@@ -161,8 +167,11 @@ class Hub:
         sla_seconds: float = 20.0,
         wrapup_seconds: float = 2.0,
         block_ms: int = 1000,
+        nodes: tuple[str, ...] = (),
     ) -> None:
         self.redis_url = redis_url
+        #: Asterisk nodes asked for a fresh ``queue.snapshot`` when the hub starts (with those seen today)
+        self.nodes = nodes
         self.tz = ZoneInfo(tz)
         self.wallboard = Wallboard(self.tz, sla_seconds, wrapup_seconds)
         self.block_ms = block_ms
@@ -213,6 +222,10 @@ class Hub:
         for stream in STREAM_KEYS:
             last = await r.xrevrange(stream, count=1)
             self.positions[stream] = ev.as_text(last[0][0]) if last else "0-0"
+        # the queue and agent streams are replayed merged in entry order: a queue.snapshot (queues
+        # stream) must come after the agent events (agents stream) it supersedes, or an agent whose
+        # call ended in an Asterisk restart comes back as a phantom 通话中
+        collected: list[tuple[tuple[int, ...], dict[Any, Any]]] = []
         for stream in WALLBOARD_STREAMS:
             lo = start_id
             end = self.positions[stream]
@@ -220,12 +233,17 @@ class Hub:
                 continue
             while True:
                 batch = await r.xrange(stream, min=lo, max=end, count=1000)
-                for _entry_id, fields in batch:
-                    d = ev.decode(fields)
-                    self.wallboard.apply(d["type"], d["data"] if isinstance(d["data"], dict) else {}, d["ts"])
+                collected.extend((_id_key(ev.as_text(i)), fields) for i, fields in batch)
                 if len(batch) < 1000:
                     break
                 lo = "(" + ev.as_text(batch[-1][0])
+        collected.sort(key=lambda t: t[0])
+        for _key, fields in collected:
+            try:
+                d = ev.decode(fields)
+            except (ValueError, TypeError):
+                continue
+            self.wallboard.apply(d["type"], d["data"] if isinstance(d["data"], dict) else {}, d["ts"])
 
     async def _run(self) -> None:
         backoff = 0.5
@@ -235,12 +253,17 @@ class Hub:
                     await self._bootstrap()
                     self.started.set()
                     self.last_error = None
+                    await self.request_snapshots()
                 resp = await self.client().xread(dict(self.positions), count=500, block=self.block_ms)
                 backoff = 0.5
-                for stream_raw, entries in resp or []:
-                    stream = ev.as_text(stream_raw)
-                    for entry_id_raw, fields in entries:
-                        self._dispatch(stream, ev.as_text(entry_id_raw), fields)
+                batch = [
+                    (ev.as_text(stream_raw), ev.as_text(entry_id_raw), fields)
+                    for stream_raw, entries in resp or []
+                    for entry_id_raw, fields in entries
+                ]
+                batch.sort(key=lambda t: _id_key(t[1]))  # one order across the streams of a batch
+                for stream, entry_id, fields in batch:
+                    self._dispatch(stream, entry_id, fields)
                 self._flush_wallboard()
             except asyncio.CancelledError:
                 raise
@@ -249,6 +272,30 @@ class Hub:
                 log.warning("console hub: %s; retrying in %.1f s", self.last_error, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
+
+    async def request_snapshots(self, nodes: tuple[str, ...] | None = None) -> list[str]:
+        """Ask the AMI bridge of each node for a fresh ``queue.snapshot`` (command ``queue_snapshot``,
+        fire and forget: without a running bridge the command expires unread).
+
+        Called when the hub starts, because today's replayed events cannot know members who joined
+        before midnight nor an Asterisk restart that happened while no bridge was publishing; the
+        agent's queue commands call it too when Asterisk's answer shows the board was stale. Returns
+        the action ids.
+        """
+        from callcenter.commands import command_stream
+
+        targets = nodes if nodes is not None else tuple(dict.fromkeys((*self.nodes, *self.wallboard.nodes)))
+        ids: list[str] = []
+        for node in targets:
+            action_id = f"cc-snap-{uuid.uuid4().hex}"
+            fields: Any = ev.encode("queue_snapshot", {"action_id": action_id, "requested_by": "console"})
+            try:
+                await self.client().xadd(command_stream(node), fields, maxlen=100_000, approximate=True)
+            except Exception as exc:  # Redis trouble: the board stays as replayed, the loop retries reads
+                log.warning("console hub: could not ask %s for a queue snapshot: %s", node, exc)
+                continue
+            ids.append(action_id)
+        return ids
 
     def _dispatch(self, stream: str, entry_id: str, fields: dict[Any, Any]) -> None:
         self.events_read += 1

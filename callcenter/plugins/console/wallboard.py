@@ -346,7 +346,17 @@ class Wallboard:
                 iface = str(m.get("interface") or "")
                 if not iface:
                     continue
-                seen.add(self._akey(node, iface))
+                key = self._akey(node, iface)
+                if key not in seen and key in self.agents:
+                    # Asterisk's word replaces what the board had folded (a call, a ring or a wrap-up
+                    # whose end was lost in a restart must not linger as a phantom 通话中)
+                    a = self.agents[key]
+                    a.queues = set()
+                    a.ringing = a.wrapup = False
+                    a.in_call = bool(m.get("in_call"))
+                    if not a.in_call:
+                        a.uniqueid = a.channel = None
+                seen.add(key)
                 self._member({**m, "change": "status", "node": node}, ts)
         for key, agent in list(self.agents.items()):
             if (agent.node or None) == node and key not in seen:

@@ -24,6 +24,20 @@ from callcenter.config import VAR_DIR, get_settings
 console = Console()
 
 
+#: Settings the demo uses unless the environment sets them (see README "What the demo simulates").
+DEMO_ENV = {
+    "CALLCENTER_CALLBACKS__DIAL_TEMPLATE": "Local/{phone}@sim-citizen",
+    "CALLCENTER_CALLBACKS__WINDOW_START": "00:00",
+    "CALLCENTER_CALLBACKS__WINDOW_END": "23:59",
+    "CALLCENTER_TELEPHONY__SIM_CITIZEN_KEYS": "1|1",
+}
+#: The demo login that brings in the text-channel complaints (seeded by ``seed --demo-users``).
+DEMO_AGENT = ("agent1", "agent1-demo")
+#: Queue penalty of the demo's simulated agents: the logged-in agent (penalty 0) gets the calls while
+#: their browser phone is registered, joined and not paused; the simulated agent takes the rest.
+SIM_AGENT_PENALTY = 10
+
+
 class StepFailed(Exception):
     def __init__(self, step: str, hint: str) -> None:
         super().__init__(step)
@@ -64,6 +78,12 @@ def demo(
     def _has(command: str) -> bool:
         return command in commands
 
+    # what the demo simulates, unless set by hand: the citizen of a return visit or callback is the
+    # simulated one in Asterisk ([sim-citizen], answering the survey with keys 1|1: resolved,
+    # satisfied), and calls may be placed at any hour
+    for key, value in DEMO_ENV.items():
+        os.environ.setdefault(key, value)
+    get_settings.cache_clear()
     settings = get_settings()
     if settings.mode == "production":
         console.print("[red]the demo runs in demo mode: set CALLCENTER_MODE=demo[/red]")
@@ -98,6 +118,18 @@ def demo(
                 time.sleep(0.5)
         else:
             raise StepFailed("API did not come up", f"see {log_dir / 'serve.log'}")
+        _step("text channel: realistic complaints through the case API (suggested matter, place, unit)")
+        try:
+            from callcenter.plugins.demo.texts import seed_texts
+
+            seeded = seed_texts(base, DEMO_AGENT[0], DEMO_AGENT[1])
+            console.print(
+                f"  {len(seeded.created)} new case(s), {seeded.replayed} already there, "
+                f"{seeded.suggested} with a suggested matter"
+                + (f"; failed: {'; '.join(seeded.failed)}" if seeded.failed else "")
+            )
+        except httpx.HTTPError as exc:  # the demo still runs; the texts are an extra
+            console.print(f"  [yellow]skipped:[/yellow] {exc}")
         console.print(f"\n[bold green]console:[/bold green] {base}/    API docs: {base}/docs")
         for line in logins:
             console.print(f"  {line}")
@@ -126,6 +158,8 @@ def demo(
                             "0.2",
                             "--agents",
                             str(sim_agents),
+                            "--agent-penalty",
+                            str(SIM_AGENT_PENALTY),
                             "--json",
                         ],
                         stdout=fh,

@@ -294,6 +294,12 @@ def simulate_calls_cmd(
     ] = None,
     agents: Annotated[int, typer.Option(help="Simulated agents to add to the queue (0 = none).")] = 2,
     talk: Annotated[int, typer.Option(help="Seconds a simulated agent talks.")] = 3,
+    agent_penalty: Annotated[
+        int,
+        typer.Option(
+            help="Queue penalty of the simulated agents (above 0: they answer only when no real agent can)."
+        ),
+    ] = 0,
     hold: Annotated[int, typer.Option(help="Seconds a caller stays on the line at most.")] = 120,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the last call to end.")] = 180.0,
     as_json: Annotated[
@@ -326,6 +332,7 @@ def simulate_calls_cmd(
         talk_s=talk,
         queue=s.asterisk.queue,
         timeout_s=timeout,
+        agent_penalty=agent_penalty,
     )
     client = redis_client(s.redis_url)
     started = time.monotonic()

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,9 +75,12 @@ class CommandExecutor:
         action_timeout_s: float = 45.0,
         max_age_s: float = COMMAND_MAX_AGE_S,
         node: str = "pbx1",
+        on_snapshot: Callable[[], Awaitable[dict[str, Any]]] | None = None,
     ) -> None:
         self.manager = manager
         self.node = node
+        #: ``queue_snapshot`` runs this (the bridge's QueueStatus → ``queue.snapshot``)
+        self.on_snapshot = on_snapshot
         self.consumer = node
         self.streams = (STREAM_COMMANDS, command_stream(node))
         self.redis = client
@@ -161,6 +165,16 @@ class CommandExecutor:
             await asyncio.wait_for(self.connected.wait(), 10)
         except TimeoutError:
             return {"ok": False, "error": "ami_disconnected", "message": "Asterisk is not connected"}
+        if type_ == "queue_snapshot" and self.on_snapshot is not None:
+            try:
+                summary = await asyncio.wait_for(self.on_snapshot(), self.action_timeout_s)
+            except TimeoutError:
+                return {"ok": False, "error": "timeout", "message": "QueueStatus did not finish"}
+            except Exception as exc:
+                log.exception("commands: queue_snapshot failed")
+                return {"ok": False, "error": "exception", "message": repr(exc)}
+            self.executed += 1
+            return {"ok": True, "response": "Success", "message": "queue snapshot published", "data": summary}
         try:
             # as_list=False: panoramisk would otherwise wait forever for more messages after
             # "Added interface to queue"; Originate (async) keeps auto mode to get OriginateResponse.

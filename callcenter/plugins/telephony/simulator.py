@@ -90,6 +90,9 @@ class SimOptions:
     numbers_prefix: str = "139"
     extra_variables: dict[str, str] = field(default_factory=dict)
     node: str | None = None  # the Asterisk node to call through (None: any node's bridge)
+    #: queue penalty of the simulated agents: above 0 they get a call only when no member with a
+    #: lower penalty (a logged-in agent whose phone is registered, joined and not paused) can take it
+    agent_penalty: int = 0
 
 
 def install_clips(audio_dir: Path, root: Path) -> tuple[str, ...]:
@@ -151,6 +154,7 @@ class Simulator:
                     queue=self.o.queue,
                     interface=agent_interface(n, self.o.talk_s),
                     member_name=f"sim-agent-{n}",
+                    penalty=self.o.agent_penalty,
                 )
             )
         for aid in ids:

@@ -140,3 +140,63 @@ def test_bad_cursors_are_refused(raw: str) -> None:
 def test_spy_target_of_local_members() -> None:
     assert spy_target("Local/sim-1-20@sim-agents/n") == "Local/sim-1-20@sim-agents"
     assert spy_target("PJSIP/8001") == "PJSIP/8001"
+
+
+def test_snapshot_clears_a_call_whose_end_was_lost_in_a_restart() -> None:
+    """An agent 通话中 when Asterisk died: the re-sync's member (idle, not in a call) is what counts."""
+    b = Wallboard(TZ)
+    member = {"queue": "hotline", "agent": "a1", "interface": "PJSIP/8001", "status": 1, "node": "pbx1"}
+    b.apply("agent.status", {**member, "change": "added"}, T0)
+    b.apply(
+        "agent.connect",
+        {
+            "uniqueid": "u1",
+            "queue": "hotline",
+            "interface": "PJSIP/8001",
+            "node": "pbx1",
+            "agent_channel": "c",
+        },
+        T1,
+    )
+    assert b.agent("PJSIP/8001")["state"] == "talking"  # type: ignore[index]
+    # the member came back (e.g. a static member) idle; no agent.complete was ever seen
+    snap = {"node": "pbx1", "queues": [{"queue": "hotline", "members": [{**member, "in_call": False}]}]}
+    b.apply("queue.snapshot", snap, T2)
+    a = b.agent("PJSIP/8001")
+    assert a is not None and a["state"] == "idle" and a["uniqueid"] is None and a["channel"] is None
+    # and a snapshot without the member removes it
+    b.apply("queue.snapshot", {"node": "pbx1", "queues": [{"queue": "hotline", "members": []}]}, T2)
+    assert b.agent("PJSIP/8001") is None
+
+
+def test_queue_snapshot_is_a_command_of_the_bus() -> None:
+    from callcenter.commands import COMMAND_TYPES, build_action
+
+    assert "queue_snapshot" in COMMAND_TYPES
+    assert build_action("queue_snapshot", {"action_id": "a1"}) == {"Action": "QueueStatus", "ActionID": "a1"}
+
+
+def test_console_refusal_codes_name_chinese_texts() -> None:
+    import json
+    from pathlib import Path
+
+    from callcenter.plugins.console.asterisk import AMI_REFUSALS, refusal_code
+
+    texts = json.loads(
+        (
+            Path(__file__).resolve().parents[3] / "callcenter/plugins/console/static/i18n/zh-CN.json"
+        ).read_text()
+    )
+    assert refusal_code({"message": "Unable to remove interface: Not there"}) == "ami.not_in_queue"
+    assert refusal_code({"message": "Unable to add interface: Already there"}) == "ami.already_in_queue"
+    assert refusal_code({"error": "ami_disconnected", "message": "Asterisk is not connected"}) == (
+        "ami.ami_disconnected"
+    )
+    assert refusal_code({"message": "something new"}) == "ami.refused"
+    for code in {c for _, c in AMI_REFUSALS} | {
+        "ami.refused",
+        "ami.ami_disconnected",
+        "ami.timeout",
+        "ami.expired",
+    }:
+        assert "error." + code in texts

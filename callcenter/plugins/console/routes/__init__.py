@@ -7,7 +7,8 @@
 * :mod:`.agent` — queue join / leave and pause;
 * :mod:`.supervisor` — ChanSpy, wallboard, KPIs, overdue list;
 * :mod:`.callbacks` — scheduled callbacks and return visits;
-* :mod:`.cases` — the actions a user may take on a case.
+* :mod:`.cases` — the actions a user may take on a case;
+* :mod:`.desk` — names by code, the matter picker's index (pinyin), a case's detail with its actors.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi import APIRouter
 
 def routers() -> tuple[APIRouter, ...]:
     """Every router of the console (imported when the API app is built)."""
-    from . import agent, callbacks, calls, cases, config, events, supervisor
+    from . import agent, callbacks, calls, cases, config, desk, events, supervisor
 
     return (
         config.router,
@@ -27,4 +28,5 @@ def routers() -> tuple[APIRouter, ...]:
         supervisor.router,
         callbacks.router,
         cases.router,
+        desk.router,
     )

@@ -1,5 +1,9 @@
 """The agent's queue membership (签入 / 签出) and pause (示忙 / 示闲), sent to Asterisk through the AMI
-bridge. The console never guesses queue member state: it shows what Asterisk reports back as events."""
+bridge. The console never guesses queue member state: it shows what Asterisk reports back as events.
+
+Joining when Asterisk already has the member, or leaving when it does not, succeeds (``already``:
+true) and asks the bridge for a fresh ``queue.snapshot``: the board was stale, the agent gets the state
+they asked for. Other refusals are HTTP 502 with ``X-Error-Code`` naming their Chinese text."""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from fastapi import APIRouter, HTTPException, Request
 
 from callcenter.api.deps import SessionDep
 
-from ..asterisk import my_interface, run_command, user_node
-from ..deps import CenterUser, settings_of
+from ..asterisk import AsteriskRefused, my_interface, run_command, user_node
+from ..deps import CenterUser, hub_of, settings_of
 from ..schemas import CommandResult, PauseIn, QueueIn
 
 router = APIRouter(prefix="/api/console", tags=["console"])
@@ -24,19 +28,30 @@ async def agent_queue(
     session.close()  # no transaction held while waiting for Asterisk
     iface = my_interface(user)
     queue = settings_of(request).asterisk.queue
-    if body.join:
-        return await run_command(
-            request,
-            "queue_add",
-            node=user_node(request, user),
-            interface=iface,
-            queue=queue,
-            member_name=user.username,
-            state_interface=iface,
+    node = user_node(request, user)
+    try:
+        if body.join:
+            return await run_command(
+                request,
+                "queue_add",
+                node=node,
+                interface=iface,
+                queue=queue,
+                member_name=user.username,
+                state_interface=iface,
+            )
+        return await run_command(request, "queue_remove", node=node, interface=iface, queue=queue)
+    except AsteriskRefused as exc:
+        # Asterisk says the member is already where the agent wants it: the console's view was stale
+        # (e.g. after a restart). That is the wanted state, not an error; the board is re-read from
+        # Asterisk so the buttons follow.
+        wanted = "ami.already_in_queue" if body.join else "ami.not_in_queue"
+        if exc.code != wanted:
+            raise
+        await hub_of(request).request_snapshots((node,))
+        return CommandResult(
+            action_id="", result={"ok": True, "already": True, "code": exc.code, "message": exc.message}
         )
-    return await run_command(
-        request, "queue_remove", node=user_node(request, user), interface=iface, queue=queue
-    )
 
 
 @router.post("/agent/pause")
@@ -51,4 +66,10 @@ async def agent_pause(
     args: dict[str, Any] = {"interface": iface, "paused": body.paused}
     if body.paused:
         args["reason"] = body.reason
-    return await run_command(request, "queue_pause", node=user_node(request, user), **args)
+    node = user_node(request, user)
+    try:
+        return await run_command(request, "queue_pause", node=node, **args)
+    except AsteriskRefused as exc:
+        if exc.code == "ami.not_in_queue":  # the board showed a member Asterisk does not have
+            await hub_of(request).request_snapshots((node,))
+        raise

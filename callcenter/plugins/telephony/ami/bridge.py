@@ -191,6 +191,7 @@ class AMIBridge:
             self.connected,
             default_queue=self.default_queue,
             node=self.node,
+            on_snapshot=self.publish_queue_snapshot,
         )
         self.manager.connect()
         self._tasks = [
@@ -393,6 +394,21 @@ class AMIBridge:
             len(closed),
             len(adopted),
         )
+
+    async def publish_queue_snapshot(self) -> dict[str, Any]:
+        """Re-read ``QueueStatus`` and publish a ``queue.snapshot`` (the ``queue_snapshot`` command).
+
+        The console asks for it when its API process starts (its wallboard was rebuilt from today's
+        events only: members who joined before midnight, or who vanished in an Asterisk restart the
+        process did not see, would be wrong) and when a queue command fails because its view was stale.
+        """
+        queue_events = await self._list("QueueStatus")
+        snapshot = queue_snapshot(queue_events)
+        snapshot.update({"node": self.node, "generation": self.generation, "reason": "requested"})
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer, self._publish, STREAM_QUEUES, "queue.snapshot", snapshot)
+        members = sum(len(q["members"]) for q in snapshot["queues"])
+        return {"queues": len(snapshot["queues"]), "members": members}
 
     async def _list(self, action: str) -> list[Any]:
         assert self.manager is not None

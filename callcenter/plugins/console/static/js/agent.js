@@ -54,7 +54,7 @@ async function command(path, body) {
 async function openCall(uniqueid, attempt = 0) {
   if (A.call === uniqueid && attempt === 0) return;
   A.call = uniqueid;
-  A.finals = []; A.partial = ""; A.suggestion = null; A.descriptionEdited = false;
+  A.finals = []; A.partial = ""; A.suggestion = null; A.descriptionEdited = false; A.matterManual = false; A.placeManual = false; A.unitManual = false;
   document.getElementById("result").classList.add("hidden");
   document.getElementById("case-form").reset();
   let pop;
@@ -152,7 +152,8 @@ async function showSuggestion(s) {
   const noMatter = !matters.length;
   fill(box, 
     el("div", { class: "muted", text: t(noMatter ? "agent.no_matter" : "agent.matters_top3") }),
-    noMatter && s.message ? el("p", { class: "muted", id: "sug-no-matter", text: s.message }) : "",
+    noMatter && (s.no_suggestion_reason || s.message) ? el("p", { class: "muted", id: "sug-no-matter",
+      text: t("suggest.reason." + s.no_suggestion_reason, t("suggest.reason.other")) }) : "",
     matters.map((m, i) => el("div", { class: "matter" + (i === 0 ? " chosen" : ""), "data-code": m.code,
       onclick: () => chooseMatter(m.code) },
       el("b", { text: `${i + 1}. ${m.name || m.code}` }), " ",
@@ -167,13 +168,14 @@ async function showSuggestion(s) {
   renderTranscript();
   // prefill the form with the top suggestion; the agent confirms or corrects it
   ensureMatterOptions(matters);
-  if (matters[0]) chooseMatter(matters[0].code);
+  if (matters[0] && !A.matterManual) chooseMatter(matters[0].code);
+  else if (A.matterManual) chooseMatter(document.getElementById("f-matter").value);
   const area = s.area || {};
-  await setArea(areaCode(area.district), areaCode(area.street), areaCode(area.community));
+  if (!A.placeManual) await setArea(areaCode(area.district), areaCode(area.street), areaCode(area.community));
   const names = ["f-district", "f-street", "f-community"].map((id) => document.getElementById(id))
     .filter((sel) => sel.value).map((sel) => sel.options[sel.selectedIndex].text);
   if (names.length) document.getElementById("sug-place").textContent = names.join(" / ");
-  if (s.unit && s.unit.code) document.getElementById("f-unit").value = s.unit.code;
+  if (s.unit && s.unit.code && !A.unitManual) document.getElementById("f-unit").value = s.unit.code;
 }
 
 function ensureMatterOptions(extra) {
@@ -184,7 +186,9 @@ function ensureMatterOptions(extra) {
 }
 
 function chooseMatter(code) {
-  document.getElementById("f-matter").value = code;
+  const sel = document.getElementById("f-matter");
+  sel.value = code;
+  sel.dispatchEvent(new Event("change"));
   document.querySelectorAll("#suggestion .matter").forEach((n) => n.classList.toggle("chosen", n.dataset.code === code));
 }
 
@@ -265,20 +269,30 @@ async function resolveOnCall() {
   });
 }
 
-// ------------------------------------------------------------------ search
-async function search(e) {
-  e.preventDefault();
-  const params = new URLSearchParams();
-  const phone = document.getElementById("s-phone").value.trim(), q = document.getElementById("s-q").value.trim();
-  if (phone) params.set("phone", phone);
-  if (q) params.set("q", q);
-  const page = await guarded(() => api("/api/cases?" + params));
-  const table = document.getElementById("search-results");
-  fill(table, el("tr", {}, ["case.number", "case.status", "case.matter", "case.unit", "case.created_at", "case.description"].map((k) => el("th", { text: t(k) }))),
-    page.items.map((c) => el("tr", {},
-      el("td", {}, el("a", { href: "#", text: c.number, onclick: (ev) => { ev.preventDefault(); showCase(c.number); } })),
-      el("td", { text: c.status_label }), el("td", { text: c.matter_code || "" }), el("td", { text: c.unit_code || "" }),
-      el("td", { text: fmtTime(c.created_at) }), el("td", { text: c.description.slice(0, 60) }))));
+// ------------------------------------------------------------------ live re-suggestion
+// While the agent types or corrects the description, POST /api/suggest (debounced) and show the new
+// suggestion; the stored suggestion of the call (its id) stays the one the case confirms or corrects,
+// and a matter the agent picked by hand is kept.
+let resuggestTimer = null, resuggestSeq = 0;
+function scheduleResuggest() {
+  clearTimeout(resuggestTimer);
+  resuggestTimer = setTimeout(resuggest, 700);
+}
+async function resuggest() {
+  const text = document.getElementById("f-description").value.trim();
+  if (text.length < 4) return;
+  const seq = ++resuggestSeq;
+  const phone = A.pop && A.pop.call.caller_number && /^[0-9+\-]{3,32}$/.test(A.pop.call.caller_number) ? A.pop.call.caller_number : null;
+  let s;
+  try { s = await api("/api/suggest", { body: { text, caller_phone: phone } }); }
+  catch (e) {
+    if (e.status === 422 && seq === resuggestSeq) showSuggestion({ matters: [], no_suggestion_reason: "no_content", id: A.suggestion && A.suggestion.id });
+    return; // 503: no model trained yet — the form works without suggestions
+  }
+  if (seq !== resuggestSeq) return; // a newer edit is on its way
+  const keepId = A.suggestion && A.suggestion.id;
+  await showSuggestion(Object.assign({}, s, { id: keepId, live: true }));
+  document.getElementById("suggestion").dataset.live = String(seq);
 }
 
 // ------------------------------------------------------------------ start
@@ -302,9 +316,16 @@ async function search(e) {
   document.getElementById("btn-create-only").onclick = () => createCase(false);
   document.getElementById("btn-resolve").onclick = resolveOnCall;
   document.getElementById("f-description").addEventListener("input", () => { A.descriptionEdited = true; });
-  document.getElementById("search-form").addEventListener("submit", search);
   renderMyState();
   await loadCatalogue();
+  // desk.js: the searchable matter picker, case search, live re-suggestion while the agent edits
+  await mountMatterPicker(document.getElementById("f-matter"), { onPick: () => { A.matterManual = true; } });
+  await mountCaseSearch(document.getElementById("case-search"));
+  document.getElementById("f-description").addEventListener("input", scheduleResuggest);
+  // what the agent sets by hand is kept when the suggestion changes
+  ["f-district", "f-street", "f-community"].forEach((id) => document.getElementById(id)
+    .addEventListener("change", (e) => { if (e.isTrusted) A.placeManual = true; }));
+  document.getElementById("f-unit").addEventListener("change", (e) => { if (e.isTrusted) A.unitManual = true; });
   live((m) => {
     const d = m.data || {};
     if ((m.type === "agent.called" || m.type === "agent.connect") && d.interface === myInterface() && d.uniqueid) openCall(d.uniqueid);

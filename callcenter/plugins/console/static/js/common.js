@@ -63,8 +63,12 @@ async function api(path, opts = {}) {
   if (!res.ok) {
     let detail = data && data.detail !== undefined ? data.detail : text;
     if (Array.isArray(detail)) detail = detail.map((d) => (d.loc || []).slice(-1)[0] + ": " + d.msg).join("; ");
+    // errors the server names with a code (X-Error-Code) are shown in Chinese from zh-CN.json
+    const code = res.headers.get("X-Error-Code");
+    if (code && CC.texts["error." + code] !== undefined) detail = t("error." + code);
     const err = new Error(String(detail || res.status));
     err.status = res.status;
+    err.code = code;
     throw err;
   }
   return data;
@@ -102,7 +106,8 @@ async function boot(expectRoles) {
 }
 
 function pageFor(role) {
-  return role === "supervisor" || role === "admin" ? "/console/supervisor.html"
+  if (role === "admin") return "/admin/"; // the admin plugin's screen (系统管理)
+  return role === "supervisor" ? "/console/supervisor.html"
     : role === "unit_handler" ? "/console/unit.html" : "/console/agent.html";
 }
 

@@ -60,7 +60,7 @@ async function caseList(tableId, statuses, extra) {
     details.map((c) => {
       const last = [...(c.timeline || [])].reverse().find((e) => e.reason);
       return el("tr", { "data-number": c.number },
-        el("td", { text: c.number }), el("td", { text: c.status_label }), el("td", { text: c.unit_code || "" }),
+        el("td", { text: c.number }), el("td", { text: c.status_label }), el("td", { text: typeof named === "function" ? named("units", c.unit_code) : c.unit_code || "" }),
         el("td", { text: last ? `${last.action_label}：${last.reason}` : "" }),
         el("td", {}, el("button", { text: t("case.detail"), onclick: () => showCase(c.number, loadCases) })));
     }));
@@ -93,14 +93,14 @@ async function loadCallbacks() {
   const table = document.getElementById("callbacks");
   const survey = (r) => r.survey
     ? [r.survey.resolved === true ? t("cb.resolved") : r.survey.resolved === false ? t("cb.unresolved") : "",
-      r.survey.satisfaction ? t("cb.satisfaction." + r.survey.satisfaction) : "", r.survey.method || ""].filter(Boolean).join(" · ")
+      r.survey.satisfaction ? t("cb.satisfaction." + r.survey.satisfaction) : "", r.survey.method ? t("cb.method." + r.survey.method, r.survey.method) : ""].filter(Boolean).join(" · ")
     : "";
   fill(table, el("tr", {}, ["cb.kind", "cb.status", "cb.phone", "case.number", "cb.attempts", "cb.result", "cb.survey", "cb.next"].map((k) => el("th", { text: t(k) }))),
     rows.map((r) => el("tr", { "data-callback": r.id, "data-status": r.status },
       el("td", { text: t("cb.kind." + r.kind) + (r.visit > 1 ? " (" + t("cb.second_visit") + ")" : "") }),
-      el("td", { text: t("cb.status." + r.status) + (r.phase ? " · " + r.phase : "") }),
+      el("td", { text: t("cb.status." + r.status) + (r.phase ? " · " + t("cb.phase." + r.phase, r.phase) : "") }),
       el("td", { text: r.phone }), el("td", { text: r.case_number || "" }),
-      el("td", { text: `${r.attempts}/${r.max_attempts}` }), el("td", { text: r.last_result || "" }),
+      el("td", { text: `${r.attempts}/${r.max_attempts}` }), el("td", { text: r.last_result ? t("cb.result." + r.last_result, r.last_result) : "" }),
       el("td", { text: survey(r) }),
       el("td", { text: r.status === "scheduled" && r.next_attempt_at ? new Date(r.next_attempt_at).toLocaleString("zh-CN") : "" }))));
 }
@@ -160,7 +160,7 @@ async function loadKpi(e) {
   if (!(await boot(["supervisor"]))) return;
   document.querySelectorAll("nav.tabs button").forEach((btn) => btn.addEventListener("click", () => {
     document.querySelectorAll("nav.tabs button").forEach((b) => b.classList.toggle("active", b === btn));
-    for (const id of ["board", "cases", "overdue", "kpi", "callbacks"]) document.getElementById("tab-" + id).classList.toggle("hidden", id !== btn.dataset.tab);
+    document.querySelectorAll('main > section[id^="tab-"]').forEach((sec) => sec.classList.toggle("hidden", sec.id !== "tab-" + btn.dataset.tab));
     if (btn.dataset.tab === "cases") loadCases();
     if (btn.dataset.tab === "overdue") loadOverdue();
     if (btn.dataset.tab === "kpi") loadKpi();
@@ -169,6 +169,7 @@ async function loadKpi(e) {
   fill(document.getElementById("kpi-by"), ...["unit", "street"].map((k) => el("option", { value: k, text: t("sup.kpi_by." + k) })));
   fill(document.getElementById("kpi-period"), ...["day", "month"].map((k) => el("option", { value: k, text: t("sup.kpi_period." + k) })));
   document.getElementById("kpi-form").addEventListener("submit", loadKpi);
+  if (typeof mountCaseSearch === "function") await mountCaseSearch(document.getElementById("case-search"));
   S.board = await api("/api/console/wallboard");
   renderBoard();
   let pending = null;
