@@ -152,6 +152,12 @@ class MatterModel:
     ood_weights: np.ndarray | None = None
     ood_intercept: float = 0.0
     ood_gate: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0)
+    #: category head (大类): a linear model over the same features trained on the categories of the
+    #: generated texts (weights (n_features, n_categories) sparse, intercept, category codes); None for
+    #: models trained before it (the suggester then ranks categories by their best matter alone)
+    category_weights: sp.csr_matrix | None = None
+    category_intercept: np.ndarray | None = None
+    category_classes: np.ndarray | None = None
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         """TF-IDF features of ``texts``: the same numbers as the fitted vectorizers' ``transform``
@@ -205,6 +211,12 @@ class MatterModel:
 
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
         return np.asarray((x @ self.weights).toarray()) + self.intercept
+
+    def category_decision(self, x: sp.csr_matrix) -> np.ndarray | None:
+        """Raw scores of the category head (None: a model without one)."""
+        if self.category_weights is None or self.category_intercept is None:
+            return None
+        return np.asarray((x @ self.category_weights).toarray()) + self.category_intercept
 
     def predict(self, texts: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
         x = self.transform(texts)
