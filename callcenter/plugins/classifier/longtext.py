@@ -178,17 +178,15 @@ def request_type(subject: str, detail: str = "") -> tuple[str, float]:
 
 
 @lru_cache(maxsize=4)
-def _agencies(path: str) -> tuple[tuple[str, str], ...]:
+def _agencies(path: str) -> tuple[re.Pattern[str], dict[str, str]]:
     with open(path, encoding="utf-8", newline="") as fh:
-        rows = [(r["word"].strip(), r["category"].strip()) for r in csv.DictReader(fh)]
-    # longest first, so that 交通运输局 is found before 交通
-    return tuple(sorted((r for r in rows if r[0]), key=lambda r: -len(r[0])))
+        rows = {r["word"].strip(): r["category"].strip() for r in csv.DictReader(fh) if r["word"].strip()}
+    # one alternation, longest first, so that 交通运输局 is found rather than a shorter word inside it
+    pattern = re.compile("|".join(re.escape(w) for w in sorted(rows, key=lambda w: (-len(w), w))))
+    return pattern, rows
 
 
 def agency_categories(text: str, path: Path | None = None) -> dict[str, str]:
     """{agency word found in ``text``: category code}."""
-    found: dict[str, str] = {}
-    for word, category in _agencies(str(path or DATA_DIR / AGENCIES_FILE)):
-        if word in text and not any(word in w for w in found):
-            found[word] = category
-    return found
+    pattern, rows = _agencies(str(path or DATA_DIR / AGENCIES_FILE))
+    return {m.group(0): rows[m.group(0)] for m in pattern.finditer(text)}

@@ -315,28 +315,35 @@ class Suggester:
         messages with a subject (留言: subject + detail) are scored as the whole text, plus the subject,
         plus the best sentence of the detail for each matter (max over sentences), so that the subject
         counts more and a long background does not dilute the one sentence that carries the request."""
-        pieces: list[str] = []
+        groups: list[list[str]] = []
         layout: list[tuple[int, int, int, int]] = []  # (full row, subject row or -1, first, end sentence)
+        full_texts: list[str] = []
+        pieces: list[str] = []  # the text of each row
         for text, subject in items:
             full = f"{subject}。{text}" if subject else text
+            full_texts.append(full)
             row = len(pieces)
             pieces.append(full)
-            subj_row, first, end = -1, 0, 0
-            if subject or len(text) > LONG_TEXT_CHARS:
-                if subject:
-                    subj_row = len(pieces)
-                    pieces.append(subject)
-                parts = sentences(text)
-                if len(parts) > 1:
-                    first = len(pieces)
-                    pieces.extend(parts)
-                    end = len(pieces)
+            if not subject and len(text) <= LONG_TEXT_CHARS:
+                groups.append([text])
+                layout.append((row, -1, 0, 0))
+                continue
+            parts = sentences(text)
+            group = ([subject] if subject else []) + parts
+            if len(group) == 1:  # one long sentence, no subject
+                groups.append(group)
+                layout.append((row, -1, 0, 0))
+                continue
+            groups.append(group)
+            subj_row = len(pieces) if subject else -1
+            pieces.extend(group)
+            first = subj_row + 1 if subject else row + 1
+            end = len(pieces) if len(parts) > 1 else first
             layout.append((row, subj_row, first, end))
-        x = self.model.transform(pieces)
+        x = self.model.transform_groups(groups)
         raw = self.model.decision(x)
         head = self.model.category_decision(x) if hasattr(self.model, "category_decision") else None
         full_rows = [r for r, _, _, _ in layout]
-        full_texts = [pieces[r] for r in full_rows]
         x_full = x[full_rows]
         ood = self.model.ood_probability(x_full, full_texts, raw[full_rows])
         combined = np.empty((len(items), raw.shape[1]), dtype=np.float64)
@@ -378,13 +385,16 @@ class Suggester:
     ) -> SecondRequest | None:
         """A sentence whose own best category is not among the message's leading ones and is clear
         (probability ≥ ``SECOND_MIN_SCORE``): the second request of the message (一件多诉)."""
+        keep = [k for k, part in enumerate(parts) if any(cue in part for cue in SECOND_REQUEST_CUES)]
+        if not keep:
+            return None
+        raw, parts = raw[keep], [parts[k] for k in keep]
+        head = None if head is None else head[keep]
         probs = softmax(raw, self.model.temperature)
         cat_probs, codes = self._category_scores(probs, head, parts)
         main_best = int(np.argmax(main))
         best: tuple[float, int, int] | None = None
         for k in range(len(parts)):
-            if not any(cue in parts[k] for cue in SECOND_REQUEST_CUES):
-                continue
             j = int(np.argmax(cat_probs[k]))
             score = float(cat_probs[k, j])
             if j == main_best or score < SECOND_MIN_SCORE or float(main[j]) >= SECOND_MAX_MAIN_SHARE:

@@ -165,15 +165,25 @@ def test_caps_and_holdout_split_are_stable() -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _orders_file(path: Path, catalogue: Catalogue) -> Path:
+def _orders_file(path: Path, catalogue: Catalogue, wrong_training_labels: bool = False) -> Path:
     """Work orders written from the generator's held-out split (seed other than the models'): texts a
-    model has not seen, labelled with the matter names (as a center using the catalogue would)."""
-    from callcenter.plugins.classifier.corpus import generate
+    model has not seen, labelled with the matter names (as a center using the catalogue would).
 
-    samples = [
-        s for s in generate(catalogue, {"train": 0, "calib": 0, "test": 3}, seed=99) if s.split == "test"
-    ]
-    rows = [["诉求内容", "事项分类"]] + [[s.text, catalogue.matters[s.matter_code].name] for s in samples]
+    ``wrong_training_labels``: the rows that ``split_imported`` puts in the training part get the name of
+    another matter (a center whose old labels are wrong); the held-out slice keeps the right ones."""
+    from callcenter.plugins.classifier.corpus import generate
+    from callcenter.plugins.classifier.training import ImportedSample
+
+    samples = [s for s in generate(catalogue, {"train": 0, "calib": 0, "test": 3}, seed=99) if s.split == "test"]
+    _, holdout = split_imported([ImportedSample(s.text, "", s.matter_code) for s in samples])
+    held = {h.text for h in holdout}
+    codes = sorted(catalogue.matters)
+    rows = [["诉求内容", "事项分类"]]
+    for s in samples:
+        code = s.matter_code
+        if wrong_training_labels and s.text not in held:
+            code = codes[(codes.index(code) + 97) % len(codes)]
+        rows.append([s.text, catalogue.matters[code].name])
     rows.append(["这条的分类中心自己起的名字", "特殊专项甲"])
     return write_csv(path, rows)
 
@@ -196,9 +206,8 @@ def test_import_refuses_a_worse_model_and_keeps_the_current_one(
     work = tmp_path / "models"
     shutil.copytree(models_dir, work)
     before = current_version(work)
-    orders = _orders_file(tmp_path / "orders.csv", catalogue)
-    # one generated text per matter: a far weaker model than the session model (24 per matter)
-    proc = run_cli("train", "--import", str(orders), "--output", str(work), "--per-matter", "1", "-q")
+    orders = _orders_file(tmp_path / "orders.csv", catalogue, wrong_training_labels=True)
+    proc = run_cli("train", "--import", str(orders), "--output", str(work), "--per-matter", "4", "-q")
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "held-out slice of the import" in proc.stdout
     assert "new model" in proc.stdout and "current model" in proc.stdout  # both figures
