@@ -174,7 +174,8 @@ def _orders_file(path: Path, catalogue: Catalogue, wrong_training_labels: bool =
     from callcenter.plugins.classifier.corpus import generate
     from callcenter.plugins.classifier.training import ImportedSample
 
-    samples = [s for s in generate(catalogue, {"train": 0, "calib": 0, "test": 3}, seed=99) if s.split == "test"]
+    generated = generate(catalogue, {"train": 0, "calib": 0, "test": 3}, seed=99)
+    samples = [s for s in generated if s.split == "test"]
     _, holdout = split_imported([ImportedSample(s.text, "", s.matter_code) for s in samples])
     held = {h.text for h in holdout}
     codes = sorted(catalogue.matters)
