@@ -26,6 +26,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("CALLCENTER_MODE", "test")
 
 
@@ -56,6 +57,7 @@ def main() -> None:
     parser.add_argument("--per-matter", type=int, default=40)
     parser.add_argument("--json", type=Path, help="write raw figures here")
     parser.add_argument("--markdown-from", type=Path, help="only print the Markdown of a saved --json file")
+    parser.add_argument("--final", action="store_true", help="also score the final part of the dev set")
     args = parser.parse_args()
     if args.markdown_from:
         print(markdown(json.loads(args.markdown_from.read_text(encoding="utf-8"))))
@@ -208,6 +210,63 @@ def main() -> None:
         "hand_cases_rejected": sum(not r.in_domain for r in hand),
     }
 
+    # generated held-out split through the suggester itself (category before matter, long-text path)
+    figures["heldout_via_suggester_matter_top1"] = round(
+        float(
+            np.mean(
+                [
+                    bool(r.matters) and r.matters[0].code == x.matter_code
+                    for r, x in zip(results, test, strict=True)
+                ]
+            )
+        ),
+        4,
+    )
+
+    # the real-style dev set (bench/data/citizen_messages_dev.jsonl), category level; the `final` part
+    # is only scored with --final (looked at once, see bench/dev_set.py)
+    import dev_set
+
+    figures["dev_tune"] = dev_set.evaluate(suggester, "tune")
+    figures["dev_tune_subject_only"] = {
+        k: v
+        for k, v in dev_set.evaluate(suggester, "tune", subject_only=True).items()
+        if k in ("n", "category_top1", "category_top3")
+    }
+    if args.final:
+        figures["dev_final"] = dev_set.evaluate(suggester, "final")
+        figures["dev_all"] = dev_set.evaluate(suggester, None)
+
+    # long texts (≈300 characters: a subject and a detail padded with the next messages' details)
+    from callcenter.plugins.classifier.text import cut
+
+    messages = dev_set.load()
+    details = [m.detail for m in messages]
+    long_items = []
+    for i, m in enumerate(messages):
+        d, j = m.detail, i + 1
+        while len(d) < 300:
+            d += details[j % len(details)]
+            j += 1
+        long_items.append((m.subject, d[:300]))
+    long_items *= 2
+    long_texts = [d for _, d in long_items]
+    long_subjects = [a for a, _ in long_items]
+    cpu = time.process_time()
+    for t_ in long_texts:
+        cut(f"{t_}")
+    jieba_cpu = time.process_time() - cpu
+    cpu, t = time.process_time(), time.perf_counter()
+    suggester.suggest_many(long_texts, subjects=long_subjects)
+    long_cpu, long_wall = time.process_time() - cpu, time.perf_counter() - t
+    figures["long_texts"] = {
+        "n": len(long_texts),
+        "mean_chars": round(float(np.mean([len(a) + len(d) for a, d in long_items])), 1),
+        "texts_per_s": round(len(long_texts) / long_wall),
+        "texts_per_cpu_s": round(len(long_texts) / long_cpu),
+        "jieba_alone_texts_per_cpu_s": round(len(long_texts) / jieba_cpu),
+    }
+
     # place extraction alone, single core
     t = time.perf_counter()
     for text in texts:
@@ -264,6 +323,36 @@ def markdown(f: dict[str, Any]) -> str:
             ("Hand-written request cases wrongly rejected as out-of-domain",
              f"{oh['hand_cases_rejected']} of {hc['n']}"),
         ]  # fmt: skip
+    if "dev_tune" in f:
+        dt, ds, lt = f["dev_tune"], f["dev_tune_subject_only"], f["long_texts"]
+        rows[1:1] = [
+            ("Same split through the suggester (category before matter), matter top-1",
+             f"{f['heldout_via_suggester_matter_top1']:.3f}"),
+        ]  # fmt: skip
+        rows += [
+            (f"Real-style dev set, tune part (n={dt['n']}): category top-1 / top-3 (target ≥ 0.85 / 0.95)",
+             f"{dt['category_top1']:.3f} / {dt['category_top3']:.3f}"),
+            ("Dev set tune part, subject only: category top-1 / top-3",
+             f"{ds['category_top1']:.3f} / {ds['category_top3']:.3f}"),
+            ("Dev set tune part: matter top-1 (messages with a matter) / request type accuracy",
+             f"{dt['matter_top1']:.3f} / {dt['request_type_accuracy']:.3f}"),
+            ("Dev set tune part: auto-dispatched / their category accuracy",
+             f"{dt['auto_dispatched']} / {dt['auto_dispatch_category_accuracy']}"),
+            ("Dev set tune part, second request: flagged / right category / false flags on single requests",
+             "{flagged:.3f} / {right_category:.3f} / {false_flags_on_single:.3f}".format(
+                 **dt["second_request"])),
+            (f"Long texts (mean {lt['mean_chars']} chars, subject + detail), batch, one core "
+             "(target ≥ 1,000/s): wall / CPU time; jieba alone CPU time",
+             f"{lt['texts_per_s']:,} / {lt['texts_per_cpu_s']:,} texts/s; "
+             f"{lt['jieba_alone_texts_per_cpu_s']:,}"),
+        ]  # fmt: skip
+        for part in ("dev_final", "dev_all"):
+            if part in f:
+                d = f[part]
+                rows.append(
+                    (f"Real-style dev set, {part[4:]} (n={d['n']}): category top-1 / top-3; request type",
+                     f"{d['category_top1']:.3f} / {d['category_top3']:.3f}; {d['request_type_accuracy']:.3f}")
+                )  # fmt: skip
     lines = [
         f"Machine: {f['machine']['cpus']} cores, {f['machine']['model']}; date {f['date']}. "
         f"Model: {tr['train_texts']} generated training texts, {tr['features']} features.",

@@ -72,8 +72,30 @@ def register(app: typer.Typer) -> None:
         if_needed: Annotated[
             bool, typer.Option("--if-needed", help="Train only when the current model is missing or stale")
         ] = False,
+        import_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--import", help="Historical work orders (CSV / XLSX: text, category[, unit, place])"
+            ),
+        ] = None,
+        encoding: Annotated[str, typer.Option(help="Encoding of a CSV import (utf-8, gbk …)")] = "utf-8",
+        mapping: Annotated[
+            Path | None, typer.Option(help="Hand mapping name,code (the review file with codes filled in)")
+        ] = None,
+        review: Annotated[
+            Path | None, typer.Option(help="Where to write the review file (default FILE.review.csv)")
+        ] = None,
     ) -> None:
-        """Train the matter suggester (训练): generated corpus + agent confirmations → versioned model."""
+        """Train the matter suggester (训练): generated corpus + agent confirmations → versioned model.
+
+        With ``--import FILE``: historical work orders mapped onto the catalogue are trained on too; the
+        new model is activated only when it scores at least as well as the current one on a slice of the
+        import it did not train on (both figures printed)."""
+        if import_file is not None:
+            _train_import(
+                import_file, encoding, mapping, review, output, per_matter, seed, keep, quiet, activate
+            )
+            return
         from callcenter.plugins.classifier.training import (
             DEFAULT_PER_MATTER,
             default_models_dir,
@@ -100,9 +122,18 @@ def register(app: typer.Typer) -> None:
                     f"warning: feedback not read ({type(exc).__name__}: {first_line}); training without it",
                     err=True,
                 )
+        from callcenter.plugins.classifier.importer import load_stored
+
         counts = dict(DEFAULT_PER_MATTER, train=per_matter)
         info = train(
-            output, rows, progress=not quiet, per_matter=counts, seed=seed, activate=activate, keep=keep
+            output,
+            rows,
+            progress=not quiet,
+            per_matter=counts,
+            seed=seed,
+            activate=activate,
+            keep=keep,
+            imported=load_stored(output or default_models_dir()),
         )
         if rows:
             mark_feedback_used([int(r["id"]) for r in rows], info.version, database_url)
@@ -158,6 +189,138 @@ def register(app: typer.Typer) -> None:
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
+
+
+def _train_import(
+    path: Path,
+    encoding: str,
+    mapping_file: Path | None,
+    review: Path | None,
+    output: Path | None,
+    per_matter: int,
+    seed: int,
+    keep: int,
+    quiet: bool,
+    activate: bool,
+) -> None:
+    """``train --import``: read, map, review file, train, gate on the held-out slice, activate."""
+    from collections import Counter
+    from datetime import UTC, datetime
+
+    from callcenter.catalogue import load_catalogue
+    from callcenter.plugins.classifier.importer import (
+        ImportFileError,
+        ImportIssue,
+        holdout_scores,
+        load_stored,
+        map_categories,
+        read_manual_mapping,
+        read_orders,
+        store,
+        to_samples,
+        write_review,
+    )
+    from callcenter.plugins.classifier.suggester import Suggester
+    from callcenter.plugins.classifier.training import (
+        DEFAULT_PER_MATTER,
+        current_version,
+        default_models_dir,
+        load_feedback,
+        prune_versions,
+        set_current,
+        split_imported,
+        train,
+    )
+
+    catalogue = load_catalogue()
+    models_dir = output or default_models_dir()
+    rows = []
+    issues: list[ImportIssue] = []
+    try:
+        for item in read_orders(path, encoding):
+            if isinstance(item, ImportIssue):
+                issues.append(item)
+            else:
+                rows.append(item)
+    except ImportFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for issue in issues[:20]:
+        typer.echo(f"{path}: {issue}", err=True)
+    if len(issues) > 20:
+        typer.echo(f"{path}: … and {len(issues) - 20} more lines skipped", err=True)
+    if not rows:
+        typer.echo(f"error: {path}: no usable row ({len(issues)} skipped)", err=True)
+        raise typer.Exit(2)
+    names = Counter(r.category_name for r in rows)
+    examples: dict[str, str] = {}
+    for r in rows:
+        examples.setdefault(r.category_name, r.text or r.subject)
+    manual = read_manual_mapping(mapping_file) if mapping_file else None
+    mappings = map_categories(names, catalogue, manual)
+    review_path = review or path.with_name(path.name + ".review.csv")
+    n_review = write_review(review_path, mappings, names, examples, catalogue)
+    by_how: Counter[str] = Counter()
+    for name, m in mappings.items():
+        by_how[m.how] += names[name]
+    samples = to_samples(rows, mappings)
+    typer.echo(
+        f"{path}: {len(rows)} rows read, {len(issues)} skipped; {len(names)} category names: "
+        + ", ".join(f"{how} {n} rows" for how, n in sorted(by_how.items()))
+        + f"; review file {review_path} ({n_review} names to check)"
+    )
+    if not samples:
+        typer.echo(
+            "error: no row maps onto the catalogue; fill in the review file and pass --mapping", err=True
+        )
+        raise typer.Exit(2)
+    train_rows, holdout = split_imported(samples)
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    feedback_rows: list[dict[str, Any]] = []
+    try:
+        feedback_rows = load_feedback()
+    except Exception:  # no database here: train without agent corrections
+        feedback_rows = []
+    earlier = load_stored(models_dir)
+    info = train(
+        models_dir,
+        feedback_rows,
+        progress=not quiet,
+        per_matter=dict(DEFAULT_PER_MATTER, train=per_matter),
+        seed=seed,
+        activate=False,
+        keep=None,
+        imported=earlier + train_rows,
+    )
+    new = holdout_scores(Suggester.load(info.path, catalogue), holdout)
+    current = current_version(models_dir)
+    old = holdout_scores(Suggester.load(models_dir / current, catalogue), holdout) if current else None
+    typer.echo(
+        f"held-out slice of the import ({new['n']} rows, never trained on): new model {info.version} "
+        f"category top-1 {new['category_top1']:.3f}, matter top-1 {new['matter_top1']:.3f} "
+        f"(n={new['matter_n']})"
+        + (
+            f"; current model {current} category top-1 {old['category_top1']:.3f}, "
+            f"matter top-1 {old['matter_top1']:.3f}"
+            if old
+            else "; no current model"
+        )
+    )
+    store(models_dir, stamp, train_rows)
+    if old is not None and (
+        new["category_top1"] < old["category_top1"]
+        or (new["matter_n"] and new["matter_top1"] < old["matter_top1"])
+    ):
+        typer.echo(
+            f"not activated: the new model scores worse than the current one on the held-out slice; "
+            f"{current} stays active (the import is kept in {models_dir}/imports for the next training)",
+            err=True,
+        )
+        raise typer.Exit(3)
+    if activate:
+        set_current(models_dir, info.version)
+        prune_versions(models_dir, keep)
+        typer.echo(f"model {info.version} active")
 
 
 def _flush(batch: list[tuple[int, Any, Any, str | None]], suggester: Any, out: IO[str]) -> None:

@@ -1,6 +1,7 @@
 """HTTP adapter: ``POST /api/suggest`` (FastAPI ``APIRouter``, for any logged-in user).
 
-Body ``{"text": str, "caller_phone": str | null}``. 200 with the suggestion dict; 422 with
+Body ``{"text": str, "caller_phone": str | null, "subject": str | null}`` (``subject``: the subject line
+of a written message). 200 with the suggestion dict; 422 with
 ``{"detail": {"reason", "message"}}`` for unusable text (empty, only punctuation, no Chinese, too long);
 400/422 for bodies that are not valid UTF-8 JSON; 503 when no model has been trained yet. Never 500 for input.
 """
@@ -26,6 +27,9 @@ _holder: SuggesterHolder | None = None
 class SuggestRequest(BaseModel):
     text: Any = Field(description="What the caller said (转写文本 or the agent's notes)")
     caller_phone: str | None = Field(default=None, max_length=32)
+    subject: str | None = Field(
+        default=None, max_length=200, description="Subject line of a written message (留言主题); counts more"
+    )
 
 
 def get_holder() -> SuggesterHolder:
@@ -67,4 +71,4 @@ def suggest(
         ) from exc
     settings = getattr(request.app.state, "settings", None)
     hint = caller_hint(body.caller_phone, getattr(settings, "database_url", None))
-    return suggester.suggest(text, caller_hint=hint).to_dict()
+    return suggester.suggest(text, caller_hint=hint, subject=body.subject).to_dict()

@@ -152,52 +152,89 @@ class MatterModel:
     ood_weights: np.ndarray | None = None
     ood_intercept: float = 0.0
     ood_gate: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0)
+    #: category head (大类): a linear model over the same features trained on the categories of the
+    #: generated texts (weights (n_features, n_categories) sparse, intercept, category codes); None for
+    #: models trained before it (the suggester then ranks categories by their best matter alone)
+    category_weights: sp.csr_matrix | None = None
+    category_intercept: np.ndarray | None = None
+    category_classes: np.ndarray | None = None
+
+    def _counts(self, text: str) -> tuple[dict[int, int], dict[int, int]]:
+        """Term counts of ``text``: (word feature → count, character n-gram feature → count)."""
+        out: list[dict[int, int]] = []
+        for tokens, vocab in (
+            (cut(text), self.words.vocabulary_),
+            (_char_ngrams(_WHITE_SPACES.sub(" ", text.lower())), self.chars.vocabulary_),
+        ):
+            counts: dict[int, int] = {}
+            get = vocab.get
+            for token in tokens:
+                f = get(token)
+                if f is not None:
+                    counts[f] = counts.get(f, 0) + 1
+            out.append(counts)
+        return out[0], out[1]
+
+    def _row(self, word_counts: dict[int, int], char_counts: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(feature indices, TF-IDF values) of one text from its counts (sublinear tf, l2 per block)."""
+        offset = len(self.words.vocabulary_)
+        row_idx: list[np.ndarray] = []
+        row_val: list[np.ndarray] = []
+        for counts, idf, base in (
+            (word_counts, self.words.idf_, 0),
+            (char_counts, self.chars.idf_, offset),
+        ):
+            if not counts:
+                continue
+            idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+            val = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[idx]
+            val /= np.sqrt(np.dot(val, val))
+            order = np.argsort(idx)
+            row_idx.append(idx[order] + base)
+            row_val.append(val[order])
+        if not row_idx:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        return np.concatenate(row_idx), np.concatenate(row_val)
+
+    def _matrix(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> sp.csr_matrix:
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(r[0]) for r in rows])
+        n_features = len(self.words.vocabulary_) + len(self.chars.vocabulary_)
+        return sp.csr_matrix(
+            (
+                np.concatenate([r[1] for r in rows]).astype(np.float32) if rows else np.zeros(0, np.float32),
+                np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int64),
+                indptr,
+            ),
+            shape=(len(rows), n_features),
+        )
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         """TF-IDF features of ``texts``: the same numbers as the fitted vectorizers' ``transform``
         (``sklearn_transform``), without sklearn's per-call overhead (matters for one text per call)."""
-        words_vocab, chars_vocab = self.words.vocabulary_, self.chars.vocabulary_
-        words_idf, chars_idf = self.words.idf_, self.chars.idf_
-        offset = len(words_vocab)
-        ws = _WHITE_SPACES
-        indptr = [0]
-        indices: list[np.ndarray] = []
-        data: list[np.ndarray] = []
-        for text in texts:
-            row_idx: list[np.ndarray] = []
-            row_val: list[np.ndarray] = []
-            for tokens, vocab, idf, base in (
-                (cut(text), words_vocab, words_idf, 0),
-                (_char_ngrams(ws.sub(" ", text.lower())), chars_vocab, chars_idf, offset),
-            ):
-                counts: dict[int, int] = {}
-                for token in tokens:
-                    f = vocab.get(token)
-                    if f is not None:
-                        counts[f] = counts.get(f, 0) + 1
-                if not counts:
-                    continue
-                idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-                val = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[
-                    idx
-                ]
-                val /= np.sqrt(np.dot(val, val))
-                order = np.argsort(idx)
-                row_idx.append(idx[order] + base)
-                row_val.append(val[order])
-            if row_idx:
-                indices.extend(row_idx)
-                data.extend(row_val)
-            indptr.append(indptr[-1] + sum(len(r) for r in row_idx))
-        n_features = offset + len(chars_vocab)
-        return sp.csr_matrix(
-            (
-                np.concatenate(data).astype(np.float32) if data else np.zeros(0, np.float32),
-                np.concatenate(indices) if indices else np.zeros(0, np.int64),
-                np.asarray(indptr),
-            ),
-            shape=(len(texts), n_features),
-        )
+        return self._matrix([self._row(*self._counts(text)) for text in texts])
+
+    def transform_groups(self, groups: list[list[str]]) -> sp.csr_matrix:
+        """Features of texts given as pieces (subject, sentences): per group one row for the whole text
+        (the pieces' counts added up: each piece is tokenised once), then, for groups of more than one
+        piece, one row per piece. Equal to ``transform`` of the joined text but for the words and
+        n-grams that would straddle two pieces."""
+        rows: list[tuple[np.ndarray, np.ndarray]] = []
+        for pieces in groups:
+            counts = [self._counts(p) for p in pieces]
+            if len(counts) == 1:
+                rows.append(self._row(*counts[0]))
+                continue
+            words: dict[int, int] = {}
+            chars: dict[int, int] = {}
+            for wc, cc in counts:
+                for f, c in wc.items():
+                    words[f] = words.get(f, 0) + c
+                for f, c in cc.items():
+                    chars[f] = chars.get(f, 0) + c
+            rows.append(self._row(words, chars))
+            rows.extend(self._row(wc, cc) for wc, cc in counts)
+        return self._matrix(rows)
 
     def sklearn_transform(self, texts: list[str]) -> sp.csr_matrix:
         """Reference implementation with the vectorizers (used at training time and in tests)."""
@@ -205,6 +242,12 @@ class MatterModel:
 
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
         return np.asarray((x @ self.weights).toarray()) + self.intercept
+
+    def category_decision(self, x: sp.csr_matrix) -> np.ndarray | None:
+        """Raw scores of the category head (None: a model without one)."""
+        if self.category_weights is None or self.category_intercept is None:
+            return None
+        return np.asarray((x @ self.category_weights).toarray()) + self.category_intercept
 
     def predict(self, texts: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
         x = self.transform(texts)

@@ -21,12 +21,48 @@ from typing import Any
 import numpy as np
 
 from callcenter.catalogue import Catalogue, load_catalogue
+from callcenter.plugins.classifier.longtext import agency_categories, request_type, sentences
+from callcenter.plugins.classifier.model import softmax
 from callcenter.plugins.classifier.places import PlaceResult, extract_places, gazetteer_of
 from callcenter.plugins.classifier.routing import UnitChoice, resolve_unit
 from callcenter.plugins.classifier.text import REASONS, NoSuggestion, check_text
 from callcenter.plugins.classifier.training import MODEL_FILE, current_version, default_models_dir
 
 log = logging.getLogger(__name__)
+
+#: Long messages (see ``Suggester._analyse``): texts longer than this, or with a subject line, are scored
+#: as whole text + subject + best sentence; the weights are relative to the whole text's 1.0.
+LONG_TEXT_CHARS = 60
+SUBJECT_WEIGHT = 0.3
+SENTENCE_WEIGHT = 0.5
+#: Category ranking (大类): weight of the category head's raw score next to the best matter's
+#: log-probability, bonus for a mentioned agency of the category, softmax temperature.
+CATEGORY_HEAD_WEIGHT = 4.0
+AGENCY_BONUS = 2.0
+CATEGORY_TEMPERATURE = 1.0
+#: Temperature of the category softmax for long messages: real long texts are further from the training
+#: corpus than short generated ones, and the scores of the three views add up; 3.0 makes a category
+#: confidence ≥ 0.85 right for about 0.89 of the dev set's tune part (docs/classifier.md).
+LONG_CATEGORY_TEMPERATURE = 3.0
+#: Second request (一件多诉): a sentence whose own category has at least this probability, for a
+#: category that has less than ``SECOND_MAX_MAIN_SHARE`` in the message as a whole.
+SECOND_MIN_SCORE = 0.6
+SECOND_MAX_MAIN_SHARE = 0.2
+#: Only a sentence that announces another request is a candidate (另外 / 还有 / 同时 / 顺便 / 二是 …).
+SECOND_REQUEST_CUES = (
+    "另外",
+    "还有",
+    "同时",
+    "顺便",
+    "此外",
+    "二是",
+    "第二",
+    "再有",
+    "再就是",
+    "再反映",
+    "另一个",
+    "也希望",
+)
 
 
 class ModelNotFound(FileNotFoundError):
@@ -45,6 +81,26 @@ class MatterScore:
             "code": self.code,
             "name": self.name,
             "category": self.category,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass
+class SecondRequest:
+    """A second request found in one sentence of the message (一件多诉): its category and best matter."""
+
+    category: str
+    category_name: str
+    matter: MatterScore
+    sentence: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "category_name": self.category_name,
+            "matter": self.matter.to_dict(),
+            "sentence": self.sentence,
             "score": round(self.score, 4),
         }
 
@@ -69,6 +125,14 @@ class SuggestionResult:
     #: The model's probability that the text is not a citizen request (None: not classified, or a model
     #: trained without the out-of-domain class).
     out_of_domain_score: float | None = None
+    #: Categories (大类) best first with their scores, (code, score); the first is the one of
+    #: ``matters[0]`` (category before matter).
+    category_ranking: list[tuple[str, str, float]] = field(default_factory=list)
+    #: 诉求类型 (投诉 / 求助 / 咨询 / 建议 / 表扬) and its score (None: not classified).
+    request_type: str | None = None
+    request_type_score: float | None = None
+    #: A second request in the same message (一件多诉), or None.
+    second_request: SecondRequest | None = None
 
     @classmethod
     def none(
@@ -121,6 +185,13 @@ class SuggestionResult:
             "out_of_domain_score": (
                 None if self.out_of_domain_score is None else round(self.out_of_domain_score, 4)
             ),
+            "categories": [
+                {"code": code, "name": name, "score": round(score, 4)}
+                for code, name, score in self.category_ranking[:3]
+            ],
+            "request_type": self.request_type,
+            "request_type_score": self.request_type_score,
+            "second_request": None if self.second_request is None else self.second_request.to_dict(),
             "routing": (
                 {
                     "rule_kind": self.unit.rule_kind,
@@ -206,9 +277,171 @@ class Suggester:
         model = joblib.load(folder / MODEL_FILE)
         return cls(model, catalogue or load_catalogue(), threshold, version=folder.name)
 
-    def _result(
-        self, x_row: Any, probs: np.ndarray, text: str, hint: Any, ood_score: float | None = None
-    ) -> SuggestionResult:
+    def _category_index(self) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray | None]:
+        """(column order grouping the matters by category, group starts, category codes, head column
+        of each category or None) — built once."""
+        cached = self.__dict__.get("_cat_index")
+        if cached is None:
+            cat_of = np.array([str(c)[:2] for c in self.model.classes])
+            order = np.argsort(cat_of, kind="stable")
+            codes, starts = np.unique(cat_of[order], return_index=True)
+            head = getattr(self.model, "category_classes", None)
+            head_cols = None
+            if head is not None and getattr(self.model, "category_weights", None) is not None:
+                pos = {str(c): i for i, c in enumerate(head)}
+                if all(c in pos for c in codes):
+                    head_cols = np.array([pos[c] for c in codes])
+            cached = (order, starts, [str(c) for c in codes], head_cols)
+            self.__dict__["_cat_index"] = cached
+        return cached
+
+    def _category_scores(
+        self,
+        probs: np.ndarray,
+        head: np.ndarray | None,
+        texts: list[str],
+        temperature: np.ndarray | float = CATEGORY_TEMPERATURE,
+    ) -> tuple[np.ndarray, list[str]]:
+        """Category probabilities (rows of ``probs``): best matter's log-probability per category, plus
+        the category head's score and the agency bonus, softmax-normalised (hierarchical: 大类 first)."""
+        order, starts, codes, head_cols = self._category_index()
+        z = np.log(np.maximum.reduceat(probs[:, order], starts, axis=1) + 1e-9)
+        if head is not None and head_cols is not None:
+            z = z + CATEGORY_HEAD_WEIGHT * head[:, head_cols]
+        index = {c: j for j, c in enumerate(codes)}
+        for i, text in enumerate(texts):
+            for cat in set(agency_categories(text).values()):
+                j = index.get(cat)
+                if j is not None:
+                    z[i, j] += AGENCY_BONUS
+        t = np.asarray(temperature, dtype=np.float64)
+        return softmax(z / (t.reshape(-1, 1) if t.ndim else t), 1.0), codes
+
+    def _analyse(self, items: list[tuple[str, str | None]]) -> list[_Scored]:
+        """Scores of each (text, subject) item; one vectorisation for all pieces.
+
+        Short texts without a subject are scored as one piece (as the model was trained). Long texts and
+        messages with a subject (留言: subject + detail) are scored as the whole text, plus the subject,
+        plus the best sentence of the detail for each matter (max over sentences), so that the subject
+        counts more and a long background does not dilute the one sentence that carries the request."""
+        groups: list[list[str]] = []
+        layout: list[tuple[int, int, int, int]] = []  # (full row, subject row or -1, first, end sentence)
+        full_texts: list[str] = []
+        pieces: list[str] = []  # the text of each row
+        for text, subject in items:
+            full = f"{subject}。{text}" if subject else text
+            full_texts.append(full)
+            row = len(pieces)
+            pieces.append(full)
+            if not subject and len(text) <= LONG_TEXT_CHARS:
+                groups.append([text])
+                layout.append((row, -1, 0, 0))
+                continue
+            parts = sentences(text)
+            group = ([subject] if subject else []) + parts
+            if len(group) == 1:  # one long sentence, no subject
+                groups.append(group)
+                layout.append((row, -1, 0, 0))
+                continue
+            groups.append(group)
+            subj_row = len(pieces) if subject else -1
+            pieces.extend(group)
+            first = subj_row + 1 if subject else row + 1
+            end = len(pieces) if len(parts) > 1 else first
+            layout.append((row, subj_row, first, end))
+        x = self.model.transform_groups(groups)
+        raw = self.model.decision(x)
+        head = self.model.category_decision(x) if hasattr(self.model, "category_decision") else None
+        full_rows = [r for r, _, _, _ in layout]
+        x_full = x[full_rows]
+        ood = self.model.ood_probability(x_full, full_texts, raw[full_rows])
+        combined = np.empty((len(items), raw.shape[1]), dtype=np.float64)
+        temps = np.empty(len(items))
+        for i, (row, subj_row, first, end) in enumerate(layout):
+            z, weight = raw[row].astype(np.float64), 1.0
+            if subj_row >= 0:
+                z = z + SUBJECT_WEIGHT * raw[subj_row]
+                weight += SUBJECT_WEIGHT
+            if end > first:
+                z = z + SENTENCE_WEIGHT * raw[first:end].max(axis=0)
+                weight += SENTENCE_WEIGHT
+            combined[i], temps[i] = z, weight
+        probs = softmax(combined / temps[:, None], self.model.temperature)
+        cat_temps = np.array(
+            [
+                LONG_CATEGORY_TEMPERATURE if (subj >= 0 or end > first) else CATEGORY_TEMPERATURE
+                for _, subj, first, end in layout
+            ]
+        )
+        cat_probs, codes = self._category_scores(
+            probs, None if head is None else head[full_rows], full_texts, cat_temps
+        )
+        out = []
+        for i, (row, _subj_row, first, end) in enumerate(layout):
+            second = None
+            if end - first > 1:
+                second = self._second_request(
+                    raw[first:end], None if head is None else head[first:end], pieces[first:end], cat_probs[i]
+                )
+            lo, hi = x.indptr[row], x.indptr[row + 1]
+            out.append(
+                _Scored(
+                    full_texts[i],
+                    (x.indices[lo:hi], x.data[lo:hi]),
+                    probs[i],
+                    cat_probs[i],
+                    codes,
+                    None if ood is None else float(ood[i]),
+                    second,
+                )
+            )
+        return out
+
+    def _second_request(
+        self, raw: np.ndarray, head: np.ndarray | None, parts: list[str], main: np.ndarray
+    ) -> SecondRequest | None:
+        """A sentence whose own best category is not among the message's leading ones and is clear
+        (probability ≥ ``SECOND_MIN_SCORE``): the second request of the message (一件多诉)."""
+        keep = [k for k, part in enumerate(parts) if any(cue in part for cue in SECOND_REQUEST_CUES)]
+        if not keep:
+            return None
+        raw, parts = raw[keep], [parts[k] for k in keep]
+        head = None if head is None else head[keep]
+        probs = softmax(raw, self.model.temperature)
+        cat_probs, codes = self._category_scores(probs, head, parts)
+        main_best = int(np.argmax(main))
+        best: tuple[float, int, int] | None = None
+        for k in range(len(parts)):
+            j = int(np.argmax(cat_probs[k]))
+            score = float(cat_probs[k, j])
+            if j == main_best or score < SECOND_MIN_SCORE or float(main[j]) >= SECOND_MAX_MAIN_SHARE:
+                continue
+            if best is None or score > best[0]:
+                best = (score, k, j)
+        if best is None:
+            return None
+        score, k, j = best
+        matter = self._best_matter(probs[k], codes[j])
+        if matter is None:
+            return None
+        return SecondRequest(codes[j], self.catalogue.categories[codes[j]].name, matter, parts[k], score)
+
+    def _best_matter(self, probs: np.ndarray, category: str | None) -> MatterScore | None:
+        probs = np.where(self._known, probs, -1.0)
+        for i in np.argsort(-probs):
+            code = str(self.model.classes[i])
+            if probs[i] < 0:
+                return None
+            if category is None or code[:2] == category:
+                m = self.catalogue.matters[code]
+                return MatterScore(
+                    m.code, m.name, self.catalogue.categories[m.category_code].name, max(0.0, float(probs[i]))
+                )
+        return None
+
+    def _result(self, scored: _Scored, hint: Any, subject: str | None, detail: str) -> SuggestionResult:
+        text, x_row, probs, ood_score = scored.text, scored.x_row, scored.probs, scored.ood_score
+        rtype, rtype_score = request_type(subject or "", detail)
         if ood_score is not None and ood_score >= self.ood_threshold:
             # not a request: no matter, no unit, never auto-dispatched; the place is kept (prefill only)
             place = extract_places(text, self.gazetteer, hint)
@@ -216,22 +449,44 @@ class Suggester:
                 "out_of_domain", None, self.version, place=place, out_of_domain_score=ood_score
             )
         probs = np.where(self._known, probs, -1.0)  # matters no longer in the catalogue are never proposed
-        order = np.argsort(-probs)[:3]
-        matters = []
+        cat_order = np.argsort(-scored.cat_probs)
+        ranking = [
+            (
+                scored.codes[j],
+                self.catalogue.categories[scored.codes[j]].name
+                if scored.codes[j] in self.catalogue.categories
+                else scored.codes[j],
+                float(scored.cat_probs[j]),
+            )
+            for j in cat_order[:3]
+        ]
+        # category before matter: the first matter is the best one of the best category
+        first = self._best_matter(probs, ranking[0][0])
+        order = [int(i) for i in np.argsort(-probs)[:4]]
+        matters = [first] if first is not None else []
         for i in order:
             m = self.catalogue.matters[str(self.model.classes[i])]
-            matters.append(
-                MatterScore(
-                    m.code, m.name, self.catalogue.categories[m.category_code].name, max(0.0, float(probs[i]))
+            if len(matters) < 3 and (first is None or m.code != first.code):
+                matters.append(
+                    MatterScore(
+                        m.code,
+                        m.name,
+                        self.catalogue.categories[m.category_code].name,
+                        max(0.0, float(probs[i])),
+                    )
                 )
-            )
+        top_index = int(np.flatnonzero(self.model.classes == matters[0].code)[0])
         place = extract_places(text, self.gazetteer, hint)
         unit = resolve_unit(self.catalogue, matters[0].code, place)
-        confidence = matters[0].score
+        # confidence: the matter's probability, capped by its category's (both must be sure)
+        confidence = min(matters[0].score, ranking[0][2])
         # auto-dispatch only to a real owner: not when the unit is unknown or is the 12345 center itself
         owner = self.catalogue.units.get(unit.unit_code) if unit.unit_code else None
         auto = confidence >= self.threshold and owner is not None and owner.kind != "center"
-        evidence = self.model.evidence(x_row, int(order[0]), exclude=self._place_words)
+        evidence = self.model.evidence(x_row, top_index, exclude=self._place_words)
+        for word in agency_categories(text):
+            if word not in evidence and agency_categories(word).get(word) == ranking[0][0]:
+                evidence.append(word)
         return SuggestionResult(
             matters,
             unit,
@@ -241,41 +496,54 @@ class Suggester:
             self.version,
             confidence,
             out_of_domain_score=ood_score,
+            category_ranking=ranking,
+            request_type=rtype,
+            request_type_score=rtype_score,
+            second_request=scored.second,
         )
 
-    def suggest(self, text: Any, caller_hint: Any = None) -> SuggestionResult:
-        """Suggest for one text; never raises for bad text (returns a no-suggestion result with a reason)."""
-        try:
-            clean = check_text(text)
-        except NoSuggestion as exc:
-            return SuggestionResult.none(exc.reason, exc.message, self.version)
-        x, probs, ood = self.model.predict_with_ood([clean])
-        return self._result(
-            (x.indices, x.data), probs[0], clean, caller_hint, None if ood is None else float(ood[0])
-        )
+    def suggest(self, text: Any, caller_hint: Any = None, subject: str | None = None) -> SuggestionResult:
+        """Suggest for one text; never raises for bad text (returns a no-suggestion result with a reason).
 
-    def suggest_many(self, texts: list[Any], hints: list[Any] | None = None) -> list[SuggestionResult]:
+        ``subject``: the message's subject line (留言主题) when the text is its detail; it counts more."""
+        return self.suggest_many([text], [caller_hint], [subject])[0]
+
+    def suggest_many(
+        self, texts: list[Any], hints: list[Any] | None = None, subjects: list[str | None] | None = None
+    ) -> list[SuggestionResult]:
         """Batch version of ``suggest`` (one vectorisation for all valid texts)."""
         results: list[SuggestionResult | None] = [None] * len(texts)
-        valid: list[tuple[int, str]] = []
+        valid: list[tuple[int, str, str | None]] = []
         for i, text in enumerate(texts):
             try:
-                valid.append((i, check_text(text)))
+                clean = check_text(text)
             except NoSuggestion as exc:
                 results[i] = SuggestionResult.none(exc.reason, exc.message, self.version)
+                continue
+            subject = subjects[i] if subjects else None
+            if subject is not None:
+                try:
+                    subject = check_text(subject)
+                except NoSuggestion:
+                    subject = None
+            valid.append((i, clean, subject))
         if valid:
-            x, probs, ood = self.model.predict_with_ood([t for _, t in valid])
-            for row, (i, clean) in enumerate(valid):
+            scored = self._analyse([(t, s) for _, t, s in valid])
+            for sc, (i, clean, subject) in zip(scored, valid, strict=True):
                 hint = hints[i] if hints else None
-                lo, hi = x.indptr[row], x.indptr[row + 1]
-                results[i] = self._result(
-                    (x.indices[lo:hi], x.data[lo:hi]),
-                    probs[row],
-                    clean,
-                    hint,
-                    None if ood is None else float(ood[row]),
-                )
+                results[i] = self._result(sc, hint, subject, clean)
         return [r for r in results if r is not None]
+
+
+@dataclass
+class _Scored:
+    text: str
+    x_row: tuple[np.ndarray, np.ndarray]
+    probs: np.ndarray
+    cat_probs: np.ndarray
+    codes: list[str]
+    ood_score: float | None
+    second: SecondRequest | None
 
 
 class SuggesterHolder:

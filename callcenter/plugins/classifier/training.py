@@ -13,7 +13,7 @@ import json
 import os
 import resource
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,6 +133,63 @@ def evaluate(
     }
 
 
+#: Caps on historical work orders used per matter / per category-only mapping (``cap_imported``).
+IMPORT_PER_MATTER = 60
+IMPORT_PER_CATEGORY = 1500
+
+
+@dataclass(frozen=True)
+class ImportedSample:
+    """One historical work order mapped onto the catalogue (``category_code`` always, ``matter_code`` when
+    the center's category name maps to a matter)."""
+
+    text: str
+    category_code: str
+    matter_code: str | None = None
+
+
+def _hash(text: str) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def cap_imported(
+    imported: Sequence[ImportedSample],
+    per_matter: int = IMPORT_PER_MATTER,
+    per_category: int = IMPORT_PER_CATEGORY,
+) -> tuple[list[ImportedSample], list[ImportedSample]]:
+    """(rows for the matter model, rows for the category head only), capped by a stable hash order."""
+    by_key: dict[tuple[str, str], list[tuple[int, ImportedSample]]] = {}
+    for row in imported:
+        key = ("m", row.matter_code) if row.matter_code else ("c", row.category_code)
+        by_key.setdefault(key, []).append((_hash(row.text), row))
+    matter_rows: list[ImportedSample] = []
+    category_rows: list[ImportedSample] = []
+    for (kind, _code), rows in sorted(by_key.items()):
+        rows.sort(key=lambda r: r[0])
+        if kind == "m":
+            matter_rows.extend(r for _, r in rows[:per_matter])
+        else:
+            category_rows.extend(r for _, r in rows[:per_category])
+    return matter_rows, category_rows
+
+
+def split_imported(
+    imported: Sequence[ImportedSample], holdout_share: float = 0.1, max_holdout: int = 5000
+) -> tuple[list[ImportedSample], list[ImportedSample]]:
+    """(train, held-out slice) of the import by a stable hash of the text: the slice is never trained on
+    and decides whether the new model may be activated (``train --import``)."""
+    train_rows: list[ImportedSample] = []
+    holdout: list[ImportedSample] = []
+    for row in imported:
+        (holdout if (_hash(row.text) % 1000) < holdout_share * 1000 else train_rows).append(row)
+    if len(holdout) > max_holdout:
+        train_rows.extend(holdout[max_holdout:])
+        holdout = holdout[:max_holdout]
+    return train_rows, holdout
+
+
 def _version(data_hash: str, models_dir: Path) -> str:
     base = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{data_hash[:8]}"
     version, n = base, 1
@@ -155,6 +212,7 @@ def train(
     prune_threshold: float = 0.01,
     keep: int | None = 5,
     out_of_domain: bool = True,
+    imported: Sequence[ImportedSample] = (),
 ) -> ModelInfo:
     """Train a model, evaluate it on the held-out split and write ``<output_dir>/<version>/``.
 
@@ -164,6 +222,10 @@ def train(
     but the ``keep`` newest versions are deleted (``keep=None`` keeps everything).
     ``out_of_domain``: also train the out-of-domain detector (非诉求识别) from
     ``classifier/data/out_of_domain.txt``; False gives a matters-only model (for comparisons).
+    ``imported``: historical work orders (``train --import``) mapped onto the catalogue; those with a matter
+    train the matter model and the category head, those mapped to a category only train the head. At most
+    ``IMPORT_PER_MATTER`` per matter and ``IMPORT_PER_CATEGORY`` per category are used (chosen by a stable
+    hash), so that training time stays bounded and one frequent matter does not drown the rest.
     """
     import joblib
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -171,6 +233,7 @@ def train(
 
     from callcenter.plugins.classifier.corpus import (
         OUT_OF_DOMAIN,
+        Sample,
         feedback_samples,
         generate,
         generate_out_of_domain,
@@ -251,11 +314,18 @@ def train(
         # one linear model over the matters and the OUT_OF_DOMAIN class, trained on the requests, the
         # requests wrapped in chit-chat (with their matter) and the out-of-domain texts: every matter's
         # one-vs-rest classifier learns that greetings and chit-chat words are no evidence for it
-        fit_s = train_s + mixed_train + ood_train
-        texts = [s.text for s in fit_s]
+        imp_matter, imp_category = cap_imported(imported)
+        fit_s = (
+            train_s
+            + mixed_train
+            + ood_train
+            + [Sample(i.text, str(i.matter_code), "train") for i in imp_matter]
+        )
+        texts = [s.text for s in fit_s] + [i.text for i in imp_category]
         import scipy.sparse as sp
 
-        x_train = sp.hstack([words.fit_transform(texts), chars.fit_transform(texts)], format="csr")
+        x_all = sp.hstack([words.fit_transform(texts), chars.fit_transform(texts)], format="csr")
+        x_train = x_all[: len(fit_s)]
         y_train = np.array([s.matter_code for s in fit_s])
         timings["features_s"] = time.perf_counter() - t
         bar.advance(task)
@@ -264,6 +334,18 @@ def train(
         t = time.perf_counter()
         clf = SGDClassifier(loss="hinge", alpha=2e-5, max_iter=8, tol=None, n_jobs=n_jobs, random_state=seed)
         clf.fit(x_train, y_train)
+        # the category head (大类): same features, the generated requests labelled with their category
+        request_rows = np.r_[
+            np.flatnonzero(y_train != OUT_OF_DOMAIN), np.arange(len(fit_s), len(texts), dtype=np.int64)
+        ]
+        y_category = np.array(
+            [catalogue.matters[c].category_code for c in y_train[y_train != OUT_OF_DOMAIN]]
+            + [str(i.category_code) for i in imp_category]
+        )
+        category_clf = SGDClassifier(
+            loss="hinge", alpha=2e-5, max_iter=8, tol=None, n_jobs=n_jobs, random_state=seed
+        )
+        category_clf.fit(x_all[request_rows], y_category)
         timings["fit_s"] = time.perf_counter() - t
         bar.advance(task)
 
@@ -282,6 +364,9 @@ def train(
             user_words=user_words,
             feature_names=feature_names,
             n_word_features=len(words.vocabulary_),
+            category_weights=prune(category_clf.coef_, prune_threshold),
+            category_intercept=category_clf.intercept_.astype(np.float32),
+            category_classes=category_clf.classes_,
         )
         index = {c: i for i, c in enumerate(model.classes)}
         x_cal = model.transform([s.text for s in calib_s])
@@ -348,6 +433,8 @@ def train(
             "out_of_domain_test": len(ood_test),
             "requests_in_chitchat_train": len(mixed_train),
             "requests_in_chitchat_calib": len(mixed_calib),
+            "imported_matter_samples": len(imp_matter),
+            "imported_category_samples": len(imp_category),
             "feedback_samples": len(fb),
             "feedback_skipped": skipped,
             "features": int(x_train.shape[1]),
