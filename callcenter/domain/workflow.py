@@ -75,6 +75,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"  # 班长 / 值班长
     UNIT_HANDLER = "unit_handler"  # 承办单位人员
     ADMIN = "admin"
+    GRID_WORKER = "grid_worker"  # 网格员 / 网格长 (grid plugin): reports, 自处置, 任务核查
     SYSTEM = "system"  # 自动派单, 超期督办, 回访
 
 

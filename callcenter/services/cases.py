@@ -64,6 +64,9 @@ class NewCase:
     dispatch_unit_code: str | None = None  # and dispatch at once
     co_unit_codes: tuple[str, ...] = ()
     answer: str | None = None  # 直接办结: the answer given on the call closes the case at once
+    #: A deadline set outside the center (市级派单: the city platform's 办理时限): a dispatch never
+    #: gives the unit longer than this (``cases.external_due_at``).
+    external_due_at: datetime | None = None
 
 
 def next_case_number(session: Session, now: datetime) -> str:
@@ -255,6 +258,7 @@ def create_case(session: Session, new: NewCase, actor: Actor, now: datetime | No
         created_at=now,
         updated_at=now,
         co_unit_codes=[],
+        external_due_at=new.external_due_at,
     )
     session.add(case)
     session.flush()
@@ -283,6 +287,15 @@ def create_case(session: Session, new: NewCase, actor: Actor, now: datetime | No
         _apply(session, case, cmd, actor, now, seq)
     session.flush()
     return case
+
+
+def _cap_due(case: Case) -> None:
+    """Keep an external deadline (上级时限): the handling deadline of a dispatch is never later."""
+    cap = case.external_due_at
+    if cap is not None and case.due_at is not None and case.due_at > cap:
+        case.due_at = cap
+        if case.accept_due_at is not None and case.accept_due_at > cap:
+            case.accept_due_at = cap
 
 
 #: What an ``Idempotency-Key`` may be: 1–128 visible ASCII characters (a UUID is the usual choice).
@@ -328,6 +341,8 @@ def _apply(session: Session, case: Case, cmd: Command, actor: Actor, now: dateti
     except workflow.CommandError as exc:
         raise Unprocessable(str(exc)) from exc
     _write_state(case, new_state)
+    if cmd.action in ("dispatch", "redispatch", "decide_arbitration", "approve_extension"):
+        _cap_due(case)
     case.updated_at = now
     _add_event(session, case, rec, seq)
 
