@@ -214,7 +214,7 @@ def collect(session: Session, now: datetime | None = None) -> int:
         .join(CaseEvent, and_(CaseEvent.case_id == CityOrder.case_id, CaseEvent.seq > CityOrder.pushed_seq))
         .order_by(CityOrder.id, CaseEvent.seq)
         .limit(2000)
-    ).tuples()
+    ).all()
     added = 0
     cases: dict[int, Case] = {}
     for order, ev in rows:
@@ -265,7 +265,7 @@ def due_pushes(session: Session, now: datetime, limit: int = 100) -> list[tuple[
         .order_by(CityPush.next_attempt_at, CityPush.id)
         .limit(limit)
     )
-    return list(session.execute(q).tuples())
+    return [tuple(row) for row in session.execute(q).all()]  # type: ignore[misc]
 
 
 def send(client: httpx.Client, partner_name: str, partner: CityPartner, payload: dict[str, Any]) -> None:
@@ -352,4 +352,4 @@ def list_pushes(
     )
     if status:
         q = q.where(CityPush.status == status)
-    return list(session.execute(q).tuples())
+    return [tuple(row) for row in session.execute(q).all()]  # type: ignore[misc]

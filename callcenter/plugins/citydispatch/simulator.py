@@ -22,7 +22,8 @@ ORDERS_PATH = "/api/city/orders"
 
 
 class Upstream:
-    def __init__(self, base_url: str, partner: str, key: str, client: httpx.Client | None = None) -> None:
+    def __init__(self, base_url: str, partner: str, key: str, client: Any = None) -> None:
+        """``client``: an ``httpx.Client`` (default) or anything with its ``post`` (a TestClient)."""
         self.base_url = base_url.rstrip("/")
         self.partner = partner
         self.key = key
@@ -32,7 +33,7 @@ class Upstream:
         raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
         return raw, signing.sign_headers(self.partner, self.key, "POST", ORDERS_PATH, raw)
 
-    def send_order(self, body: dict[str, Any]) -> httpx.Response:
+    def send_order(self, body: dict[str, Any]) -> Any:
         raw, headers = self.signed(body)
         return self.client.post(self.base_url + ORDERS_PATH, content=raw, headers=headers)
 

@@ -300,4 +300,4 @@ def open311_find(
     elif status == "closed":
         q = q.where(Case.status.not_in([str(s) for s in workflow.OPEN_STATUSES]))
     rows = session.execute(q.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit))
-    return [(c, r) for c, r in rows.tuples()]
+    return [(c, r) for c, r in rows.all()]

@@ -19,7 +19,10 @@ API_KEY = "mini-program-test-key-7f3a"
 def intake_settings(url: str, redis_url: str, **intake: object) -> Settings:
     base: dict[str, object] = {"open311_api_keys": {"wechat-mini": API_KEY}, "web_rate_limit": 5}
     return Settings(
-        mode="test", database_url=url, redis_url=redis_url, intake=IntakeSettings.model_validate(base | intake)
+        mode="test",
+        database_url=url,
+        redis_url=redis_url,
+        intake=IntakeSettings.model_validate(base | intake),
     )
 
 
