@@ -10,7 +10,7 @@ from callcenter.registry import Plugin
 
 if TYPE_CHECKING:
     import typer
-    from fastapi import APIRouter
+    from fastapi import APIRouter, FastAPI
 
     from callcenter.config import Settings
 
@@ -27,9 +27,19 @@ def _cli(app: typer.Typer) -> None:
     register(app)
 
 
+def _mount(app: FastAPI, settings: Settings) -> None:
+    """Reports and check tasks carry photos: a larger body limit for those two routes only."""
+    limit = settings.intake.photo_max_bytes * settings.intake.photo_max_count + 256 * 1024
+    limits = getattr(app, "guard_path_limits", None)
+    if limits is not None:
+        limits["/api/grid/reports"] = limit
+        limits["/api/grid/tasks/"] = limit
+
+
 plugin = Plugin(
     name="grid",
     summary="grids and grid workers (网格员): CSV import, phone app with photos, 自处置, 任务核查",
     cli=_cli,
     routers=_routers,
+    mount=_mount,
 )

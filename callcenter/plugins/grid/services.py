@@ -12,14 +12,36 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy import case as sa_case
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from callcenter.db.models import Area, Grid, GridMember, User
-from callcenter.domain.workflow import Role
+from callcenter.config import Settings
+from callcenter.db.base import utcnow
+from callcenter.db.models import (
+    Area,
+    Case,
+    CaseEvent,
+    Grid,
+    GridMember,
+    GridPhoto,
+    GridReport,
+    GridTask,
+    User,
+)
+from callcenter.domain.sources import Source
+from callcenter.domain.workflow import OPEN_STATUSES, Actor, Command, Role
+from callcenter.exceptions import Conflict, NotFound, Unprocessable
+from callcenter.plugins.grid import photos as photos_mod
 from callcenter.plugins.grid.exceptions import BadGridFile
+from callcenter.ports import SuggestFn
 from callcenter.security import hash_password
+from callcenter.services import cases as case_svc
+from callcenter.services.intake import create_from_source
 
 GRID_FIELDS = ("code", "name", "community_code", "keywords")
 MEMBER_FIELDS = ("username", "display_name", "grid_code", "duty")
@@ -148,3 +170,336 @@ def grids_of(session: Session, user_id: int) -> list[Grid]:
             .where(GridMember.user_id == user_id)
         )
     )
+
+
+# --- reports, on-the-spot closures, check tasks -------------------------------------------------
+
+
+@dataclass
+class ReportIn:
+    client_uuid: str
+    description: str
+    address: str = ""
+    grid_code: str | None = None
+    community_code: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    location_source: str | None = None  # browser | picked
+    keep_gps: bool = False
+    self_handled: bool = False
+    handled_text: str = ""
+
+
+@dataclass
+class ReportResult:
+    report: GridReport
+    case: Case
+    replayed: bool
+    photos: list[GridPhoto]
+
+
+def _place(session: Session, worker: User, r: ReportIn) -> tuple[GridPlace | None, str | None]:
+    """The grid and community of a report: the picked grid (one of the worker's), else the picked
+    community's grid, else the worker's only grid."""
+    mine = {g.code: g for g in grids_of(session, worker.id)}
+    if r.grid_code:
+        g = mine.get(r.grid_code)
+        if g is None:
+            raise Unprocessable(f"grid {r.grid_code!r} is not one of yours")
+        return GridPlace(g.code, g.community_code, g.street_code, g.district_code, "picked"), g.community_code
+    if r.community_code:
+        if session.get(Area, r.community_code) is None:
+            raise Unprocessable(f"unknown community {r.community_code!r}")
+        return resolve_grid(session, community_code=r.community_code, address=r.address), r.community_code
+    if len(mine) == 1:
+        g = next(iter(mine.values()))
+        return GridPlace(g.code, g.community_code, g.street_code, g.district_code, "worker"), g.community_code
+    return None, None
+
+
+def create_report(
+    session: Session,
+    settings: Settings,
+    worker: User,
+    r: ReportIn,
+    photos: list[bytes],
+    after: list[bytes],
+    suggest_fn: SuggestFn | None,
+) -> ReportResult:
+    """A grid worker's report as a case (channel ``grid``), committed; the same ``client_uuid`` again
+    (an offline report sent twice) returns the first one."""
+    earlier = session.scalar(select(GridReport).where(GridReport.client_uuid == r.client_uuid))
+    if earlier is not None:
+        if earlier.reporter_id != worker.id:
+            raise Conflict("this report id belongs to another worker's report")
+        case = session.get(Case, earlier.case_id)
+        assert case is not None
+        return ReportResult(earlier, case, True, [])
+    policy = settings.intake
+    if not r.description.strip():
+        raise Unprocessable("description is required / 请描述发现的问题")
+    if len(photos) + len(after) > policy.photo_max_count:
+        raise Unprocessable(f"at most {policy.photo_max_count} photos per report")
+    if not photos:
+        raise Unprocessable("at least one photo of what was found is required")
+    if r.self_handled and (not after or not r.handled_text.strip()):
+        raise Unprocessable("an on-the-spot closure (自处置) needs an 'after' photo and what was done")
+    place, community = _place(session, worker, r)
+    now = utcnow()
+    stored = [photos_mod.store(p, policy, now, keep_gps=r.keep_gps) for p in photos]
+    stored_after = [photos_mod.store(p, policy, now, keep_gps=False) for p in after]
+    lat, lon, source = r.lat, r.lon, r.location_source
+    if lat is None or lon is None:
+        gps = next(((p.lat, p.lon) for p in stored if p.lat is not None), None)
+        if gps is not None:
+            lat, lon, source = gps[0], gps[1], "exif"
+        else:
+            lat = lon = None
+            source = "picked" if place else None
+    area = session.get(Area, community) if community else None
+    street = session.get(Area, area.parent_code) if area and area.parent_code else None
+    new = case_svc.NewCase(
+        description=r.description.strip(),
+        community_code=community,
+        street_code=street.code if street else None,
+        district_code=street.parent_code if street else None,
+        address=r.address,
+        kind="report",
+        channel=Source.GRID,
+    )
+    case, _ = create_from_source(
+        session,
+        new,
+        Actor(Role.SYSTEM, user_id=worker.id),
+        suggest_fn=suggest_fn,
+        auto_dispatch=policy.auto_dispatch and not r.self_handled,
+        hint={"community": community} if community else None,
+    )
+    if r.self_handled:
+        case_svc.apply_checked(
+            session,
+            case,
+            Command("resolve_on_spot", text=r.handled_text.strip()),
+            Actor(Role.GRID_WORKER, user_id=worker.id),
+        )
+    report = GridReport(
+        case_id=case.id,
+        grid_code=place.grid_code if place else None,
+        street_code=case.street_code,
+        reporter_id=worker.id,
+        client_uuid=r.client_uuid,
+        self_handled=r.self_handled,
+        lat=lat,
+        lon=lon,
+        location_source=source,
+        created_at=now,
+    )
+    session.add(report)
+    rows = [_photo_row(case, p, "report", worker.id, now) for p in stored]
+    rows += [_photo_row(case, p, "after", worker.id, now) for p in stored_after]
+    session.add_all(rows)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        earlier = session.scalar(select(GridReport).where(GridReport.client_uuid == r.client_uuid))
+        if earlier is None:
+            raise
+        case2 = session.get(Case, earlier.case_id)
+        assert case2 is not None
+        return ReportResult(earlier, case2, True, [])
+    return ReportResult(report, case, False, rows)
+
+
+def _photo_row(case: Case, p: photos_mod.StoredPhoto, stage: str, user_id: int, now: datetime) -> GridPhoto:
+    return GridPhoto(
+        case_id=case.id,
+        stage=stage,
+        path=p.path,
+        thumb_path=p.thumb_path,
+        content_type=p.content_type,
+        size_bytes=p.size_bytes,
+        sha256=p.sha256,
+        width=p.width,
+        height=p.height,
+        lat=p.lat,
+        lon=p.lon,
+        uploaded_by=user_id,
+        created_at=now,
+    )
+
+
+def create_task(
+    session: Session,
+    case_number: str,
+    creator: User,
+    *,
+    worker_username: str | None = None,
+    note: str | None = None,
+    due_hours: float = 24.0,
+) -> GridTask:
+    """任务核查: send an open case to a grid worker to check on site (the case's grid's worker when
+    none is named)."""
+    case = case_svc.get_case(session, case_number)
+    if case.status not in {str(s) for s in OPEN_STATUSES}:
+        raise Conflict(f"case {case_number} is {case.status}: only open cases are checked on site")
+    place = resolve_grid(
+        session, community_code=case.community_code, street_code=case.street_code, address=case.address
+    )
+    if worker_username:
+        worker = session.scalar(select(User).where(User.username == worker_username))
+        if worker is None or worker.role != Role.GRID_WORKER or not worker.active:
+            raise Unprocessable(f"{worker_username!r} is not an active grid worker")
+    else:
+        if place is None:
+            raise Unprocessable("the case's place resolves to no grid: name the grid worker")
+        worker = session.scalar(
+            select(User)
+            .join(GridMember, GridMember.user_id == User.id)
+            .where(GridMember.grid_code == place.grid_code, User.active.is_(True))
+            .order_by(GridMember.duty.desc(), User.id)  # worker before leader
+        )
+        if worker is None:
+            raise Unprocessable(f"grid {place.grid_code} has no active grid worker")
+    now = utcnow()
+    task = GridTask(
+        case_id=case.id,
+        worker_id=worker.id,
+        grid_code=place.grid_code if place else None,
+        street_code=case.street_code,
+        kind="check",
+        status="open",
+        note=note,
+        due_at=now + timedelta(hours=due_hours),
+        created_by=creator.id,
+        created_at=now,
+    )
+    session.add(task)
+    session.commit()
+    return task
+
+
+def worker_tasks(session: Session, worker: User, status: str = "open") -> list[tuple[GridTask, Case]]:
+    q = (
+        select(GridTask, Case)
+        .join(Case, Case.id == GridTask.case_id)
+        .where(GridTask.worker_id == worker.id, GridTask.status == status)
+        .order_by(GridTask.due_at, GridTask.id)
+    )
+    return [(t, c) for t, c in session.execute(q).all()]
+
+
+def complete_task(
+    session: Session,
+    settings: Settings,
+    worker: User,
+    task_id: int,
+    *,
+    result: str,
+    confirmed: bool,
+    before: list[bytes],
+    after: list[bytes],
+) -> GridTask:
+    """The worker's finding on site (with before / after photos), noted on the case's timeline; the
+    center then verifies (核实) or sends the case back as usual."""
+    task = session.get(GridTask, task_id)
+    if task is None or task.worker_id != worker.id:
+        raise NotFound(f"no check task {task_id} of yours")
+    if task.status != "open":
+        raise Conflict(f"check task {task_id} is already done")
+    if not result.strip():
+        raise Unprocessable("result is required / 请填写核查情况")
+    if len(before) + len(after) > settings.intake.photo_max_count:
+        raise Unprocessable(f"at most {settings.intake.photo_max_count} photos")
+    case = session.get(Case, task.case_id)
+    assert case is not None
+    now = utcnow()
+    rows = [
+        _photo_row(
+            case, photos_mod.store(p, settings.intake, now, keep_gps=False), "check_before", worker.id, now
+        )
+        for p in before
+    ]
+    rows += [
+        _photo_row(
+            case, photos_mod.store(p, settings.intake, now, keep_gps=False), "check_after", worker.id, now
+        )
+        for p in after
+    ]
+    session.add_all(rows)
+    verdict = "属实/已解决" if confirmed else "不属实/未解决"
+    case_svc.apply_checked(
+        session,
+        case,
+        Command("note", text=f"网格员现场核查（{verdict}）：{result.strip()}", data={"grid_task": task.id}),
+        Actor(Role.GRID_WORKER, user_id=worker.id),
+    )
+    task.status, task.result, task.confirmed, task.done_at = "done", result.strip(), confirmed, now
+    session.commit()
+    return task
+
+
+def figures(session: Session, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Grid-worker figures per street (网格员考核): reports, valid reports (registered by the center or
+    closed on the spot) and their rate, on-the-spot closures (自处置), check tasks and the share done
+    in time."""
+    registered = select(CaseEvent.case_id).where(CaseEvent.action == "register").distinct().subquery()
+    rows = session.execute(
+        select(
+            GridReport.street_code,
+            func.count(GridReport.id),
+            func.sum(sa_case((GridReport.self_handled.is_(True), 1), else_=0)),
+            func.sum(
+                sa_case(
+                    (or_(GridReport.self_handled.is_(True), registered.c.case_id.is_not(None)), 1), else_=0
+                )
+            ),
+        )
+        .outerjoin(registered, registered.c.case_id == GridReport.case_id)
+        .where(GridReport.created_at >= start, GridReport.created_at < end)
+        .group_by(GridReport.street_code)
+    ).all()
+    out: dict[str | None, dict[str, Any]] = {}
+    for street, n, self_handled, valid in rows:
+        out[street] = {
+            "street_code": street,
+            "reports": int(n),
+            "self_handled": int(self_handled or 0),
+            "valid_reports": int(valid or 0),
+            "tasks": 0,
+            "tasks_done": 0,
+            "tasks_on_time": 0,
+        }
+    tasks = session.execute(
+        select(
+            GridTask.street_code,
+            func.count(GridTask.id),
+            func.sum(sa_case((GridTask.status == "done", 1), else_=0)),
+            func.sum(
+                sa_case((and_(GridTask.status == "done", GridTask.done_at <= GridTask.due_at), 1), else_=0)
+            ),
+        )
+        .where(GridTask.created_at >= start, GridTask.created_at < end)
+        .group_by(GridTask.street_code)
+    ).all()
+    for street, n, done, on_time in tasks:
+        row = out.setdefault(
+            street,
+            {
+                "street_code": street,
+                "reports": 0,
+                "self_handled": 0,
+                "valid_reports": 0,
+            },
+        )
+        row.update(tasks=int(n), tasks_done=int(done or 0), tasks_on_time=int(on_time or 0))
+    names = {
+        a.code: a.name for a in session.scalars(select(Area).where(Area.code.in_([k for k in out if k])))
+    }
+    result = []
+    for street, row in sorted(out.items(), key=lambda kv: kv[0] or ""):
+        row["street_name"] = names.get(street or "", "（未定位）")
+        row["valid_rate"] = round(row["valid_reports"] / row["reports"], 4) if row["reports"] else None
+        row["on_time_rate"] = round(row["tasks_on_time"] / row["tasks"], 4) if row.get("tasks") else None
+        result.append(row)
+    return result
