@@ -56,11 +56,15 @@ def big_jpeg(target: int) -> bytes:
     """A JPEG of about ``target`` bytes (noise does not compress)."""
     import os
 
-    side = int((target / 1.2) ** 0.5) + 1
-    img = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
-    out = io.BytesIO()
-    img.save(out, "JPEG", quality=95)
-    return out.getvalue()
+    side = int((target / 2.0) ** 0.5) + 1
+    while True:
+        img = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=95)
+        data = out.getvalue()
+        if len(data) >= target:
+            return data
+        side = int(side * (target / len(data)) ** 0.5) + 8
 
 
 def grid_settings(url: str, redis_url: str, uploads: Path, **intake: object) -> Settings:
