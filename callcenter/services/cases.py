@@ -129,6 +129,7 @@ def _add_event(session: Session, case: Case, rec: EventRecord, seq: int) -> Case
             "unit_code": case.unit_code,
             "co_unit_codes": list(case.co_unit_codes or []),
             "matter_code": case.matter_code,
+            "channel": case.channel,
             "actor_role": str(rec.actor_role),
             "actor_id": rec.actor_id,
             "reason": rec.reason,

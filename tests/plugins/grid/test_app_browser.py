@@ -38,8 +38,8 @@ ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-PHONE = {"width": 375, "height": 812}
-HERE = {"latitude": 39.91612, "longitude": 116.40456}
+PHONE: Any = {"width": 375, "height": 812}
+HERE: Any = {"latitude": 39.91612, "longitude": 116.40456}
 
 
 class Live:
@@ -186,7 +186,8 @@ def test_phone_report_offline_queue_throttled_upload_and_check_task(
     started = time.monotonic()
     page.tap("#send")
     page.wait_for_function(
-        "b => { const t = document.getElementById('report-msg').textContent; return t.includes('已上报') && t !== b; }",
+        "b => { const t = document.getElementById('report-msg').textContent;"
+        " return t.includes('已上报') && t !== b; }",
         arg=before,
         timeout=120_000,
     )
