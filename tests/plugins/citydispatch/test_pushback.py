@@ -107,3 +107,34 @@ def test_dead_letters_listed_for_supervisors_and_retried(short_city: City, auth:
     assert city.client.post(f"/api/city/pushes/{dead[0]['id']}/retry", headers=sup).status_code == 409
     rounds_until(city, lambda: len(city.receiver.received) == 3)
     assert [p["action"] for p in city.receiver.received] == ["create", "register", "dispatch"]
+
+
+def test_the_worker_loop_delivers(city: City, auth: Login) -> None:
+    """The ``citydispatch`` loop as ``callcenter worker`` runs it (a thread until the stop event)."""
+    import threading
+
+    from callcenter.plugins.citydispatch.loops import pushback_loop
+
+    loop = pushback_loop(city.settings, interval_s=0.1)
+    assert loop is not None
+    stop = threading.Event()
+    thread = threading.Thread(target=loop, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        number = city.upstream.send_order(ORDER).json()["case_number"]
+        run_loop(city, auth, number, LOOP[:2])
+        deadline = time.monotonic() + 20
+        while len(city.receiver.received) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [p["action"] for p in city.receiver.received] == ["create", "register", "dispatch"]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_no_partner_no_loop(city: City) -> None:
+    from callcenter.config import Settings
+    from callcenter.plugins.citydispatch.loops import pushback_loop
+
+    assert pushback_loop(Settings(mode="test", database_url=city.settings.database_url)) is None
