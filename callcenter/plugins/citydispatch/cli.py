@@ -37,3 +37,39 @@ def register(app: typer.Typer) -> None:
         r = Upstream(url, partner, p.key).send_order(body)
         typer.echo(f"{r.status_code} {json.dumps(r.json(), ensure_ascii=False)}")
         raise typer.Exit(0 if r.status_code < 400 else 1)
+
+    @city.command("partner-sim")
+    def partner_sim(
+        partner: str = typer.Option(
+            ..., help="partner name (intake.city_partners): its key checks signatures"
+        ),
+        port: int = typer.Option(
+            8701, help="port of the simulated callback URL (http://127.0.0.1:PORT/callback)"
+        ),
+    ) -> None:
+        """Run the simulated partner's callback endpoint and print each push-back as it arrives."""
+        import time
+
+        from callcenter.config import get_settings
+        from callcenter.plugins.citydispatch.simulator import CallbackReceiver
+
+        p = get_settings().intake.city_partners.get(partner)
+        if p is None:
+            raise typer.BadParameter(f"unknown partner {partner!r} (intake.city_partners)")
+        receiver = CallbackReceiver(p.key, port)
+        receiver.start()
+        typer.echo(f"listening on {receiver.url} (Ctrl-C to stop)")
+        shown = 0
+        try:
+            while True:
+                while shown < len(receiver.received):
+                    item = receiver.received[shown]
+                    typer.echo(
+                        f"{item['order_id']} #{item['seq']} {item['action_label']} → {item['status_label']}"
+                    )
+                    shown += 1
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            receiver.stop()

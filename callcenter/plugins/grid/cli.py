@@ -32,17 +32,17 @@ def register(app: typer.Typer) -> None:
         from callcenter.plugins.grid import services as svc
 
         settings = get_settings()
+        if members is not None and len(initial_password) < 12:
+            raise typer.BadParameter("--initial-password of 12+ characters is needed for new users")
+        current = grids
         try:
             with session_scope(settings.database_url) as session:
                 n = svc.import_grids(session, grids.read_text(encoding="utf-8-sig"))
                 m = 0
                 if members is not None:
-                    if len(initial_password) < 12:
-                        raise typer.BadParameter(
-                            "--initial-password of 12+ characters is needed for new users"
-                        )
+                    current = members
                     m = svc.import_members(session, members.read_text(encoding="utf-8-sig"), initial_password)
         except CallCenterError as exc:
-            typer.echo(f"{grids if 'line' in exc.message else ''}: {exc.message}", err=True)
+            typer.echo(f"{current}: {exc.message}", err=True)
             raise typer.Exit(2) from exc
         typer.echo(f"imported {n} grids, {m} grid members")
