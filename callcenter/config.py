@@ -728,6 +728,73 @@ class SecuritySettings(BaseModel):
     )
 
 
+class CityPartner(BaseModel):
+    """An upstream platform allowed to push orders (市级派单)."""
+
+    key: str = Field(description="Shared HMAC-SHA256 key of the partner (signs requests both ways).")
+    callback_url: str = Field(
+        default="", description="Where status changes and the final reply are pushed back (POST)."
+    )
+
+
+class IntakeSettings(BaseModel):
+    """Intake from every source (多渠道受理): the public web form, Open311, 市级派单, grid workers."""
+
+    uploads_dir: Path = Field(
+        default=VAR_DIR / "uploads",
+        description="Root folder of uploaded photos and their thumbnails (outside the database; back it up).",
+    )
+    auto_dispatch: bool = Field(
+        default=False,
+        description=(
+            "Register and dispatch a web / Open311 / city / grid case at once when the suggestion is "
+            "confident enough (`classifier.auto_dispatch_threshold`); otherwise an agent registers it."
+        ),
+    )
+    web_max_description_chars: int = Field(
+        default=2000, description="Longest description accepted from the public form and Open311."
+    )
+    web_rate_limit: int = Field(
+        default=5, description="Submissions accepted per client address per window (public form, Open311)."
+    )
+    web_rate_window_s: int = Field(default=3600, description="Window of `intake.web_rate_limit`, seconds.")
+    lookup_rate_limit: int = Field(
+        default=30, description="Status lookups (number + code) per client address per window."
+    )
+    open311_api_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Open311 clients allowed to POST requests: client name → api_key (e.g. the WeChat "
+            "mini-program). JSON in the environment."
+        ),
+    )
+    open311_jurisdiction: str = Field(
+        default="", description="Open311 `jurisdiction_id` this server answers for (empty: any or none)."
+    )
+    city_partners: dict[str, CityPartner] = Field(
+        default_factory=dict,
+        description="Upstream platforms pushing orders: partner name → key and callback URL (JSON).",
+    )
+    city_signature_window_s: int = Field(
+        default=300, description="How far a partner request's timestamp may be from our clock, seconds."
+    )
+    city_push_backoff_s: list[float] = Field(
+        default_factory=lambda: [2.0, 5.0, 15.0, 30.0, 60.0],
+        description="Pauses between push-back retries (the last one repeats).",
+    )
+    city_push_max_attempts: int = Field(
+        default=60,
+        description="Attempts before a push-back goes to the dead-letter list (死信, shown to supervisors).",
+    )
+    city_push_timeout_s: float = Field(default=5.0, description="Timeout of one push-back request.")
+    photo_max_bytes: int = Field(default=8_000_000, description="Largest photo accepted, bytes.")
+    photo_max_count: int = Field(default=6, description="Most photos in one report.")
+    photo_max_pixels: int = Field(
+        default=40_000_000, description="Largest photo accepted, pixels (refuses decompression bombs)."
+    )
+    thumb_px: int = Field(default=320, description="Longest side of a photo thumbnail, pixels.")
+
+
 class Settings(BaseSettings):
     """All settings of the platform."""
 
@@ -805,6 +872,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     softphone: SoftphoneSettings = Field(default_factory=SoftphoneSettings)
     recordings: RecordingSettings = Field(default_factory=RecordingSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
 
     @classmethod
     def settings_customise_sources(

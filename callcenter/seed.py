@@ -177,7 +177,7 @@ def seed_all(session: Session, data_dir: Path | None = None, core_dir: Path | No
     return report
 
 
-ROLES = ("agent", "supervisor", "unit_handler", "admin")
+ROLES = ("agent", "supervisor", "unit_handler", "admin", "grid_worker")
 
 
 def add_user(

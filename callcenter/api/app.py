@@ -50,9 +50,12 @@ class CallCenterAPI(FastAPI):
     """FastAPI with the request guard outside every other layer (also outside the 500 handler)."""
 
     guard_max_body_bytes: int = 1_000_000
+    #: Larger body limits for upload routes (path prefix → bytes); a plugin's ``mount`` adds its own.
+    guard_path_limits: dict[str, int]
 
     def build_middleware_stack(self) -> ASGIApp:
-        return RequestGuard(super().build_middleware_stack(), self.guard_max_body_bytes)
+        limits = getattr(self, "guard_path_limits", {})
+        return RequestGuard(super().build_middleware_stack(), self.guard_max_body_bytes, limits)
 
 
 def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> Any:
@@ -120,6 +123,7 @@ def create_app(settings: Settings | None = None, *, start_relay: bool = True) ->
         description="Closed-loop case handling (接诉即办) for citizen service hotlines.",
     )
     app.guard_max_body_bytes = settings.security.max_body_bytes
+    app.guard_path_limits = {}
     app.state.settings = settings
     app.state.relay = None
 

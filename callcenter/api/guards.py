@@ -126,9 +126,18 @@ async def _reply(send: Send, status: int, detail: str, *, close: bool = False) -
 class RequestGuard:
     """Pure ASGI middleware: body size limit on received bytes, strict text in URL and bodies."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, path_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        #: Larger limits for a few upload routes (path prefix → bytes), e.g. grid worker photos. Such
+        #: bodies are multipart: they stream through with the byte count against the larger limit.
+        self.path_limits = dict(path_limits or {})
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.path_limits.items():
+            if path.startswith(prefix):
+                return limit
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -142,7 +151,7 @@ class RequestGuard:
             await _reply(send, 400, f"the query string {TEXT_RULE}")
             return
         headers = Headers(scope=scope)
-        limit = self.max_body_bytes
+        limit = self.limit_for(scope["path"])
         declared = headers.get("content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
             await _reply(send, 413, too_large_message(limit), close=True)
@@ -169,7 +178,7 @@ class RequestGuard:
         await self.app(scope, _replay(bytes(body), receive), send)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.max_body_bytes
+        limit = self.limit_for(scope["path"])
         received = 0
         exceeded = False
         started = False

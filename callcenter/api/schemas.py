@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from callcenter.db.types import MAX_DB_INT
-from callcenter.domain import privacy
+from callcenter.domain import privacy, sources
 from callcenter.domain.workflow import ACTION_LABELS, STATUS_LABELS
 
 #: A row id given by a client (1 … the largest ``Integer`` both databases hold).
@@ -59,7 +59,9 @@ class CaseCreate(BaseModel):
     address: str = Field(default="", max_length=256)
     priority: Literal["normal", "urgent", "emergency"] = "normal"
     kind: Literal["request", "complaint", "consultation", "report", "suggestion", "praise"] = "request"
-    channel: Literal["phone", "web", "app", "wechat"] = "phone"
+    channel: Literal["phone", "web", "app", "wechat", "leader", "platform"] = Field(
+        default="phone", description="工单来源 entered by hand (callcenter.domain.sources.AGENT_ENTERED)"
+    )
     hotline: str | None = Field(default=None, max_length=16)
     call_uniqueid: str | None = Field(default=None, max_length=64)
     register_now: bool = Field(default=False, alias="register")
@@ -127,6 +129,7 @@ class CaseOut(BaseModel):
     status_label: str = ""
     version: int
     channel: str
+    channel_label: str = ""
     hotline: str | None
     kind: str
     caller_phone: str | None
@@ -168,6 +171,7 @@ class CaseOut(BaseModel):
         that need not see them (:mod:`callcenter.domain.privacy`); ``events`` become the timeline."""
         out = cls.model_validate(case, from_attributes=True).model_copy(update=extra)
         out.status_label = STATUS_LABELS.get(out.status, out.status)
+        out.channel_label = sources.label(out.channel)
         out.caller_phone = privacy.phone_for_role(out.caller_phone, role)
         if not privacy.sees_personal_data(role):
             out.caller_name = privacy.mask_name(out.caller_name)

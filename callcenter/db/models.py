@@ -253,6 +253,8 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     accept_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: A deadline set outside the center (市级派单): ``due_at`` is never later (services.cases).
+    external_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     extension_hours_requested: Mapped[float | None] = mapped_column(Float)
     extension_reason: Mapped[str | None] = mapped_column(String(512))
     supervised: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -438,3 +440,165 @@ class Recording(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+# --- Intake from every source (多渠道受理; tables of migration 0008) ------------------------------
+
+
+class WebReceipt(Base):
+    """A case filed on the public web form (网站填报) or by an Open311 client: the citizen's lookup code
+    (hashed), the Open311 fields the case table has no column for, and the submission token that makes
+    a double submit (or a client's retry) return the first case instead of a second one."""
+
+    __tablename__ = "web_receipts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    client: Mapped[str] = mapped_column(String(64))  # "web" or the Open311 client's name
+    lookup_hash: Mapped[str] = mapped_column(String(64))
+    submit_token: Mapped[str | None] = mapped_column(String(200), unique=True)
+    service_code: Mapped[str | None] = mapped_column(String(16))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    address_string: Mapped[str | None] = mapped_column(String(256))
+    media_url: Mapped[str | None] = mapped_column(String(512))
+    contact: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CityOrder(Base):
+    """An order pushed down by the city 12345 platform (市级派单), one per upstream order id and partner.
+
+    ``pushed_seq`` is the last case event already handed to the push-back queue (``city_pushes``)."""
+
+    __tablename__ = "city_orders"
+    __table_args__ = (UniqueConstraint("partner", "upstream_id", name="uq_city_orders_partner_upstream"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    upstream_id: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    pushed_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CityNonce(Base):
+    """A request nonce a partner already used (replay refused while it is inside the time window)."""
+
+    __tablename__ = "city_nonces"
+    __table_args__ = (UniqueConstraint("partner", "nonce", name="uq_city_nonces_partner_nonce"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    partner: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class CityPush(Base):
+    """One status change or final reply to push back to the partner (回传), delivered in ``case_seq``
+    order per order; ``status`` pending → delivered, or dead (死信) after the last retry."""
+
+    __tablename__ = "city_pushes"
+    __table_args__ = (UniqueConstraint("order_id", "case_seq", name="uq_city_pushes_order_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("city_orders.id"), index=True)
+    case_seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Grid(Base):
+    """A grid (网格) under a community (社区): the smallest patch a grid worker patrols."""
+
+    __tablename__ = "grids"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    community_code: Mapped[str] = mapped_column(String(12), index=True)
+    street_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    district_code: Mapped[str | None] = mapped_column(String(12))
+    #: Roads, compounds, landmarks in the grid (an address naming one resolves to this grid).
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class GridMember(Base):
+    """A user on a grid: ``duty`` worker (网格员) or leader (网格长)."""
+
+    __tablename__ = "grid_members"
+    __table_args__ = (UniqueConstraint("grid_code", "user_id", name="uq_grid_members_grid_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grid_code: Mapped[str] = mapped_column(ForeignKey("grids.code"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    duty: Mapped[str] = mapped_column(String(16), default="worker")
+
+
+class GridReport(Base):
+    """A grid worker's report of an event found on patrol (网格员上报); ``client_uuid`` is chosen by the
+    app when the report is written, so a report re-sent after being offline is stored once."""
+
+    __tablename__ = "grid_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), unique=True)
+    grid_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    street_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    client_uuid: Mapped[str] = mapped_column(String(64), unique=True)
+    self_handled: Mapped[bool] = mapped_column(Boolean, default=False)  # 自处置
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    location_source: Mapped[str | None] = mapped_column(String(16))  # browser|exif|picked
+    valid: Mapped[bool | None] = mapped_column(Boolean)  # set when the center registers or rejects it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class GridPhoto(Base):
+    """A photo of a case (stored under ``intake.uploads_dir``, metadata stripped, with a thumbnail)."""
+
+    __tablename__ = "grid_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))  # report|after|check_before|check_after
+    path: Mapped[str] = mapped_column(String(256))
+    thumb_path: Mapped[str] = mapped_column(String(256))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GridTask(Base):
+    """A check task sent to a grid worker (任务核查 / 核实): look at a case on site before closure."""
+
+    __tablename__ = "grid_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    grid_code: Mapped[str | None] = mapped_column(String(32))
+    street_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="check")
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open|done
+    note: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)
+    confirmed: Mapped[bool | None] = mapped_column(Boolean)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

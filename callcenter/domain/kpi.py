@@ -52,6 +52,8 @@ class KpiCase:
     number: str
     created_at: datetime
     status: str = "received"
+    #: 来源 (callcenter.domain.sources.Source): phone, web, open311, city_dispatch, grid, …
+    channel: str = "phone"
     matter_code: str | None = None
     unit_code: str | None = None
     district_code: str | None = None

@@ -75,6 +75,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"  # 班长 / 值班长
     UNIT_HANDLER = "unit_handler"  # 承办单位人员
     ADMIN = "admin"
+    GRID_WORKER = "grid_worker"  # 网格员 / 网格长 (grid plugin): reports, 自处置, 任务核查
     SYSTEM = "system"  # 自动派单, 超期督办, 回访
 
 
@@ -225,6 +226,10 @@ def _s(*statuses: Status) -> frozenset[str]:
 ACTIONS: dict[str, ActionSpec] = {
     "register": ActionSpec("立案", _s(Status.RECEIVED), CENTER_AND_SYSTEM, Status.REGISTERED),
     "resolve_on_call": ActionSpec("直接办结", _s(Status.RECEIVED), CENTER, Status.CLOSED),
+    #: 自处置: a grid worker solved a small matter on the spot (with an "after" photo) and closes it.
+    "resolve_on_spot": ActionSpec(
+        "自处置", _s(Status.RECEIVED), frozenset({Role.GRID_WORKER}), Status.CLOSED
+    ),
     "reclassify": ActionSpec("修改分类", _s(Status.RECEIVED, Status.REGISTERED), CENTER, None),
     "dispatch": ActionSpec("派遣", _s(Status.REGISTERED), CENTER_AND_SYSTEM, Status.DISPATCHED),
     "accept": ActionSpec("签收", _s(Status.DISPATCHED), UNIT, Status.ACCEPTED, unit_scoped=True),
@@ -342,6 +347,8 @@ def apply(state: CaseState, cmd: Command, actor: Actor, now: datetime) -> tuple[
             changes["matter_code"] = cmd.matter_code
     elif a == "resolve_on_call":
         changes.update(feedback_text=_need(cmd.text or reason, "answer text"), resolved=True, closed_at=now)
+    elif a == "resolve_on_spot":
+        changes.update(feedback_text=_need(cmd.text or reason, "what was done"), resolved=True, closed_at=now)
     elif a == "reclassify":
         if not cmd.matter_code:
             raise CommandError("matter_code is required")

@@ -64,6 +64,9 @@ class NewCase:
     dispatch_unit_code: str | None = None  # and dispatch at once
     co_unit_codes: tuple[str, ...] = ()
     answer: str | None = None  # 直接办结: the answer given on the call closes the case at once
+    #: A deadline set outside the center (市级派单: the city platform's 办理时限): a dispatch never
+    #: gives the unit longer than this (``cases.external_due_at``).
+    external_due_at: datetime | None = None
 
 
 def next_case_number(session: Session, now: datetime) -> str:
@@ -126,6 +129,7 @@ def _add_event(session: Session, case: Case, rec: EventRecord, seq: int) -> Case
             "unit_code": case.unit_code,
             "co_unit_codes": list(case.co_unit_codes or []),
             "matter_code": case.matter_code,
+            "channel": case.channel,
             "actor_role": str(rec.actor_role),
             "actor_id": rec.actor_id,
             "reason": rec.reason,
@@ -255,6 +259,7 @@ def create_case(session: Session, new: NewCase, actor: Actor, now: datetime | No
         created_at=now,
         updated_at=now,
         co_unit_codes=[],
+        external_due_at=new.external_due_at,
     )
     session.add(case)
     session.flush()
@@ -283,6 +288,15 @@ def create_case(session: Session, new: NewCase, actor: Actor, now: datetime | No
         _apply(session, case, cmd, actor, now, seq)
     session.flush()
     return case
+
+
+def _cap_due(case: Case) -> None:
+    """Keep an external deadline (上级时限): the handling deadline of a dispatch is never later."""
+    cap = case.external_due_at
+    if cap is not None and case.due_at is not None and case.due_at > cap:
+        case.due_at = cap
+        if case.accept_due_at is not None and case.accept_due_at > cap:
+            case.accept_due_at = cap
 
 
 #: What an ``Idempotency-Key`` may be: 1–128 visible ASCII characters (a UUID is the usual choice).
@@ -328,8 +342,27 @@ def _apply(session: Session, case: Case, cmd: Command, actor: Actor, now: dateti
     except workflow.CommandError as exc:
         raise Unprocessable(str(exc)) from exc
     _write_state(case, new_state)
+    if cmd.action in ("dispatch", "redispatch", "decide_arbitration", "approve_extension"):
+        _cap_due(case)
     case.updated_at = now
     _add_event(session, case, rec, seq)
+
+
+def apply_checked(
+    session: Session, case: Case, cmd: Command, actor: Actor, now: datetime | None = None
+) -> Case:
+    """Apply ``cmd`` to a case the caller has loaded and whose access it has checked itself.
+
+    For capabilities whose users the unit visibility rule (:mod:`callcenter.domain.access`) does not
+    cover — a grid worker closing their own report on the spot (自处置), noting a check task's result.
+    The workflow's role and status checks apply as always."""
+    now = now or utcnow()
+    _apply(session, case, cmd, actor, now, _next_seq(session, case.id))
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict(f"case {case.number} was changed by someone else; reload and retry") from exc
+    return case
 
 
 def get_case(session: Session, number: str, *, for_update: bool = False) -> Case:

@@ -15,12 +15,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from callcenter.db.models import Area, Case, CaseEvent, Matter, Unit
-from callcenter.domain import kpi
+from callcenter.domain import kpi, sources
 from callcenter.domain.workflow import Status
 from callcenter.services.cases import overdue_condition
 
 _COLUMNS = (
     Case.number,
+    Case.channel,
     Case.created_at,
     Case.status,
     Case.matter_code,
@@ -172,6 +173,7 @@ def report(
             p: [{**card.as_dict(), "name": label.get(card.key, card.key)} for card in cards]
             for p, cards in ranks.items()
         },
+        "by_source": by_source(in_window, now, weights),
         "high_frequency_matters": freq(top_matters, names["matter"]),
         "high_frequency_streets": freq(kpi.high_frequency(in_window, kpi.street_of, top), names["area"]),
         "high_frequency_communities": freq(
@@ -227,3 +229,22 @@ def overdue(session: Session, now: datetime, limit: int = 200) -> list[dict[str,
         )
     out.sort(key=lambda r: str(r["deadline"]))
     return out
+
+
+def by_source(cases: list[kpi.KpiCase], now: datetime, weights: kpi.Weights) -> list[dict[str, Any]]:
+    """The indicators per intake source (来源: phone, web, Open311, 市级派单, grid …), busiest first;
+    ``share`` is the source's part of all cases."""
+    groups: dict[str, list[kpi.KpiCase]] = defaultdict(list)
+    for c in cases:
+        groups[c.channel].append(c)
+    total = len(cases) or 1
+    rows = [
+        {
+            **kpi.scorecard(source, items, now, weights).as_dict(),
+            "source": source,
+            "name": sources.label(source),
+            "share": round(len(items) / total, 4),
+        }
+        for source, items in groups.items()
+    ]
+    return sorted(rows, key=lambda r: (-int(str(r["total"])), str(r["source"])))

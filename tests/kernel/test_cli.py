@@ -36,6 +36,7 @@ def test_upgrade_seed_and_user_add(tmp_path: Path) -> None:
     r = cc("db", "upgrade", db=db)
     assert r.returncode == 0, r.stderr
     assert cc("db", "current", db=db).stdout.strip() == "0006"
+    assert cc("db", "current", db=db).stdout.strip() == "0008"
     r = cc("seed", "--data-dir", str(CATALOGUE), db=db)
     assert r.returncode == 0, r.stderr
     assert "3 matters" in r.stderr and "4 responsibility rules" in r.stderr

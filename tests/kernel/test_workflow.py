@@ -340,3 +340,15 @@ def test_check_invariants_catches_impossible_state() -> None:
     bad = replace(new_case(), status=Status.ACCEPTED)
     with pytest.raises(AssertionError):
         wf.check_invariants(bad)
+
+
+def test_resolve_on_spot_is_the_grid_workers_own() -> None:
+    """自处置: only a grid worker closes a received case on the spot, and says what was done."""
+    worker = Actor(Role.GRID_WORKER, 7)
+    for actor in (AGENT, SUPER, STREET, SYSTEM):
+        with pytest.raises(wf.TransitionError):
+            run(new_case(), ("resolve_on_spot", actor, {"text": "已清理"}))
+    with pytest.raises(wf.CommandError):
+        run(new_case(), ("resolve_on_spot", worker, {}))
+    s = run(new_case(), ("resolve_on_spot", worker, {"text": "已就地清理堆物"}))
+    assert s.status == Status.CLOSED and s.resolved is True and s.feedback_text == "已就地清理堆物"

@@ -51,7 +51,7 @@ STREAM_KEYS: dict[str, str] = {
     ev.STREAM_CALLBACKS: "B",
 }
 KEY_STREAMS = {v: k for k, v in STREAM_KEYS.items()}
-WALLBOARD_STREAMS = (ev.STREAM_QUEUES, ev.STREAM_AGENTS)
+WALLBOARD_STREAMS = (ev.STREAM_QUEUES, ev.STREAM_AGENTS, ev.STREAM_CASES)  # cases: today's volume by source
 BUFFER = 2000
 HEARTBEAT_S = 15.0
 

@@ -151,6 +151,8 @@ class Wallboard:
         self.nodes: dict[str, str] = {}  # node -> time of its last event
         self.day: str | None = None
         self.version = 0
+        #: Cases received today per intake source (来源, callcenter.domain.sources), from case.create.
+        self.cases_by_source: dict[str, int] = {}
 
     # -------------------------------------------------------------- helpers
     def _queue(self, name: str | None) -> QueueStats:
@@ -202,6 +204,7 @@ class Wallboard:
                 q.offered = q.answered = q.answered_in_sla = q.abandoned = q.handled = 0
             for a in self.agents.values():
                 a.calls_taken = 0
+            self.cases_by_source = {}
 
     # -------------------------------------------------------------- folding
     def apply(self, type_: str, data: dict[str, Any], ts_raw: Any = None) -> bool:
@@ -376,6 +379,7 @@ class Wallboard:
                 a.as_dict() for a in sorted(self.agents.values(), key=lambda a: (a.name, a.node or ""))
             ],
             "nodes": [{"node": n, "last_event": t} for n, t in sorted(self.nodes.items())],
+            "cases_by_source": dict(sorted(self.cases_by_source.items(), key=lambda kv: (-kv[1], kv[0]))),
         }
 
     def agent(self, interface: str, node: str | None = None) -> dict[str, Any] | None:
@@ -386,7 +390,13 @@ class Wallboard:
         return None if a is None else a.as_dict()
 
 
+def _case_create(board: Wallboard, d: dict[str, Any], ts: datetime) -> None:
+    source = str(d.get("channel") or "phone")
+    board.cases_by_source[source] = board.cases_by_source.get(source, 0) + 1
+
+
 _HANDLERS = {
+    "case.create": _case_create,
     "queue.caller_join": Wallboard._caller_join,
     "queue.caller_leave": Wallboard._caller_leave,
     "queue.caller_abandon": Wallboard._caller_abandon,

@@ -24,6 +24,7 @@ DESCRIPTION = "东华门街道多福巷小区楼下餐馆油烟太大，影响�
 ACTION_BODIES: dict[str, dict[str, Any]] = {
     "register": {},
     "resolve_on_call": {"text": "已解答"},
+    "resolve_on_spot": {"text": "已就地清理"},
     "reclassify": {"matter_code": "0601001"},
     "dispatch": {"unit_code": "S110101002"},
     "accept": {},
