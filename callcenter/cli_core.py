@@ -17,6 +17,10 @@ from callcenter.supervisor import Service
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
+calendar_app = typer.Typer(
+    help="Working calendar (工作日历): official holidays and 调休 workdays for time limits.",
+    no_args_is_help=True,
+)
 
 #: The kernel's own long-running services (the plugins declare theirs in their manifests).
 KERNEL_SERVICES = (ServiceSpec("serve", order=10), ServiceSpec("worker", order=90))
@@ -188,10 +192,53 @@ def available_services(only: list[str] | None = None, log_dir: Path | None = Non
     ]
 
 
+@calendar_app.command("load")
+def calendar_load(
+    path: Annotated[Path, typer.Argument(help="CSV date,kind,name (kind: holiday | workday)")],
+) -> None:
+    """Load a State Council holiday notice (e.g. next year's) on top of the chinese-calendar data."""
+    from callcenter.db.session import session_scope
+    from callcenter.services.calendar import load_notice_file
+
+    settings = _settings()
+    if not path.is_file():
+        console.print(f"[red]no such file:[/red] {path}")
+        raise typer.Exit(2)
+    try:
+        with session_scope(settings.database_url) as session:
+            notice = load_notice_file(session, path)
+    except ValueError as exc:
+        console.print(f"[red]{path}: {exc}[/red] (nothing loaded)")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"loaded {len(notice.holidays)} days off and {len(notice.workdays)} 调休 workdays "
+        f"for {', '.join(str(y) for y in sorted(notice.years))}"
+    )
+
+
+@calendar_app.command("show")
+def calendar_show(year: Annotated[int, typer.Argument(help="year, e.g. 2027")]) -> None:
+    """List the official days off and 调休 workdays of a year (warns when no notice covers it)."""
+    from callcenter.db.session import session_scope
+    from callcenter.services.calendar import work_calendar, year_days
+
+    settings = _settings()
+    with session_scope(settings.database_url) as session:
+        cal = work_calendar(session)
+    if not cal.covers(year):
+        console.print(
+            f"[yellow]no official notice for {year}: working days are Monday to Friday only; load one "
+            f"with `callcenter calendar load FILE`[/yellow]"
+        )
+    for d, kind, name in year_days(cal, year):
+        typer.echo(f"{d.isoformat()}\t{kind}\t{name}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the core subcommands to ``app``."""
     app.add_typer(db_app, name="db")
     app.add_typer(user_app, name="user")
+    app.add_typer(calendar_app, name="calendar")
     app.command("seed")(seed)
     app.command("catalogue-build")(catalogue_build)
     app.command("serve")(serve)
