@@ -47,6 +47,11 @@ def db_current() -> None:
 def seed(
     data_dir: Annotated[Path | None, typer.Option(help="catalogue data folder")] = None,
     demo_users: Annotated[bool, typer.Option(help="create the demo logins (demo/test mode only)")] = False,
+    demo_history: Annotated[
+        bool, typer.Option(help="add ~90 days of demo cases marked 演示数据 (demo/test mode only)")
+    ] = False,
+    history_days: Annotated[int, typer.Option(help="days of demo history", min=1, max=400)] = 90,
+    history_per_day: Annotated[float, typer.Option(help="demo cases per weekday", min=1)] = 60.0,
 ) -> None:
     """Load areas, units, the matter catalogue, the responsibility list and time limits."""
     from callcenter.db.session import session_scope
@@ -67,6 +72,21 @@ def seed(
                     raise typer.Exit(2)
                 for username, password, role in seed_demo_users(session):
                     console.print(f"  demo login {username} / {password} ({role})")
+            if demo_history:
+                if settings.mode == "production":
+                    console.print("[red]demo history is refused in production mode[/red]")
+                    raise typer.Exit(2)
+                from callcenter.demo_history import seed_demo_history
+
+                h = seed_demo_history(session, days=history_days, per_day=history_per_day)
+                if h.skipped:
+                    console.print(f"demo history: {h.skipped}")
+                else:
+                    console.print(
+                        f"demo history (演示数据) {h.start} .. {h.end}: {h.cases} cases, {h.events} events, "
+                        f"{h.surveys} return visits, {h.open_cases} open ({h.overdue} overdue); "
+                        f"slow units {', '.join(h.slow_units)}; hot spots: {'; '.join(h.hot_spots)}"
+                    )
     except SeedError as exc:
         console.print(f"[red]seed failed:[/red] {exc}")
         raise typer.Exit(1) from exc
