@@ -1,7 +1,42 @@
-"""Manifest of the reports plugin (报告): daily / weekly / monthly reports for leaders (PDF + XLSX)."""
+"""Manifest of the reports plugin (报告): daily / weekly / monthly reports for leaders (PDF + XLSX),
+the ``report`` command, the schedule loop of the worker, and the reports API for the console."""
 
 from __future__ import annotations
 
-from callcenter.registry import Plugin
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-plugin = Plugin(name="reports", summary="reports for leaders: daily, weekly, monthly (PDF, XLSX)")
+from callcenter.registry import Loop, Plugin
+
+if TYPE_CHECKING:
+    import typer
+    from fastapi import APIRouter
+
+    from callcenter.config import Settings
+
+
+def _cli(app: typer.Typer) -> None:
+    from callcenter.plugins.reports.cli import register
+
+    register(app)
+
+
+def _routers(settings: Settings) -> Iterable[APIRouter]:
+    from callcenter.plugins.reports.routes import router
+
+    return (router,)
+
+
+def _loop(settings: Settings) -> Loop | None:
+    from callcenter.plugins.reports.schedule import reports_loop
+
+    return reports_loop(settings)
+
+
+plugin = Plugin(
+    name="reports",
+    summary="reports for leaders: daily, weekly, monthly (PDF, XLSX), on a schedule and on demand",
+    cli=_cli,
+    routers=_routers,
+    loops={"reports": _loop},
+)
