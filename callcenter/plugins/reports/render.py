@@ -212,6 +212,12 @@ def write_xlsx(data: ReportData, path: Path) -> Path:
     ws.append(["摘要"])
     for s in data.summary:
         ws.append([s])
+    notes = [(t.title, t.note) for t in data.tables if t.note]
+    if notes:
+        ws.append([])
+        ws.append(["说明"])
+        for title, note in notes:
+            ws.append([title, note])
     for cell in ("B2", "C2", "B3", "C3"):
         ws[cell].number_format = "yyyy-mm-dd"
     ws["B4"].number_format = "yyyy-mm-dd hh:mm"
@@ -238,9 +244,6 @@ def write_xlsx(data: ReportData, path: Path) -> Path:
             if number_format:
                 for (cell,) in sh.iter_rows(min_row=2, min_col=col, max_col=col):
                     cell.number_format = number_format
-        if t.note:
-            sh.append([])
-            sh.append([t.note])
         sh.freeze_panes = "A2"
     wb.save(str(path))
     return path

@@ -63,9 +63,9 @@ def generate(body: GenerateIn, request: Request, session: SessionDep, user: Lead
     try:
         period = services.resolve_period(body.kind, today, body.start, body.end)
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     if period.start > today:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "the period has not started yet")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the period has not started yet")
     built = services.build_report(session, settings, period, requested_by=user.username)
     session.commit()
     return _out(built.report)
