@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 from datetime import UTC, date, datetime
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from callcenter.api.app import create_app
-from callcenter.config import Settings
+from callcenter.config import ReportSettings, Settings
 from callcenter.db.models import Case, Report
 from callcenter.db.session import session_scope
 from callcenter.demo_history import seed_demo_history
@@ -122,7 +123,7 @@ def test_monthly_report_pdf_and_xlsx(seeded_url: str, tmp_path: Path) -> None:
     units = list(wb["承办单位三率两度排名"].iter_rows(min_row=2, values_only=True))
     ranked = [r for r in units if r[0] is not None]
     assert ranked and ranked[0][0] == 1 and all(isinstance(r[8], float) for r in ranked)
-    assert all(a[8] >= b[8] for a, b in zip(ranked, ranked[1:], strict=False))  # ordered by score
+    assert all(a[8] >= b[8] for a, b in pairwise(ranked))  # ordered by score
     excl_sheet = [r[0] for r in wb["特例剔除"].iter_rows(min_row=2, values_only=True) if r[0]]
     assert sorted(excl_sheet) == sorted(excluded)
     rates = {r[0]: r for r in wb["全市三率两度"].iter_rows(min_row=2, values_only=True)}
@@ -175,7 +176,7 @@ def test_cli_writes_both_files_and_rejects_bad_input(seeded_sqlite: str, tmp_pat
 def test_api_list_generate_download(seeded_sqlite: str, redis_url: str, tmp_path: Path) -> None:
     _history(seeded_sqlite)
     settings = Settings(
-        mode="test", database_url=seeded_sqlite, redis_url=redis_url, reports={"out_dir": tmp_path}
+        mode="test", database_url=seeded_sqlite, redis_url=redis_url, reports=ReportSettings(out_dir=tmp_path)
     )
     with TestClient(create_app(settings, start_relay=False)) as client:
 
@@ -206,7 +207,7 @@ def test_api_list_generate_download(seeded_sqlite: str, redis_url: str, tmp_path
 
 def test_schedule_builds_each_period_once(seeded_sqlite: str, tmp_path: Path) -> None:
     _history(seeded_sqlite)
-    settings = Settings(mode="test", database_url=seeded_sqlite, reports={"out_dir": tmp_path})
+    settings = Settings(mode="test", database_url=seeded_sqlite, reports=ReportSettings(out_dir=tmp_path))
     first = run_due(settings, now=NOW)
     assert len(first) == 3
     assert run_due(settings, now=NOW) == []
