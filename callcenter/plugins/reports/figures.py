@@ -367,25 +367,7 @@ def build(
     tables.append(visits)
 
     # ---- repeat complaints (屡诉 / 屡治屡返 / 多人反映)
-    look_lo = lo - timedelta(days=repeat_window_days)
-    rc = [
-        repeats.RepeatCase(*row)
-        for row in session.execute(
-            select(
-                Case.number, Case.created_at, Case.matter_code, Case.caller_phone, Case.street_code,
-                Case.community_code, Case.address, Case.description, Case.closed_at,
-            ).where(Case.created_at >= look_lo, Case.created_at < hi, Case.status != Status.MERGED)
-        )
-    ]  # fmt: skip
-    groups = [
-        g
-        for g in (
-            repeats.repeat_callers(rc, repeat_window_days)
-            + repeats.recurring_places(rc)
-            + repeats.text_clusters([c for c in rc if c.created_at >= lo], strip=("【演示数据】",))
-        )
-        if g.last_at >= lo
-    ]
+    groups = repeat_groups(session, lo, hi, repeat_window_days)
     rep = Table(
         "repeats",
         "重复诉求（屡诉 / 屡治屡返 / 多人反映）",
@@ -429,6 +411,29 @@ def build(
     )
     data.summary = summarise(data, supervised_n, kinds)
     return data
+
+
+def repeat_groups(
+    session: Session, lo: datetime, hi: datetime, window_days: int = 30
+) -> list[repeats.RepeatGroup]:
+    """Repeat signals whose latest case falls in [lo, hi): 屡诉 (looking back ``window_days``),
+    屡治屡返 and near-duplicate texts across callers."""
+    look_lo = lo - timedelta(days=window_days)
+    rc = [
+        repeats.RepeatCase(*row)
+        for row in session.execute(
+            select(
+                Case.number, Case.created_at, Case.matter_code, Case.caller_phone, Case.street_code,
+                Case.community_code, Case.address, Case.description, Case.closed_at,
+            ).where(Case.created_at >= look_lo, Case.created_at < hi, Case.status != Status.MERGED)
+        )
+    ]  # fmt: skip
+    found = (
+        repeats.repeat_callers(rc, window_days)
+        + repeats.recurring_places(rc)
+        + repeats.text_clusters([c for c in rc if c.created_at >= lo], strip=("【演示数据】",))
+    )
+    return [g for g in found if g.last_at >= lo]
 
 
 def _pct(v: float | None) -> str:

@@ -10,7 +10,7 @@ from callcenter.registry import Loop, Plugin
 
 if TYPE_CHECKING:
     import typer
-    from fastapi import APIRouter
+    from fastapi import APIRouter, FastAPI
 
     from callcenter.config import Settings
 
@@ -27,6 +27,15 @@ def _routers(settings: Settings) -> Iterable[APIRouter]:
     return (router,)
 
 
+def _mount(app: FastAPI, _: Settings) -> None:
+    from pathlib import Path
+
+    from fastapi.staticfiles import StaticFiles
+
+    static = Path(__file__).parent / "static"
+    app.mount("/reports-static", StaticFiles(directory=static), name="reports-static")
+
+
 def _loop(settings: Settings) -> Loop | None:
     from callcenter.plugins.reports.schedule import reports_loop
 
@@ -38,5 +47,6 @@ plugin = Plugin(
     summary="reports for leaders: daily, weekly, monthly (PDF, XLSX), on a schedule and on demand",
     cli=_cli,
     routers=_routers,
+    mount=_mount,
     loops={"reports": _loop},
 )

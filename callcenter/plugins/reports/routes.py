@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -18,6 +18,7 @@ from callcenter.plugins.reports.schemas import GenerateIn, ReportOut
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
 Leader = Annotated[User, Depends(require_roles("supervisor"))]
+CenterUser = Annotated[User, Depends(require_roles("agent", "supervisor"))]
 MEDIA = {
     "pdf": "application/pdf",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -69,6 +70,22 @@ def generate(body: GenerateIn, request: Request, session: SessionDep, user: Lead
     built = services.build_report(session, settings, period, requested_by=user.username)
     session.commit()
     return _out(built.report)
+
+
+@router.get("/repeats")
+def repeat_list(
+    request: Request, session: SessionDep, user: Leader, days: Annotated[int, Query(ge=1, le=366)] = 30
+) -> list[dict[str, Any]]:
+    """重复诉求: 屡诉 (same caller and matter), 屡治屡返 (same place after closure), 多人反映 (near-duplicate
+    texts across callers) whose latest case is within the last ``days`` days."""
+    return services.repeat_list(session, _settings(request), days)
+
+
+@router.get("/repeats/call/{uniqueid}")
+def call_repeats(uniqueid: str, request: Request, session: SessionDep, user: CenterUser) -> dict[str, Any]:
+    """Screen-pop hint: the matters this caller reported again (屡诉) and whether they came back after
+    a closure at the same place (屡治屡返)."""
+    return services.call_repeats(session, _settings(request), uniqueid)
 
 
 @router.get("/{report_id}")

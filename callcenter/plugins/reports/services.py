@@ -121,3 +121,105 @@ def missing_periodic(session: Session, settings: Settings, today: date) -> list[
 
 def resolve_period(kind: str, today: date, start: date | None, end: date | None) -> Period:
     return period_for(kind, today, start, end)
+
+
+def repeat_list(
+    session: Session, settings: Settings, days: int, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The supervisor's list of repeat complaints (重复诉求) of the last ``days`` days, names resolved."""
+    from datetime import time, timedelta
+
+    from callcenter.db.models import Area, Matter
+    from callcenter.domain.privacy import mask_phone
+
+    tz = ZoneInfo(settings.timezone)
+    now = now or utcnow()
+    today = now.astimezone(tz).date()
+    lo = datetime.combine(today - timedelta(days=days - 1), time.min, tz)
+    hi = datetime.combine(today + timedelta(days=1), time.min, tz)
+    matters = {c: n for c, n in session.execute(select(Matter.code, Matter.name))}
+    areas = {c: n for c, n in session.execute(select(Area.code, Area.name))}
+    out = []
+    for g in figures.repeat_groups(session, lo, hi, settings.reports.repeat_window_days):
+        if g.kind == "caller":
+            where = mask_phone(g.key) or ""
+        elif g.kind == "place":
+            where = g.key.split("|", 1)[-1]
+            where = areas.get(where, where)
+        else:
+            where = f"首件 {g.key}"
+        out.append(
+            {
+                "kind": g.kind,
+                "kind_label": figures.KIND_NAMES[g.kind],
+                "where": where,
+                "matter_code": g.matter_code,
+                "matter_name": matters.get(g.matter_code or "", g.matter_code),
+                "count": g.count,
+                "returns": g.returns,
+                "first_at": g.first_at.isoformat(),
+                "last_at": g.last_at.isoformat(),
+                "numbers": list(g.numbers),
+            }
+        )
+    return out
+
+
+def call_repeats(
+    session: Session, settings: Settings, uniqueid: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """Screen-pop hint (弹屏提示) for a call: the caller's matters that came back (屡诉) within the
+    window, and those of them whose place had a closed case before (屡治屡返)."""
+    from datetime import timedelta
+
+    from callcenter.db.models import Call, Case, Matter
+    from callcenter.domain import repeats
+
+    call = session.scalar(select(Call).where(Call.uniqueid == uniqueid))
+    if call is None:
+        raise NotFound(f"no call {uniqueid}")
+    now = now or utcnow()
+    window = settings.reports.repeat_window_days
+    out: dict[str, Any] = {"uniqueid": uniqueid, "window_days": window, "repeats": []}
+    if not call.caller_number:
+        return out
+    cols = (
+        Case.number, Case.created_at, Case.matter_code, Case.caller_phone, Case.street_code,
+        Case.community_code, Case.address, Case.description, Case.closed_at,
+    )  # fmt: skip
+    mine = [
+        repeats.RepeatCase(*row)
+        for row in session.execute(
+            select(*cols).where(
+                Case.caller_phone == call.caller_number, Case.created_at >= now - timedelta(days=window)
+            )
+        )
+    ]
+    names = {c: n for c, n in session.execute(select(Matter.code, Matter.name))}
+    by_matter: dict[str, list[repeats.RepeatCase]] = {}
+    for c in mine:
+        if c.matter_code:
+            by_matter.setdefault(c.matter_code, []).append(c)
+    for matter, cases in sorted(by_matter.items(), key=lambda kv: -len(kv[1])):
+        places = {repeats.place_of(c) for c in cases} - {None}
+        reopened = False
+        if places:
+            streets = {c.street_code for c in cases if c.street_code}
+            around = [
+                repeats.RepeatCase(*row)
+                for row in session.execute(
+                    select(*cols).where(Case.matter_code == matter, Case.street_code.in_(streets))
+                )
+            ]
+            reopened = any(g.returns for g in repeats.recurring_places(around) if g.key in places)
+        if len(cases) > 1 or reopened:
+            out["repeats"].append(
+                {
+                    "matter_code": matter,
+                    "matter_name": names.get(matter, matter),
+                    "count": len(cases),
+                    "came_back_after_closure": reopened,
+                    "numbers": [c.number for c in sorted(cases, key=lambda c: c.created_at, reverse=True)],
+                }
+            )
+    return out
