@@ -5,7 +5,7 @@ Three signals that one problem is coming back (12345 centers track them as 重�
 * **Same caller, same matter** (屡诉): one phone number reports the same matter again within
   ``window_days`` of its previous case — :func:`repeat_callers`.
 * **Same place, same matter after closure** (屡治屡返): a case of a matter at a place (the address,
-  else the community, else the street) is reported again after an earlier case of that matter at that
+  else the community) is reported again after an earlier case of that matter at that
   place was closed — the problem came back after it was "solved" — :func:`recurring_places`.
 * **Near-duplicate texts across callers** (多人反映同一事件): descriptions of one matter in one street within
   ``window_hours`` whose character-bigram similarity (Jaccard) reaches ``threshold`` — several people
@@ -62,11 +62,14 @@ _SPACE = re.compile(r"[\s，。、；：！？,.;:!?（）()【】\[\]“”\"']
 
 
 def place_of(case: RepeatCase) -> str | None:
-    """The finest place known: the normalised address, else the community, else the street."""
+    """The place of a case: the normalised address (within its street), else the community.
+
+    A street alone is too coarse to say "the same problem came back" (it has thousands of households).
+    """
     addr = _SPACE.sub("", case.address or "")
     if addr:
         return f"{case.street_code or ''}|{addr}"
-    return case.community_code or case.street_code
+    return case.community_code
 
 
 def repeat_callers(cases: Iterable[RepeatCase], window_days: int = 30) -> list[RepeatGroup]:
@@ -131,7 +134,7 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
 def text_clusters(
     cases: Sequence[RepeatCase],
     *,
-    threshold: float = 0.5,
+    threshold: float = 0.7,
     window_hours: float = 72.0,
     min_callers: int = 2,
     strip: Sequence[str] = (),
