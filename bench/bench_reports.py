@@ -90,6 +90,7 @@ def child(url: str, what: str, out_dir: str) -> None:
             settings = Settings(mode="test", database_url=url)
             data = figures.build(s, period, tz=tz, now=NOW, center=settings.reports.center_name)
             phases["figures"] = time.perf_counter() - t0
+            phases.update({f"figures.{k}": round(v, 2) for k, v in data.timings.items()})
             t = time.perf_counter()
             render.write_pdf(data, Path(out_dir) / "m.pdf")
             phases["pdf_with_charts"] = time.perf_counter() - t
@@ -106,16 +107,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=100_000)
     ap.add_argument("--child", nargs=3, metavar=("URL", "WHAT", "OUT"))
+    ap.add_argument("--db", help="keep the prepared SQLite file here (reused when it exists)")
     args = ap.parse_args()
     if args.child:
         child(*args.child)
         return
     os.environ.setdefault("CALLCENTER_MODE", "test")
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.sqlite3"
-        t = time.perf_counter()
-        total = prepare(url, args.cases)
-        print(f"prepared {total} cases in November in {time.perf_counter() - t:.0f} s (SQLite)")
+        db = Path(args.db) if args.db else Path(tmp) / "bench.sqlite3"
+        url = f"sqlite:///{db}"
+        if not db.exists():
+            t = time.perf_counter()
+            total = prepare(url, args.cases)
+            print(f"prepared {total} cases in November in {time.perf_counter() - t:.0f} s (SQLite)")
         for what in ("kpi", "report"):
             r = subprocess.run(
                 [sys.executable, __file__, "--child", url, what, tmp],

@@ -138,11 +138,14 @@ def text_clusters(
     window_hours: float = 72.0,
     min_callers: int = 2,
     strip: Sequence[str] = (),
+    max_compare: int = 200,
 ) -> list[RepeatGroup]:
     """多人反映同一事件: near-duplicate descriptions of one matter in one street within ``window_hours``.
 
     Single-link clusters (union–find) with at least ``min_callers`` different phone numbers (a case
     without a phone counts as its own caller). ``strip``: boilerplate to remove first (e.g. a mark).
+    Identical texts are joined by hashing; a new text is compared with at most ``max_compare`` recent
+    distinct texts of its block, so a burst of thousands of reports stays linear.
     """
     blocks: dict[tuple[str, str], list[RepeatCase]] = defaultdict(list)
     for c in cases:
@@ -163,12 +166,22 @@ def text_clusters(
         parent = list(range(len(items)))
 
         lo = 0
+        exact: dict[frozenset[str], int] = {}  # identical texts: joined without comparing
+        recent: list[int] = []  # indices of distinct texts in the window, newest last
         for j in range(len(items)):
             while items[j].created_at - items[lo].created_at > window:
                 lo += 1
-            for i in range(lo, j):
+            same = exact.get(grams[j])
+            if same is not None and same >= lo:
+                parent[_find(parent, same)] = _find(parent, j)
+                exact[grams[j]] = j
+                continue
+            exact[grams[j]] = j
+            recent = [i for i in recent if i >= lo][-max_compare:]
+            for i in recent:
                 if similarity(grams[i], grams[j]) >= threshold:
                     parent[_find(parent, i)] = _find(parent, j)
+            recent.append(j)
         members: dict[int, list[RepeatCase]] = defaultdict(list)
         for i, c in enumerate(items):
             members[_find(parent, i)].append(c)

@@ -50,7 +50,7 @@ def test_cli_has_kernel_and_plugin_commands() -> None:
 
 
 def test_worker_runs_kernel_and_plugin_loops() -> None:
-    assert set(all_loops()) == {*KERNEL_LOOPS, "sweep", "callbacks", "whole_call"}
+    assert set(all_loops()) == {*KERNEL_LOOPS, "sweep", "callbacks", "whole_call", "reports"}
 
 
 def test_up_starts_every_declared_service_in_order() -> None:

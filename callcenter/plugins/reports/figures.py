@@ -9,6 +9,7 @@ names the table it comes from), so nothing in it is invented.
 
 from __future__ import annotations
 
+import time as time_module
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -81,6 +82,7 @@ class ReportData:
     tables: list[Table]
     charts: list[Chart]
     summary: list[str]
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (bench, logs)
 
     def table(self, key: str) -> Table:
         return next(t for t in self.tables if t.key == key)
@@ -136,6 +138,9 @@ def build(
     repeat_window_days: int = 30,
     weights: kpi.Weights = kpi.DEFAULT_WEIGHTS,
 ) -> ReportData:
+    clock = time_module.perf_counter
+    started = clock()
+    timings: dict[str, float] = {}
     prev = period.previous()
     lo, hi = _bounds(period, tz)
     plo, phi = _bounds(prev, tz)
@@ -187,6 +192,7 @@ def build(
         _volume_table("hot_communities", f"高频区域（社区）前{top_n}", "社区村", *by_comm, names_area, top_n)
     )
 
+    timings["volumes"] = clock() - started
     # ---- daily trend of the top matters (趋势)
     kcases = kpi_svc.load_cases(session, kpi_svc.Window(period.start, period.end, tz))
     in_period = [c for c in kcases if lo <= c.created_at < hi]
@@ -243,6 +249,7 @@ def build(
         )
     )
 
+    timings["load_cases"] = clock() - started - sum(timings.values())
     # ---- 三率两度 of units and streets (one definition: domain.kpi), 特例剔除 applied
     one_period = lambda c: lo  # noqa: E731 - every case of the window in one ranking period
     overall = kpi.scorecard("all", in_period, as_of, weights)  # as services.kpi.report: one definition
@@ -306,6 +313,7 @@ def build(
         )
     tables.append(excl)
 
+    timings["kpi"] = clock() - started - sum(timings.values())
     # ---- overdue (超期) and 督办
     late = session.execute(
         select(
@@ -367,7 +375,9 @@ def build(
     tables.append(visits)
 
     # ---- repeat complaints (屡诉 / 屡治屡返 / 多人反映)
+    timings["overdue_visits"] = clock() - started - sum(timings.values())
     groups = repeat_groups(session, lo, hi, repeat_window_days)
+    timings["repeats"] = clock() - started - sum(timings.values())
     rep = Table(
         "repeats",
         "重复诉求（屡诉 / 屡治屡返 / 多人反映）",
@@ -408,6 +418,7 @@ def build(
         tables=tables,
         charts=charts,
         summary=[],
+        timings=timings,
     )
     data.summary = summarise(data, supervised_n, kinds)
     return data
