@@ -17,6 +17,10 @@ from callcenter.supervisor import Service
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
+calendar_app = typer.Typer(
+    help="Working calendar (工作日历): official holidays and 调休 workdays for time limits.",
+    no_args_is_help=True,
+)
 
 #: The kernel's own long-running services (the plugins declare theirs in their manifests).
 KERNEL_SERVICES = (ServiceSpec("serve", order=10), ServiceSpec("worker", order=90))
@@ -43,6 +47,11 @@ def db_current() -> None:
 def seed(
     data_dir: Annotated[Path | None, typer.Option(help="catalogue data folder")] = None,
     demo_users: Annotated[bool, typer.Option(help="create the demo logins (demo/test mode only)")] = False,
+    demo_history: Annotated[
+        bool, typer.Option(help="add ~90 days of demo cases marked 演示数据 (demo/test mode only)")
+    ] = False,
+    history_days: Annotated[int, typer.Option(help="days of demo history", min=1, max=400)] = 90,
+    history_per_day: Annotated[float, typer.Option(help="demo cases per weekday", min=1)] = 60.0,
 ) -> None:
     """Load areas, units, the matter catalogue, the responsibility list and time limits."""
     from callcenter.db.session import session_scope
@@ -63,6 +72,21 @@ def seed(
                     raise typer.Exit(2)
                 for username, password, role in seed_demo_users(session):
                     console.print(f"  demo login {username} / {password} ({role})")
+            if demo_history:
+                if settings.mode == "production":
+                    console.print("[red]demo history is refused in production mode[/red]")
+                    raise typer.Exit(2)
+                from callcenter.demo_history import seed_demo_history
+
+                h = seed_demo_history(session, days=history_days, per_day=history_per_day)
+                if h.skipped:
+                    console.print(f"demo history: {h.skipped}")
+                else:
+                    console.print(
+                        f"demo history (演示数据) {h.start} .. {h.end}: {h.cases} cases, {h.events} events, "
+                        f"{h.surveys} return visits, {h.open_cases} open ({h.overdue} overdue); "
+                        f"slow units {', '.join(h.slow_units)}; hot spots: {'; '.join(h.hot_spots)}"
+                    )
     except SeedError as exc:
         console.print(f"[red]seed failed:[/red] {exc}")
         raise typer.Exit(1) from exc
@@ -200,10 +224,53 @@ def available_services(only: list[str] | None = None, log_dir: Path | None = Non
     ]
 
 
+@calendar_app.command("load")
+def calendar_load(
+    path: Annotated[Path, typer.Argument(help="CSV date,kind,name (kind: holiday | workday)")],
+) -> None:
+    """Load a State Council holiday notice (e.g. next year's) on top of the chinese-calendar data."""
+    from callcenter.db.session import session_scope
+    from callcenter.services.calendar import load_notice_file
+
+    settings = _settings()
+    if not path.is_file():
+        console.print(f"[red]no such file:[/red] {path}")
+        raise typer.Exit(2)
+    try:
+        with session_scope(settings.database_url) as session:
+            notice = load_notice_file(session, path)
+    except ValueError as exc:
+        console.print(f"[red]{path}: {exc}[/red] (nothing loaded)")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"loaded {len(notice.holidays)} days off and {len(notice.workdays)} 调休 workdays "
+        f"for {', '.join(str(y) for y in sorted(notice.years))}"
+    )
+
+
+@calendar_app.command("show")
+def calendar_show(year: Annotated[int, typer.Argument(help="year, e.g. 2027")]) -> None:
+    """List the official days off and 调休 workdays of a year (warns when no notice covers it)."""
+    from callcenter.db.session import session_scope
+    from callcenter.services.calendar import work_calendar, year_days
+
+    settings = _settings()
+    with session_scope(settings.database_url) as session:
+        cal = work_calendar(session)
+    if not cal.covers(year):
+        console.print(
+            f"[yellow]no official notice for {year}: working days are Monday to Friday only; load one "
+            f"with `callcenter calendar load FILE`[/yellow]"
+        )
+    for d, kind, name in year_days(cal, year):
+        typer.echo(f"{d.isoformat()}\t{kind}\t{name}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the core subcommands to ``app``."""
     app.add_typer(db_app, name="db")
     app.add_typer(user_app, name="user")
+    app.add_typer(calendar_app, name="calendar")
     app.command("seed")(seed)
     app.command("catalogue-build")(catalogue_build)
     app.command("serve")(serve)

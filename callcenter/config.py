@@ -636,6 +636,51 @@ class ConsoleSettings(BaseModel):
     )
 
 
+class DeadlineSettings(BaseModel):
+    """How time limits (时限) are counted: working days (工作日) with the official holiday calendar."""
+
+    default_unit: Literal["hours", "calendar_days", "working_days"] = Field(
+        default="working_days",
+        description=(
+            "How a matter's handling limit counts when the matter does not say (`matters.limit_unit`): "
+            "`working_days` skips weekends and official holidays and counts 调休 make-up workdays; "
+            "`calendar_days` / `hours` count the clock. See docs/reports.md (Deadlines)."
+        ),
+    )
+
+
+ReportKind = Literal["daily", "weekly", "monthly"]
+
+
+class ReportSettings(BaseModel):
+    """Periodic reports for leaders (日报 / 周报 / 月报), built by the worker (plugin `reports`)."""
+
+    schedule: list[ReportKind] = Field(
+        default_factory=lambda: list[ReportKind](["daily", "weekly", "monthly"]),
+        description=(
+            "Which periodic reports the worker builds after each period ends (daily after midnight, "
+            "weekly on Monday, monthly on the 1st; local time). Empty: none."
+        ),
+    )
+    out_dir: Path = Field(
+        default=VAR_DIR / "reports",
+        description="Where generated report files (PDF, XLSX) are kept.",
+    )
+    center_name: str = Field(
+        default="12345政务服务便民热线",
+        description="Issuing center printed on the cover of every report.",
+    )
+    top_n: int = Field(default=10, ge=1, description="Rows in the 高频事项 / 高频区域 tables.")
+    check_interval_s: float = Field(
+        default=300.0, gt=0, description="How often the worker checks whether a periodic report is due."
+    )
+    repeat_window_days: int = Field(
+        default=30,
+        ge=1,
+        description="屡诉: same caller (or same place) and matter again within this many days.",
+    )
+
+
 class ObservabilitySettings(BaseModel):
     """Logs and Prometheus metrics (日志与监控指标) of every process.
 
@@ -869,6 +914,8 @@ class Settings(BaseSettings):
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     softphone: SoftphoneSettings = Field(default_factory=SoftphoneSettings)
     recordings: RecordingSettings = Field(default_factory=RecordingSettings)

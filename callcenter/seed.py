@@ -138,6 +138,7 @@ def seed_all(session: Session, data_dir: Path | None = None, core_dir: Path | No
             "industry": matter.industry or None,
             "accept_hours": matter.accept_hours,
             "handle_days": matter.handle_days,
+            "limit_unit": matter.limit_unit or None,
             "source": matter.source[:64],
         }
         _upsert(session, Matter, "code", values, existing_matters)

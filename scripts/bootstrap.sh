@@ -31,11 +31,14 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # ---------------------------------------------------------------- system packages
 need_pkgs=()
 for pair in debootstrap:debootstrap redis-server:redis-server psql:postgresql espeak-ng:espeak-ng sox:sox sipp:sip-tester \
-            ffmpeg:ffmpeg; do
+            ffmpeg:ffmpeg pdftoppm:poppler-utils; do
   cmd="${pair%%:*}"; pkg="${pair##*:}"
   command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
 command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
+# report PDFs (plugin reports) are set in Noto Sans CJK; WeasyPrint needs Pango
+fc-list 2>/dev/null | grep -qi "noto sans cjk" || need_pkgs+=(fonts-noto-cjk)
+ldconfig -p 2>/dev/null | grep -q libpango-1.0 || need_pkgs+=(libpango-1.0-0 libpangoft2-1.0-0)
 if [ "$WANT_BROWSER" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)

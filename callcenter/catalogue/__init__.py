@@ -34,6 +34,7 @@ DATA_FILES = (CATEGORIES_FILE, MATTERS_FILE, UNITS_FILE, RULES_FILE, AREAS_FILE)
 OWNER_RULES = ("industry", "locality")
 #: Defaults of optional matter columns (a hand-edited row may leave them empty).
 DEFAULT_OWNER_RULE = "locality"
+LIMIT_UNITS = ("", "hours", "calendar_days", "working_days")  # how handle_days count (时限计算方式)
 DEFAULT_ACCEPT_HOURS = 2.0
 DEFAULT_HANDLE_DAYS = 7.0
 
@@ -65,6 +66,7 @@ class Matter:
     accept_hours: float
     handle_days: float
     source: str
+    limit_unit: str = ""  # hours | calendar_days | working_days; "" = settings.deadlines.default_unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +259,9 @@ def read_catalogue(data_dir: Path | str | None = None) -> Catalogue:
         owner_rule = r.get("owner_rule") or DEFAULT_OWNER_RULE
         if owner_rule not in OWNER_RULES:
             raise file.error(lineno, "owner_rule must be industry or locality")
+        limit_unit = (r.get("limit_unit") or "").strip()
+        if limit_unit not in LIMIT_UNITS:
+            raise file.error(lineno, "limit_unit must be hours, calendar_days or working_days (or empty)")
         matters[code] = Matter(
             code=code,
             category_code=r["category_code"],
@@ -269,6 +274,7 @@ def read_catalogue(data_dir: Path | str | None = None) -> Catalogue:
             accept_hours=file.number(r, lineno, "accept_hours", DEFAULT_ACCEPT_HOURS),
             handle_days=file.number(r, lineno, "handle_days", DEFAULT_HANDLE_DAYS),
             source=r.get("source", ""),
+            limit_unit=limit_unit,
         )
 
     file = _File(data_dir, RULES_FILE)

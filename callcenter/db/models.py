@@ -79,6 +79,8 @@ class Matter(Base):
     industry: Mapped[str | None] = mapped_column(String(32))
     accept_hours: Mapped[float] = mapped_column(Float, default=2.0)
     handle_days: Mapped[float] = mapped_column(Float, default=7.0)
+    # hours | calendar_days | working_days (工作日); None = settings.deadlines.default_unit
+    limit_unit: Mapped[str | None] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(64), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -265,6 +267,7 @@ class Case(Base):
     feedback_text: Mapped[str | None] = mapped_column(Text)
     resolved: Mapped[bool | None] = mapped_column(Boolean)
     satisfaction: Mapped[str | None] = mapped_column(String(16))  # satisfied|basic|unsatisfied
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)  # 演示数据 (callcenter seed --demo-history)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     events: Mapped[list[CaseEvent]] = relationship(
@@ -602,3 +605,37 @@ class GridTask(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+class CalendarDay(Base):
+    """An official day off (放假) or make-up workday (调休上班) loaded from a State Council notice.
+
+    Overrides the ``chinese-calendar`` package's data for that date; ``source`` says which notice.
+    """
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[Any] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # holiday | workday
+    name: Mapped[str] = mapped_column(String(32), default="")
+    source: Mapped[str] = mapped_column(String(256), default="")
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Report(Base):
+    """A generated report for leaders (日报 / 周报 / 月报 / 专题), stored with its parameters."""
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_kind_start", "kind", "period_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # daily | weekly | monthly | range
+    period_start: Mapped[Any] = mapped_column(Date)  # inclusive, local dates
+    period_end: Mapped[Any] = mapped_column(Date)  # inclusive
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|failed
+    summary: Mapped[str] = mapped_column(Text, default="")
+    pdf_path: Mapped[str | None] = mapped_column(String(512))
+    xlsx_path: Mapped[str | None] = mapped_column(String(512))
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64), default="")  # username, "schedule" or "cli"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

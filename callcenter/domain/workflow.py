@@ -21,7 +21,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from callcenter.domain.calendar import LimitUnit, WorkCalendar
 from callcenter.exceptions import CommandError
 
 
@@ -111,10 +113,28 @@ class Actor:
 
 @dataclass(frozen=True)
 class TimeLimits:
-    """Time limits for one case (时限), resolved from the matter and the priority policy."""
+    """Time limits for one case (时限), resolved from the matter and the priority policy.
+
+    ``handle_hours`` is the limit in clock hours (calendar days × 24). When the matter counts in
+    working days (工作日), ``working_days`` is set with the ``calendar`` and ``tz`` to count them in; the
+    deadline is then the working-day one, capped by ``handle_hours`` when the priority policy set a
+    maximum (``max_handle_hours``) — see :meth:`handle_due`.
+    """
 
     accept_hours: float = 2.0
     handle_hours: float = 7 * 24.0
+    working_days: float | None = None
+    calendar: WorkCalendar | None = field(default=None, compare=False)
+    tz: ZoneInfo | None = field(default=None, compare=False)
+    capped: bool = False  # handle_hours is a policy maximum that also caps a working-day deadline
+
+    def handle_due(self, start: datetime) -> datetime:
+        """The handling deadline (办理时限) for a case dispatched at ``start``."""
+        by_hours = start + timedelta(hours=self.handle_hours)
+        if self.working_days is None or self.calendar is None or self.tz is None:
+            return by_hours
+        due = self.calendar.add_working_days(start, self.working_days, self.tz)
+        return min(due, by_hours) if self.capped else due
 
 
 def resolve_time_limits(
@@ -124,12 +144,26 @@ def resolve_time_limits(
     policy_accept_hours: float | None = None,
     handle_factor: float = 1.0,
     max_handle_hours: float | None = None,
+    unit: str = LimitUnit.CALENDAR_DAYS,
+    calendar: WorkCalendar | None = None,
+    tz: ZoneInfo | None = None,
 ) -> TimeLimits:
-    """Combine a matter's limits with a priority policy (both configuration data)."""
-    handle = handle_days * 24.0 * handle_factor
+    """Combine a matter's limits with a priority policy (both configuration data).
+
+    ``unit`` is how the matter's ``handle_days`` count (:class:`LimitUnit`). A limit in working days
+    that the priority factor brings under one day is counted in clock hours (an urgent matter is not
+    left waiting over a weekend).
+    """
+    if unit not in tuple(LimitUnit):
+        raise CommandError(f"unknown time-limit unit {unit!r}")
+    days = handle_days * handle_factor
+    handle = days * 24.0
+    capped = max_handle_hours is not None and max_handle_hours < handle
     if max_handle_hours is not None:
         handle = min(handle, max_handle_hours)
     accept = accept_hours if policy_accept_hours is None else min(accept_hours, policy_accept_hours)
+    if unit == LimitUnit.WORKING_DAYS and days >= 1 and calendar is not None and tz is not None:
+        return TimeLimits(accept, handle, working_days=days, calendar=calendar, tz=tz, capped=capped)
     return TimeLimits(accept_hours=accept, handle_hours=handle)
 
 
@@ -300,7 +334,7 @@ def _dispatch_fields(cmd: Command, now: datetime) -> dict[str, Any]:
         "dispatched_at": now,
         "accepted_at": None,
         "accept_due_at": now + timedelta(hours=cmd.limits.accept_hours),
-        "due_at": now + timedelta(hours=cmd.limits.handle_hours),
+        "due_at": cmd.limits.handle_due(now),
         "extension_hours_requested": None,
         "extension_reason": None,
     }
@@ -362,6 +396,8 @@ def apply(state: CaseState, cmd: Command, actor: Actor, now: datetime) -> tuple[
         data.update(loop=changes["loop"], co_units=list(changes["co_unit_codes"]))
         if cmd.limits:
             data.update(accept_hours=cmd.limits.accept_hours, handle_hours=cmd.limits.handle_hours)
+            if cmd.limits.working_days is not None:
+                data["handle_working_days"] = cmd.limits.working_days
     elif a == "accept":
         changes["accepted_at"] = now
     elif a == "return":

@@ -145,15 +145,28 @@ def _next_seq(session: Session, case_id: int) -> int:
 
 
 def time_limits(session: Session, matter_code: str | None, priority: str) -> TimeLimits:
-    """Time limits from the matter and the priority policy (configuration data in the database)."""
+    """Time limits from the matter and the priority policy (configuration data in the database).
+
+    A matter counts its limit in hours, calendar days or working days (``matters.limit_unit``, else
+    ``deadlines.default_unit``); working days use the center's calendar (:mod:`.calendar`).
+    """
+    from zoneinfo import ZoneInfo
+
+    from callcenter.services.calendar import work_calendar
+
+    settings = get_settings()
     matter = session.get(Matter, matter_code) if matter_code else None
     policy = session.get(TimeLimitPolicy, priority)
+    unit = (matter.limit_unit if matter else None) or settings.deadlines.default_unit
     return workflow.resolve_time_limits(
         matter.accept_hours if matter else 2.0,
         matter.handle_days if matter else 7.0,
         policy_accept_hours=policy.accept_hours if policy else None,
         handle_factor=policy.handle_factor if policy else 1.0,
         max_handle_hours=policy.max_handle_hours if policy else None,
+        unit=unit,
+        calendar=work_calendar(session) if unit == "working_days" else None,
+        tz=ZoneInfo(settings.timezone),
     )
 
 

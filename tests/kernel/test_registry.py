@@ -18,7 +18,22 @@ from callcenter.ports import SUGGESTER
 from callcenter.registry import Plugin, PluginError
 from callcenter.worker.runner import KERNEL_LOOPS, all_loops
 
-EXPECTED = {"admin", "cases", "telephony", "speech", "classifier", "callbacks", "console", "demo"}
+EXPECTED = {
+    "admin",
+    "cases",
+    "telephony",
+    "speech",
+    "classifier",
+    "callbacks",
+    "console",
+    "demo",
+    "softphone",
+    "recordings",
+    "webform",
+    "citydispatch",
+    "grid",
+    "reports",
+}
 
 
 def test_every_capability_is_an_installed_plugin() -> None:
@@ -50,7 +65,15 @@ def test_cli_has_kernel_and_plugin_commands() -> None:
 
 
 def test_worker_runs_kernel_and_plugin_loops() -> None:
-    assert set(all_loops()) == {*KERNEL_LOOPS, "sweep", "callbacks", "whole_call", "citydispatch"}
+    assert set(all_loops()) == {
+        *KERNEL_LOOPS,
+        "sweep",
+        "callbacks",
+        "whole_call",
+        "citydispatch",
+        "recordings",
+        "reports",
+    }
 
 
 def test_up_starts_every_declared_service_in_order() -> None:

@@ -95,7 +95,7 @@ def demo(
     try:
         _step("database: migrate and seed (SQLite)")
         _cc("db", "upgrade", log=setup_log)
-        out = _cc("seed", "--demo-users", log=setup_log)
+        out = _cc("seed", "--demo-users", "--demo-history", log=setup_log)
         logins = [line.strip() for line in out.stderr.splitlines() if "demo login" in line]
         if _has("train"):
             _step("suggester: train unless the current model is usable")

@@ -1,0 +1,225 @@
+"""Generating, storing and finding reports (报告): the ``reports`` table holds each report's kind,
+period, parameters, summary and the paths of its PDF and XLSX files.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callcenter.config import Settings
+from callcenter.db.base import utcnow
+from callcenter.db.models import Report
+from callcenter.exceptions import NotFound
+from callcenter.plugins.reports import figures, render
+from callcenter.plugins.reports.periods import Period, due_periods, period_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Built:
+    report: Report
+    data: figures.ReportData
+    pdf: Path
+    xlsx: Path
+
+
+def build_report(
+    session: Session,
+    settings: Settings,
+    period: Period,
+    *,
+    out_dir: Path | None = None,
+    requested_by: str = "cli",
+    now: datetime | None = None,
+) -> Built:
+    """Build the figures, write the PDF and the XLSX into ``out_dir`` and record the report."""
+    now = now or utcnow()
+    cfg = settings.reports
+    out = Path(out_dir or cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    params: dict[str, Any] = {
+        "kind": period.kind,
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "top_n": cfg.top_n,
+        "repeat_window_days": cfg.repeat_window_days,
+        "timezone": settings.timezone,
+        "center": cfg.center_name,
+    }
+    row = Report(
+        kind=period.kind,
+        period_start=period.start,
+        period_end=period.end,
+        params=params,
+        status="pending",
+        requested_by=requested_by[:64],
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    try:
+        data = figures.build(
+            session,
+            period,
+            tz=ZoneInfo(settings.timezone),
+            now=now,
+            center=cfg.center_name,
+            top_n=cfg.top_n,
+            repeat_window_days=cfg.repeat_window_days,
+        )
+        stem = f"{period.kind}-{period.start:%Y%m%d}-{period.end:%Y%m%d}-{row.id}"
+        pdf = render.write_pdf(data, out / f"{stem}.pdf")
+        xlsx = render.write_xlsx(data, out / f"{stem}.xlsx")
+    except Exception as exc:
+        row.status, row.error, row.finished_at = "failed", f"{type(exc).__name__}: {exc}"[:2000], utcnow()
+        session.flush()
+        raise
+    row.status, row.summary, row.finished_at = "done", "\n".join(data.summary), utcnow()
+    row.pdf_path, row.xlsx_path = str(pdf), str(xlsx)
+    session.flush()
+    return Built(row, data, pdf, xlsx)
+
+
+def list_reports(session: Session, limit: int = 100) -> list[Report]:
+    return list(
+        session.scalars(select(Report).order_by(Report.created_at.desc(), Report.id.desc()).limit(limit))
+    )
+
+
+def get_report(session: Session, report_id: int) -> Report:
+    row = session.get(Report, report_id)
+    if row is None:
+        raise NotFound(f"no report {report_id}")
+    return row
+
+
+def missing_periodic(session: Session, settings: Settings, today: date) -> list[Period]:
+    """Scheduled periods (``reports.schedule``) without a finished report yet."""
+    out = []
+    for p in due_periods(list(settings.reports.schedule), today):
+        exists = session.scalar(
+            select(Report.id).where(
+                Report.kind == p.kind,
+                Report.period_start == p.start,
+                Report.period_end == p.end,
+                Report.status == "done",
+            )
+        )
+        if exists is None:
+            out.append(p)
+    return out
+
+
+def resolve_period(kind: str, today: date, start: date | None, end: date | None) -> Period:
+    return period_for(kind, today, start, end)
+
+
+def repeat_list(
+    session: Session, settings: Settings, days: int, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The supervisor's list of repeat complaints (重复诉求) of the last ``days`` days, names resolved."""
+    from datetime import time, timedelta
+
+    from callcenter.db.models import Area, Matter
+    from callcenter.domain.privacy import mask_phone
+
+    tz = ZoneInfo(settings.timezone)
+    now = now or utcnow()
+    today = now.astimezone(tz).date()
+    lo = datetime.combine(today - timedelta(days=days - 1), time.min, tz)
+    hi = datetime.combine(today + timedelta(days=1), time.min, tz)
+    matters = {c: n for c, n in session.execute(select(Matter.code, Matter.name))}
+    areas = {c: n for c, n in session.execute(select(Area.code, Area.name))}
+    out = []
+    for g in figures.repeat_groups(session, lo, hi, settings.reports.repeat_window_days):
+        if g.kind == "caller":
+            where = mask_phone(g.key) or ""
+        elif g.kind == "place":
+            where = g.key.split("|", 1)[-1]
+            where = areas.get(where, where)
+        else:
+            where = f"首件 {g.key}"
+        out.append(
+            {
+                "kind": g.kind,
+                "kind_label": figures.KIND_NAMES[g.kind],
+                "where": where,
+                "matter_code": g.matter_code,
+                "matter_name": matters.get(g.matter_code or "", g.matter_code),
+                "count": g.count,
+                "returns": g.returns,
+                "first_at": g.first_at.isoformat(),
+                "last_at": g.last_at.isoformat(),
+                "numbers": list(g.numbers),
+            }
+        )
+    return out
+
+
+def call_repeats(
+    session: Session, settings: Settings, uniqueid: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """Screen-pop hint (弹屏提示) for a call: the caller's matters that came back (屡诉) within the
+    window, and those of them whose place had a closed case before (屡治屡返)."""
+    from datetime import timedelta
+
+    from callcenter.db.models import Call, Case, Matter
+    from callcenter.domain import repeats
+
+    call = session.scalar(select(Call).where(Call.uniqueid == uniqueid))
+    if call is None:
+        raise NotFound(f"no call {uniqueid}")
+    now = now or utcnow()
+    window = settings.reports.repeat_window_days
+    out: dict[str, Any] = {"uniqueid": uniqueid, "window_days": window, "repeats": []}
+    if not call.caller_number:
+        return out
+    cols = (
+        Case.number, Case.created_at, Case.matter_code, Case.caller_phone, Case.street_code,
+        Case.community_code, Case.address, Case.description, Case.closed_at,
+    )  # fmt: skip
+    mine = [
+        repeats.RepeatCase(*row)
+        for row in session.execute(
+            select(*cols).where(
+                Case.caller_phone == call.caller_number, Case.created_at >= now - timedelta(days=window)
+            )
+        )
+    ]
+    names = {c: n for c, n in session.execute(select(Matter.code, Matter.name))}
+    by_matter: dict[str, list[repeats.RepeatCase]] = {}
+    for c in mine:
+        if c.matter_code:
+            by_matter.setdefault(c.matter_code, []).append(c)
+    for matter, cases in sorted(by_matter.items(), key=lambda kv: -len(kv[1])):
+        places = {repeats.place_of(c) for c in cases} - {None}
+        reopened = False
+        if places:
+            streets = {c.street_code for c in cases if c.street_code}
+            around = [
+                repeats.RepeatCase(*row)
+                for row in session.execute(
+                    select(*cols).where(Case.matter_code == matter, Case.street_code.in_(streets))
+                )
+            ]
+            reopened = any(g.returns for g in repeats.recurring_places(around) if g.key in places)
+        if len(cases) > 1 or reopened:
+            out["repeats"].append(
+                {
+                    "matter_code": matter,
+                    "matter_name": names.get(matter, matter),
+                    "count": len(cases),
+                    "came_back_after_closure": reopened,
+                    "numbers": [c.number for c in sorted(cases, key=lambda c: c.created_at, reverse=True)],
+                }
+            )
+    return out
