@@ -443,6 +443,8 @@ class Recording(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
 # --- Intake from every source (多渠道受理; tables of migration 0008) ------------------------------
 
 
@@ -605,6 +607,8 @@ class GridTask(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class CalendarDay(Base):
     """An official day off (放假) or make-up workday (调休上班) loaded from a State Council notice.
 

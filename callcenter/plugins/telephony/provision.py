@@ -231,7 +231,6 @@ def template_values(settings: Settings, opts: TelephonySettings | None = None) -
         "wss_port": str(settings.softphone.wss_port),
         "http_port": str(settings.softphone.http_port),
         "ami_reload_secret": settings.ami_reload_user()[1],
-        "record_calls": "1" if opts.record_calls else "0",
         "sim_citizen_keys": _keys(opts.sim_citizen_keys),
         "hotline_did_lines": hotline_lines,
         "carrier_did_lines": carrier_lines,
