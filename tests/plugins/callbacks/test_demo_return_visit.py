@@ -66,4 +66,5 @@ def test_demo_return_visit_reaches_the_simulated_citizen(telephony_stack: Teleph
         assert done.outcome["survey"]["satisfaction"] == "satisfied"
         assert done.outcome["survey"]["resolved"] is True
     finally:
-        stack.asterisk.set_global("SIM_KEYS_ALL", "")
+        stack.asterisk.set_global("SIM_KEYS_ALL", '""')  # quoted: the CLI ignores a missing value
+        assert "SIM_KEYS_ALL=1" not in stack.asterisk.cli("dialplan show globals")

@@ -70,6 +70,12 @@ def test_unit_handler_searches_only_its_cases_with_paging_and_names(
     page.fill("#s-q", numbers[-1])
     search.locator("#search-form button[type=submit]").click()
     expect(page.locator("#search-results")).to_contain_text("没有符合条件的工单")
+    # and opening it is refused in Chinese (the server's English stays in err.detail)
+    message = page.evaluate(
+        f"api('/api/cases/{numbers[-1]}').then(() => 'opened', (e) => e.message + '|' + e.detail)"
+    )
+    shown, detail = message.split("|", 1)
+    assert shown.startswith("无权执行该操作") and "not assigned to your unit" in detail
 
 
 def test_supervisor_search_by_unit_matter_street_and_chinese_date_range(

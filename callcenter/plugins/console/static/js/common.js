@@ -66,7 +66,13 @@ async function api(path, opts = {}) {
     // errors the server names with a code (X-Error-Code) are shown in Chinese from zh-CN.json
     const code = res.headers.get("X-Error-Code");
     if (code && CC.texts["error." + code] !== undefined) detail = t("error." + code);
+    // an English answer without a code: the Chinese text of its status (the English stays in err.detail)
+    const english = String(detail || "");
+    if (!/[\u4e00-\u9fff]/.test(english) && CC.texts["error.http." + res.status] !== undefined) {
+      detail = t("error.http." + res.status) + (res.status === 422 && english ? "（" + english + "）" : "");
+    }
     const err = new Error(String(detail || res.status));
+    err.detail = english;
     err.status = res.status;
     err.code = code;
     throw err;
