@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.plugins.speech.audio import read_audio_pcm16
+from callcenter.plugins.speech.audio import read_audio, read_audio_pcm16
 from callcenter.plugins.speech.engine import FileTranscript
 from callcenter.plugins.speech.text import cer, has_loop, scoring_form
-from callcenter.plugins.speech.whisper_engine import WhisperEngine
+from callcenter.plugins.speech.whisper_engine import WhisperEngine, WhisperOptions
 from tests.plugins.speech.conftest import SPEECH
 
 pytestmark = [pytest.mark.speech, pytest.mark.slow]
@@ -142,3 +142,23 @@ def test_referenced_clips_stay_accurate_on_both_paths(
         for rate in RATES:
             assert cer(reference, file_results[(name, rate)].text) <= 0.35, (name, rate)
         assert cer(reference, stream_results[name]) <= 0.35, (name, "stream")
+
+
+def test_a_token_limit_inside_a_character_gives_no_replacement_character(
+    whisper_engine: WhisperEngine,
+) -> None:
+    """Cut the decode after 2..7 tokens: "广州市房地产…" starts with 广 = two byte-level tokens, so
+    faster-whisper's own segment text ends in half a character (U+FFFD) for some cut; ours,
+    built from the joined token bytes, never does."""
+    samples, rate = read_audio(SPEECH / "16k" / "wenet_aishell-BAC009S0724W0121.wav")
+    seconds = samples.size / rate
+    cut_inside = []
+    for cap in range(2, 8):
+        engine = whisper_engine.with_options(WhisperOptions(min_new_tokens=cap, max_new_tokens_cap=cap))
+        segments, _ = engine.model.transcribe(samples, **engine.options.decode_kwargs(seconds))
+        if "\ufffd" in "".join(s.text for s in segments):
+            cut_inside.append(cap)
+        text, _logprobs, _how = engine.decode_text(samples)
+        assert "\ufffd" not in text, (cap, text)
+        assert len(text) <= cap, (cap, text)  # no more characters than tokens
+    assert cut_inside, "no token limit fell inside a character: this test would prove nothing"
