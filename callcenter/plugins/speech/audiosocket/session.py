@@ -95,6 +95,7 @@ class SessionPolicy:
     audio_queue_frames: int = 250  # 5 s of 20 ms frames
     max_batch_s: float = 0.5  # audio coalesced into one recognizer call when the consumer lags
     max_partial_lag_s: float = 1.0  # queued audio beyond this skips the partial pass (VAD + finals only)
+    partial_every_s: float = 2.0  # ... in runs of this much audio, alternating with runs with partials
     finish_digit: str = "#"
     max_payload: int = DEFAULT_MAX_PAYLOAD
     # minimum audio rate of intake sessions (slow senders, issue 12 item 6): a token bucket of wall
@@ -200,6 +201,8 @@ class CallSession:
         self.frames = 0
         self._queued_bytes = 0
         self._received_s = 0.0
+        self._skip_mode = False  # lagging: in a run of audio without the partial pass
+        self._run_s = 0.0  # audio in the current run (with or without partials) while lagging
         self._spec: tuple[FinalJob, asyncio.Future[Result | None]] | None = None
         self.speculative = {"hit": 0, "miss": 0}
         self.started = time.monotonic()
@@ -372,15 +375,28 @@ class CallSession:
                             self.partial_pool, self.make_recognizer, self.sample_rate
                         )
                     rate = self.sample_rate or 8000
-                    lagging = self._queued_bytes > self.policy.max_partial_lag_s * rate * 2 or (
-                        self.final_queue is not None and self.final_queue.shed_partials
-                    )
-                    if lagging and self.recognizer.can_skip_partials:
-                        # behind real time: drop this (oldest) partial work; VAD and finals still see it
-                        self.summary.partial_skipped_s += len(pcm) / 2 / rate
+                    seconds = len(pcm) / 2 / rate
+                    shed = self.final_queue is not None and self.final_queue.shed_partials
+                    # behind real time (this session's own lag): alternate ``partial_every_s`` of audio
+                    # without and with the partial pass (the partial recognizer needs a run of audio to
+                    # say anything), so a lone live caller on a busy machine still sees partials; a
+                    # long final queue (shed) sheds them for every session
+                    lagging = self._queued_bytes > self.policy.max_partial_lag_s * rate * 2
+                    every = self.policy.partial_every_s
+                    if not lagging:
+                        self._skip_mode, self._run_s = False, 0.0
+                    elif self._run_s >= every:
+                        self._skip_mode, self._run_s = not self._skip_mode, 0.0
+                    elif not self._skip_mode and self._run_s == 0.0:
+                        self._skip_mode = True  # lag just began: skip first
+                    if (shed or (lagging and self._skip_mode)) and self.recognizer.can_skip_partials:
+                        # drop this (oldest) partial work; VAD and finals still see it
+                        self.summary.partial_skipped_s += seconds
                         out = await loop.run_in_executor(self.partial_pool, self.recognizer.feed, pcm, False)
                     else:
                         out = await loop.run_in_executor(self.partial_pool, self.recognizer.feed, pcm)
+                    if lagging:
+                        self._run_s += seconds
                     await self._handle(out, final_q)
                     self._speculate()
                     seg = self.recognizer.segmenter
