@@ -378,17 +378,16 @@ class CallSession:
                     seconds = len(pcm) / 2 / rate
                     shed = self.final_queue is not None and self.final_queue.shed_partials
                     # behind real time (this session's own lag): alternate ``partial_every_s`` of audio
-                    # without and with the partial pass (the partial recognizer needs a run of audio to
-                    # say anything), so a lone live caller on a busy machine still sees partials; a
-                    # long final queue (shed) sheds them for every session
+                    # with and without the partial pass — with first, so a lag at the start of a
+                    # session does not skip the caller's first words, and in runs, because the partial
+                    # recognizer needs a run of audio to say anything; a long final queue (shed)
+                    # sheds partials for every session
                     lagging = self._queued_bytes > self.policy.max_partial_lag_s * rate * 2
                     every = self.policy.partial_every_s
                     if not lagging:
                         self._skip_mode, self._run_s = False, 0.0
                     elif self._run_s >= every:
                         self._skip_mode, self._run_s = not self._skip_mode, 0.0
-                    elif not self._skip_mode and self._run_s == 0.0:
-                        self._skip_mode = True  # lag just began: skip first
                     if (shed or (lagging and self._skip_mode)) and self.recognizer.can_skip_partials:
                         # drop this (oldest) partial work; VAD and finals still see it
                         self.summary.partial_skipped_s += seconds
