@@ -18,6 +18,11 @@ skipped; when more than ``max_partial_lag_s`` of audio is waiting, the oldest au
 and the final pass only (the partial recognizer restarts on recent audio). Every sample reaches the
 final pass; finals are never dropped. Audio still queued when an intake session ends (e.g. past
 ``max_duration_s``) is discarded.
+
+Finals go to the process-wide :class:`~callcenter.plugins.speech.final_queue.FinalQueue` when the
+service gives one (they are reported in order; the session's slot is freed when its input ends), and
+a speculative decode may start during the end-of-utterance silence (``speculative_finals``). An intake
+session that delivers less than ``min_audio_ratio`` of real-time audio ends as ``slow_audio``.
 """
 
 from __future__ import annotations
