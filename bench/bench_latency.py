@@ -10,11 +10,12 @@ model standing in for the Mandarin one, Whisper base finals, SQLite in a temp di
 timestamps every final as it arrives. End of speech = the wall time the stream started + the
 utterance's ``end_s`` − the VAD's ``tail_s``, i.e. the last voiced 20 ms frame (as in bench_load).
 
-Variants: ``nospec`` (the final decode starts when the VAD cuts the utterance, 0.5 s after the last
-voiced frame — the behaviour before), ``spec`` (speculative final: the decode starts once the silence
-covers the VAD's 0.3 s tail and is kept if the silence holds), each with ``workers`` 2 and one
-CTranslate2 thread per decode (the service's layout); ``spec-2t``: speculative with two CTranslate2
-threads per decode (one caller gets both cores).
+Variants: ``before`` (one ``transcribe()`` per utterance on the full 30 s window, started when the VAD
+cuts the utterance 0.5 s after the last voiced frame), ``nospec`` (the batched final decode with the
+encoder window cut to the utterance, ``speech.final_batch``), ``spec`` (that + speculative final: the
+decode starts once the silence covers the VAD's 0.3 s tail and is kept if the silence holds), each
+with ``workers`` 2 and one CTranslate2 thread per decode (the service's layout); ``spec-2t``:
+speculative with two CTranslate2 threads per decode (one caller gets both cores).
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ async def run(variant: str, rounds: int, tmp: Path, engines: dict[str, Any]) -> 
         twopass=TwoPassConfig("vosk", "whisper"),
         workers=2,
         policy=SessionPolicy(speculative_finals=variant.startswith("spec")),
+        final_batch=0 if variant == "before" else 4,
     )
     whisper = engines["whisper-2t"] if variant.endswith("-2t") else engines["whisper"]
     service = SpeechService(options, vosk=engines["vosk"], whisper=whisper, sink=sink)
@@ -139,7 +141,7 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--variants", default="nospec,spec,spec-2t")
+    parser.add_argument("--variants", default="before,nospec,spec,spec-2t")
     args = parser.parse_args()
     from callcenter.plugins.speech.models import ensure_whisper_base, vosk_ko_path
     from callcenter.plugins.speech.vosk_engine import get_vosk_engine

@@ -432,10 +432,9 @@ class SpeechSettings(BaseModel):
     final_min_window_s: float = Field(
         default=10.0,
         ge=5,
-        le=30,
         description=(
-            "Shortest Whisper encoder window of the batched final decode (seconds; 30 = Whisper's "
-            "trained window). Shorter windows cost less CPU; see docs/benchmarks.md for the CER."
+            "Shortest Whisper encoder window of the batched final decode (seconds; 30 or more = Whisper's "
+            "trained 30 s window). Shorter windows cost less CPU; see docs/benchmarks.md for the CER."
         ),
     )
     final_queue_shed_partials_s: float = Field(

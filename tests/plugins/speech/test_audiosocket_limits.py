@@ -154,11 +154,14 @@ async def test_a_real_time_caller_is_not_cut_by_the_minimum_rate(
     reader, writer = await asyncio.open_connection("127.0.0.1", service.server.port)
     writer.write(uuid_frame(audio_uuid))
     payload = frames(silence(0.3) + clip_pcm("funasr_short.wav") + silence(2))
-    for i in range(0, len(payload), 10):  # 200 ms bursts at real time
-        writer.writelines(payload[i : i + 10])
-        await writer.drain()
-        await asyncio.sleep(0.2)
-    assert await asyncio.wait_for(reader.read(), 30) == b""
+    try:
+        for i in range(0, len(payload), 10):  # 200 ms bursts at real time
+            writer.writelines(payload[i : i + 10])
+            await writer.drain()
+            await asyncio.sleep(0.2)
+        assert await asyncio.wait_for(reader.read(), 30) == b""
+    except ConnectionError:
+        pass  # the server ended the intake (caller_done) while the trailing silence was still going
     writer.close()
     await wait_for(lambda: len(service.server.completed) == 1, 60, "the session")
     (summary,) = service.server.completed

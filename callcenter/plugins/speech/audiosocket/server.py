@@ -236,11 +236,12 @@ class AudioSocketServer:
             self.completed.append(summary)
             del self.completed[:-100]
             log.info(
-                "audiosocket %s: done (%s), %.1f s audio, %d finals",
+                "audiosocket %s: done (%s), %.1f s audio, %d finals, %.1f s without the partial pass",
                 call.uniqueid,
                 summary.reason,
                 summary.audio_s,
                 len(summary.finals),
+                summary.partial_skipped_s,
             )
         except asyncio.CancelledError:
             raise

@@ -18,6 +18,11 @@ skipped; when more than ``max_partial_lag_s`` of audio is waiting, the oldest au
 and the final pass only (the partial recognizer restarts on recent audio). Every sample reaches the
 final pass; finals are never dropped. Audio still queued when an intake session ends (e.g. past
 ``max_duration_s``) is discarded.
+
+Finals go to the process-wide :class:`~callcenter.plugins.speech.final_queue.FinalQueue` when the
+service gives one (they are reported in order; the session's slot is freed when its input ends), and
+a speculative decode may start during the end-of-utterance silence (``speculative_finals``). An intake
+session that delivers less than ``min_audio_ratio`` of real-time audio ends as ``slow_audio``.
 """
 
 from __future__ import annotations
@@ -95,6 +100,7 @@ class SessionPolicy:
     audio_queue_frames: int = 250  # 5 s of 20 ms frames
     max_batch_s: float = 0.5  # audio coalesced into one recognizer call when the consumer lags
     max_partial_lag_s: float = 1.0  # queued audio beyond this skips the partial pass (VAD + finals only)
+    partial_every_s: float = 2.0  # ... in runs of this much audio, alternating with runs with partials
     finish_digit: str = "#"
     max_payload: int = DEFAULT_MAX_PAYLOAD
     # minimum audio rate of intake sessions (slow senders, issue 12 item 6): a token bucket of wall
@@ -200,6 +206,8 @@ class CallSession:
         self.frames = 0
         self._queued_bytes = 0
         self._received_s = 0.0
+        self._skip_mode = False  # lagging: in a run of audio without the partial pass
+        self._run_s = 0.0  # audio in the current run (with or without partials) while lagging
         self._spec: tuple[FinalJob, asyncio.Future[Result | None]] | None = None
         self.speculative = {"hit": 0, "miss": 0}
         self.started = time.monotonic()
@@ -372,15 +380,27 @@ class CallSession:
                             self.partial_pool, self.make_recognizer, self.sample_rate
                         )
                     rate = self.sample_rate or 8000
-                    lagging = self._queued_bytes > self.policy.max_partial_lag_s * rate * 2 or (
-                        self.final_queue is not None and self.final_queue.shed_partials
-                    )
-                    if lagging and self.recognizer.can_skip_partials:
-                        # behind real time: drop this (oldest) partial work; VAD and finals still see it
-                        self.summary.partial_skipped_s += len(pcm) / 2 / rate
+                    seconds = len(pcm) / 2 / rate
+                    shed = self.final_queue is not None and self.final_queue.shed_partials
+                    # behind real time (this session's own lag): alternate ``partial_every_s`` of audio
+                    # with and without the partial pass — with first, so a lag at the start of a
+                    # session does not skip the caller's first words, and in runs, because the partial
+                    # recognizer needs a run of audio to say anything; a long final queue (shed)
+                    # sheds partials for every session
+                    lagging = self._queued_bytes > self.policy.max_partial_lag_s * rate * 2
+                    every = self.policy.partial_every_s
+                    if not lagging:
+                        self._skip_mode, self._run_s = False, 0.0
+                    elif self._run_s >= every:
+                        self._skip_mode, self._run_s = not self._skip_mode, 0.0
+                    if (shed or (lagging and self._skip_mode)) and self.recognizer.can_skip_partials:
+                        # drop this (oldest) partial work; VAD and finals still see it
+                        self.summary.partial_skipped_s += seconds
                         out = await loop.run_in_executor(self.partial_pool, self.recognizer.feed, pcm, False)
                     else:
                         out = await loop.run_in_executor(self.partial_pool, self.recognizer.feed, pcm)
+                    if lagging:
+                        self._run_s += seconds
                     await self._handle(out, final_q)
                     self._speculate()
                     seg = self.recognizer.segmenter
