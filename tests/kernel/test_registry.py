@@ -18,7 +18,17 @@ from callcenter.ports import SUGGESTER
 from callcenter.registry import Plugin, PluginError
 from callcenter.worker.runner import KERNEL_LOOPS, all_loops
 
-EXPECTED = {"cases", "telephony", "speech", "classifier", "callbacks", "console", "demo"}
+EXPECTED = {
+    "cases",
+    "telephony",
+    "speech",
+    "classifier",
+    "callbacks",
+    "console",
+    "demo",
+    "softphone",
+    "recordings",
+}
 
 
 def test_every_capability_is_an_installed_plugin() -> None:
@@ -50,7 +60,7 @@ def test_cli_has_kernel_and_plugin_commands() -> None:
 
 
 def test_worker_runs_kernel_and_plugin_loops() -> None:
-    assert set(all_loops()) == {*KERNEL_LOOPS, "sweep", "callbacks", "whole_call"}
+    assert set(all_loops()) == {*KERNEL_LOOPS, "sweep", "callbacks", "whole_call", "recordings"}
 
 
 def test_up_starts_every_declared_service_in_order() -> None:
