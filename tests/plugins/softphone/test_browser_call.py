@@ -423,8 +423,9 @@ def test_supervisor_listens_and_whispers_from_the_browser(
         # whisper: the agent hears the supervisor, the citizen does not
         row.locator("button").nth(1).click()  # 耳语
         expect(sup.locator("#sp-state")).to_have_attribute("data-state", "talking", timeout=20_000)
+        time.sleep(2.0)  # the citizen has finished its clip; ChanSpy's whisper audio flows
         p1.evaluate(RECORDER_JS)
-        time.sleep(7.0)
+        time.sleep(11.0)  # two loops of the supervisor's 5.5 s clip
         agent_heard, arate = decode(stop_recorder(p1))
         w_sup, w_ctrl = (
             clip_score(agent_heard, arate, CLIP_SUPERVISOR),
