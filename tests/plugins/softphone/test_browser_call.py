@@ -66,6 +66,8 @@ def phone_stack(asterisk: Any, sqlite_url: str, telephony_redis_url: str) -> Ite
     seed_console(sqlite_url)
     asterisk.ensure_running()
     asterisk.reset_globals()
+    started = time.time()
+    spool = asterisk.rootfs / "var/spool/asterisk/monitor"
     with start_stack(asterisk, sqlite_url, telephony_redis_url) as stack:
         live = start_server(sqlite_url, telephony_redis_url)
         live.app.state.console_command_timeout_s = 15.0
@@ -79,6 +81,10 @@ def phone_stack(asterisk: Any, sqlite_url: str, telephony_redis_url: str) -> Ite
                 wait_result(
                     stack.redis, send_command(stack.redis, "queue_remove", interface="PJSIP/8001"), 10
                 )
+            # the recordings and "heard" files of this test's calls do not pile up in the shared spool
+            for f in spool.glob("*.wav"):
+                if f.name.startswith(("talk-", "heard-")) and f.stat().st_mtime >= started - 1:
+                    f.unlink(missing_ok=True)
 
 
 @pytest.fixture
