@@ -309,6 +309,13 @@ class RecordingSettings(BaseModel):
         gt=0,
         description="How often the recordings loop collects finished files and applies retention.",
     )
+    transcribe_after_hangup: bool = Field(
+        default=False,
+        description=(
+            "Transcribe each party of a recorded call after hangup (faster-whisper) when live whole-call "
+            "transcription was off or did not keep up; costs about the call's length in CPU per party."
+        ),
+    )
 
     @field_validator("listen_roles", mode="before")
     @classmethod

@@ -9,6 +9,8 @@ imports the provider. The shapes below are the whole contract between capabiliti
   ``Suggestion.to_dict()`` (``matters``, ``unit``, ``area``, ``evidence``, ``confidence``, …).
 * :data:`ANSWER_RECOGNISER` — the text of a short recorded answer, recognised against a small
   phrase list (speech → return-visit IVR): ``recognise(wav_path, phrases) -> str``.
+* :data:`FILE_TRANSCRIBER` — the text of a whole recorded file in timed segments (speech → recordings,
+  transcription of a call from its recording after hangup): ``transcribe(wav_path) -> (engine, segments)``.
 """
 
 from __future__ import annotations
@@ -44,4 +46,21 @@ SUGGESTER: Port[SuggestFn] = Port("suggester", "matter, place and owning unit fo
 AnswerRecogniser = Callable[[Path, Sequence[str]], str]
 ANSWER_RECOGNISER: Port[AnswerRecogniser] = Port(
     "answer_recogniser", "short spoken answers recognised against a phrase list (voice return visit)"
+)
+
+
+@dataclass(frozen=True)
+class TranscribedSegment:
+    """One timed piece of a file transcript (seconds from the start of the file)."""
+
+    start_s: float
+    end_s: float
+    text: str
+    confidence: float | None = None
+
+
+#: ``(wav_path) -> (engine name, segments)``: the whole text of a recorded file.
+FileTranscriber = Callable[[Path], tuple[str, list[TranscribedSegment]]]
+FILE_TRANSCRIBER: Port[FileTranscriber] = Port(
+    "file_transcriber", "the whole text of a recorded audio file in timed segments (recordings → speech)"
 )

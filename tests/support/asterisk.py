@@ -161,10 +161,16 @@ def asterisk() -> Iterator[AsteriskHandle]:
         proc.stop()  # a leftover from an interrupted run (we hold the lock, so it is not in use)
         proc.start()
         handle = AsteriskHandle(settings, proc)
+        started = time.time()
         try:
             yield handle
         finally:
             proc.stop()
+            # answered calls are recorded (MixMonitor); the session's files do not pile up in the spool
+            for f in (settings.asterisk.rootfs / "var/spool/asterisk/monitor").glob("*.wav"):
+                with contextlib.suppress(OSError):
+                    if f.stat().st_mtime >= started - 1:
+                        f.unlink()
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 

@@ -10,9 +10,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 from sqlalchemy import or_, select
@@ -108,7 +108,12 @@ def case_recordings(number: str, request: Request, user: CurrentUser, session: S
 
 
 @router.get("/{recording_id}/audio", response_class=FileResponse)
-def play(recording_id: int, request: Request, user: CurrentUser, session: SessionDep) -> Any:
+def play(
+    recording_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+) -> Any:
     """The recording's WAV (8 kHz mono, both parties mixed). Audited."""
     rec = session.get(Recording, recording_id)
     if rec is None:

@@ -38,7 +38,7 @@ def _read_message(sock: socket.socket, buf: bytearray, deadline: float) -> dict[
 
 
 def run_action(
-    host: str, port: int, username: str, secret: str, action: dict[str, str], timeout: float = 10.0
+    host: str, port: int, username: str, secret: str, action: dict[str, str], timeout: float = 5.0
 ) -> dict[str, str]:
     """Log in, send ``action``, return its response (``Response: Success``) or raise :class:`AMIError`."""
     deadline = time.monotonic() + timeout
@@ -48,7 +48,10 @@ def run_action(
             sock.settimeout(timeout)
             banner = b""
             while b"\r\n" not in banner:
-                banner += sock.recv(1024)
+                chunk = sock.recv(1024)
+                if not chunk:
+                    raise AMIError("AMI closed the connection before its banner")
+                banner += chunk
             buf.extend(banner.split(b"\r\n", 1)[1])
 
             def send(fields: dict[str, str]) -> dict[str, str]:

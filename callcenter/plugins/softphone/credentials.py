@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import secrets
 import socket
@@ -30,6 +31,8 @@ from typing import Any
 from callcenter.config import Settings
 
 from .ami import AMIError, run_action
+
+log = logging.getLogger(__name__)
 
 KEY = "cc:softphone:cred:{ext}"
 CONF_NAME = "pjsip_softphone.conf"
@@ -142,8 +145,12 @@ def live_credentials(settings: Settings, client: Any) -> list[Credential]:
     return out
 
 
-def apply(settings: Settings, client: Any) -> Path:
-    """Write the endpoints of the live credentials and reload res_pjsip. Returns the file written."""
+def apply(settings: Settings, client: Any) -> str | None:
+    """Write the endpoints of the live credentials and reload res_pjsip.
+
+    Returns None, or why Asterisk could not be told (it is down, or its AMI refused): the file is
+    written anyway, so an Asterisk that starts later reads the credentials (a restart loses nothing).
+    """
     path = conf_path(settings)
     if not path.parent.is_dir():
         raise SoftphoneError(
@@ -155,8 +162,12 @@ def apply(settings: Settings, client: Any) -> Path:
         tmp.write_text(text, encoding="utf-8")
         os.chmod(tmp, 0o640)
         tmp.replace(path)
-        _reload(settings)
-    return path
+        try:
+            _reload(settings)
+        except SoftphoneError as exc:
+            log.warning("softphone: %s", exc)
+            return str(exc)
+    return None
 
 
 def _reload(settings: Settings) -> None:
@@ -174,8 +185,9 @@ def _reload(settings: Settings) -> None:
         raise SoftphoneError(f"Asterisk did not reload the softphone endpoints: {exc}") from exc
 
 
-def issue(settings: Settings, client: Any, extension: str, username: str) -> Credential:
-    """A new random password for ``extension`` (replaces the previous one), applied to Asterisk."""
+def issue(settings: Settings, client: Any, extension: str, username: str) -> tuple[Credential, str | None]:
+    """A new random password for ``extension`` (replaces the previous one), applied to Asterisk.
+    Returns it and the reason Asterisk could not be reloaded (None when it was)."""
     if extension not in settings.softphone.extensions:
         raise SoftphoneError(
             f"extension {extension} is not a browser softphone extension (softphone.extensions)"
@@ -190,11 +202,10 @@ def issue(settings: Settings, client: Any, extension: str, username: str) -> Cre
         expires_at=now + ttl,
     )
     client.set(KEY.format(ext=extension), cred.to_json(), ex=ttl)
-    apply(settings, client)
-    return cred
+    return cred, apply(settings, client)
 
 
-def revoke(settings: Settings, client: Any, extension: str) -> None:
+def revoke(settings: Settings, client: Any, extension: str) -> str | None:
     """Remove the credential of ``extension`` (logout): its endpoint disappears from Asterisk."""
     client.delete(KEY.format(ext=extension))
-    apply(settings, client)
+    return apply(settings, client)

@@ -37,6 +37,9 @@ class SoftphoneConfig(BaseModel):
     expires_at: float
     auto_answer: bool
     role: str
+    warning: str | None = Field(
+        default=None, description="Asterisk could not be told yet (down?): registration fails until it is up"
+    )
 
 
 def _settings(request: Request) -> Settings:
@@ -73,7 +76,7 @@ async def credentials(request: Request, response: Response, user: CurrentUser, s
     session.close()
     client = _redis(settings)
     try:
-        cred = await asyncio.to_thread(issue, settings, client, ext, username)
+        cred, warning = await asyncio.to_thread(issue, settings, client, ext, username)
     except SoftphoneError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     except Exception as exc:  # Redis down
@@ -93,6 +96,7 @@ async def credentials(request: Request, response: Response, user: CurrentUser, s
         expires_at=cred.expires_at,
         auto_answer=sp.auto_answer,
         role=role,
+        warning=warning,
     )
 
 

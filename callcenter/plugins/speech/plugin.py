@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from callcenter.ports import ANSWER_RECOGNISER, AnswerRecogniser
+from callcenter.ports import ANSWER_RECOGNISER, FILE_TRANSCRIBER, AnswerRecogniser, FileTranscriber
 from callcenter.registry import Plugin, ServiceSpec
 
 if TYPE_CHECKING:
@@ -26,10 +26,16 @@ def _answers(settings: Settings) -> AnswerRecogniser:
     return answer_recogniser(settings)
 
 
+def _file_transcriber(settings: Settings) -> FileTranscriber:
+    from callcenter.plugins.speech.answers import file_transcriber
+
+    return file_transcriber(settings)
+
+
 plugin = Plugin(
     name="speech",
     summary="streaming speech recognition (Vosk + faster-whisper) behind Asterisk AudioSocket",
     cli=_cli,
     services=(ServiceSpec("speech-service", order=40),),
-    provides={ANSWER_RECOGNISER: _answers},
+    provides={ANSWER_RECOGNISER: _answers, FILE_TRANSCRIBER: _file_transcriber},
 )

@@ -231,3 +231,42 @@ def test_case_detail_plays_the_recording(rec_server: dict[str, Any], browser: An
 def test_a_real_wav_is_measured(tmp_path: Path) -> None:
     with wave.open(str(CLIP)) as w:
         assert w.getframerate() == 8000
+
+
+def test_transcribed_from_the_recording_after_hangup(tmp_path: Path, sqlite_url: str) -> None:
+    """Live whole-call transcription was off: each party of the recording is transcribed by the real
+    Whisper model through the FILE_TRANSCRIBER port, once, after the intake description."""
+    from callcenter.db.models import TranscriptUtterance
+    from callcenter.plugins.recordings.transcribe import needs_transcript, transcribe_pending
+    from callcenter.ports import FILE_TRANSCRIBER
+    from callcenter.registry import provide
+
+    seed_console(sqlite_url)
+    settings = _settings(tmp_path, sqlite_url)
+    uid = "pbx1-1790000000.41"
+    call_id, _ = _call_with_file(settings, sqlite_url, uid)
+    spool = settings.asterisk.rootfs / "var/spool/asterisk/monitor"
+    speech = CLIP.parent
+    shutil.copyfile(speech / "paddlespeech_zh.wav", spool / f"{uid}-caller.wav")  # 我认为跑步最重要的…
+    shutil.copyfile(speech / "funasr_asr_example.wav", spool / f"{uid}-agent.wav")  # 每一天都要快乐喔
+    with session_scope(sqlite_url) as s:
+        s.add(TranscriptUtterance(call_id=call_id, seq=0, speaker="caller", text="描述", engine="live"))
+    with session_scope(sqlite_url) as s:
+        assert collect(s, settings).collected == 1
+    transcribe = provide(FILE_TRANSCRIBER, settings)
+    with session_scope(sqlite_url) as s:
+        assert transcribe_pending(s, settings, transcribe) == 1
+        assert transcribe_pending(s, settings, transcribe) == 0  # once
+        rec = s.scalar(select(Recording).where(Recording.call_id == call_id))
+        assert rec is not None and not needs_transcript(s, rec)
+        rows = s.scalars(
+            select(TranscriptUtterance)
+            .where(TranscriptUtterance.call_id == call_id)
+            .order_by(TranscriptUtterance.seq)
+        ).all()
+        assert rows[0].text == "描述" and [r.seq for r in rows] == list(range(len(rows)))
+        caller = "".join(r.text for r in rows if r.speaker == "caller" and r.seq > 0)
+        agent = "".join(r.text for r in rows if r.speaker == "agent")
+        print("caller:", caller, "| agent:", agent)
+        assert "跑步" in caller and "快乐" in agent
+        assert all(r.engine.endswith("/recording") for r in rows[1:])

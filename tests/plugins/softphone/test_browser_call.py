@@ -66,6 +66,8 @@ def phone_stack(asterisk: Any, sqlite_url: str, telephony_redis_url: str) -> Ite
     seed_console(sqlite_url)
     asterisk.ensure_running()
     asterisk.reset_globals()
+    started = time.time()
+    spool = asterisk.rootfs / "var/spool/asterisk/monitor"
     with start_stack(asterisk, sqlite_url, telephony_redis_url) as stack:
         live = start_server(sqlite_url, telephony_redis_url)
         live.app.state.console_command_timeout_s = 15.0
@@ -79,6 +81,10 @@ def phone_stack(asterisk: Any, sqlite_url: str, telephony_redis_url: str) -> Ite
                 wait_result(
                     stack.redis, send_command(stack.redis, "queue_remove", interface="PJSIP/8001"), 10
                 )
+            # the recordings and "heard" files of this test's calls do not pile up in the shared spool
+            for f in spool.glob("*.wav"):
+                if f.name.startswith(("talk-", "heard-")) and f.stat().st_mtime >= started - 1:
+                    f.unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -373,3 +379,82 @@ def test_clear_messages_when_microphone_or_server_fail(phone_stack: dict[str, An
         finally:
             live.app.state.settings.softphone.ws_url = ""
             b.close()
+
+
+CLIP_SUPERVISOR = SPEECH / "16k" / "funasr_short.wav"  # the supervisor's microphone (5.5 s)
+
+
+def test_supervisor_listens_and_whispers_from_the_browser(
+    phone_stack: dict[str, Any], phone_browser: Any
+) -> None:
+    """The supervisor's own browser phone (8009) is rung into ChanSpy by 监听 / 耳语 on the wallboard:
+    listening, it hears the citizen; whispering, the agent hears the supervisor and the citizen does not."""
+    live: LiveServer = phone_stack["live"]
+    stack = phone_stack["stack"]
+    ast = phone_stack["asterisk"]
+    ctx1, p1 = _agent_page(phone_browser, live, "seat1")
+    # a second Chromium: the supervisor's microphone speaks another clip
+    sup_browser = phone_browser.browser_type.launch(
+        executable_path=CHROMIUM, args=chromium_args(CLIP_SUPERVISOR)
+    )
+    try:
+        ctx2, sup = _agent_page(sup_browser, live, "chief1")
+        p1.check("#sp-auto")
+        p1.click("#btn-join")
+        expect(p1.locator("#my-state")).to_have_attribute("data-state", "idle", timeout=15_000)
+        tag = f"S{int(time.time())}"
+        heard = f"/var/spool/asterisk/monitor/heard-{tag}"
+        _, uid = place_talker_call(
+            stack.redis,
+            audio_sound="callcenter/speech/" + CLIP_CITIZEN.stem,
+            heard_path=heard,
+            delay_s=6,
+            hold_s=60,
+        )
+        expect(p1.locator("#sp-state")).to_have_attribute("data-state", "talking", timeout=60_000)
+        row = sup.locator('#agents [data-agent="PJSIP/8001"]')
+        expect(row.locator(".state")).to_have_attribute("data-state", "talking", timeout=15_000)
+        row.locator("button").nth(0).click()  # 监听
+        expect(sup.locator("#sp-state")).to_have_attribute("data-state", "talking", timeout=20_000)
+        sup.evaluate(RECORDER_JS)
+        time.sleep(14.0)  # the citizen speaks 6 s after the bridge, for 9.4 s
+        listened, rate = decode(stop_recorder(sup))
+        # ChanSpy on the agent's channel hears both parties; the agent's (louder, looped) microphone
+        # clip dominates the mix
+        s_a = max(clip_score(listened, rate, CLIP_CITIZEN), clip_score(listened, rate, CLIP_AGENT))
+        s_ctrl = clip_score(listened, rate, CLIP_CONTROL)
+        sup.click("#sp-hangup")
+        expect(sup.locator("#sp-state")).to_have_attribute("data-state", "registered", timeout=15_000)
+
+        # whisper: the agent hears the supervisor, the citizen does not
+        row.locator("button").nth(1).click()  # 耳语
+        expect(sup.locator("#sp-state")).to_have_attribute("data-state", "talking", timeout=20_000)
+        time.sleep(2.0)  # the citizen has finished its clip; ChanSpy's whisper audio flows
+        p1.evaluate(RECORDER_JS)
+        time.sleep(11.0)  # two loops of the supervisor's 5.5 s clip
+        agent_heard, arate = decode(stop_recorder(p1))
+        w_sup, w_ctrl = (
+            clip_score(agent_heard, arate, CLIP_SUPERVISOR),
+            clip_score(agent_heard, arate, CLIP_CONTROL),
+        )
+        sup.click("#sp-hangup")
+        p1.click("#sp-hangup")
+        _wait_call(live.database_url, uid)
+        heard_file = ast.rootfs / (heard.lstrip("/") + ".wav")
+        citizen_heard, crate = read_wav(heard_file)
+        c_sup = clip_score(citizen_heard, crate, CLIP_SUPERVISOR)
+        c_agent = clip_score(citizen_heard, crate, CLIP_AGENT)
+        print(
+            f"listen: supervisor heard the call {s_a:.2f} (control {s_ctrl:.2f}); whisper: agent heard "
+            f"supervisor {w_sup:.2f} (control {w_ctrl:.2f}); citizen heard supervisor {c_sup:.2f}, "
+            f"agent {c_agent:.2f}"
+        )
+        assert s_a > 0.6 and s_a > s_ctrl + 0.2
+        assert w_sup > 0.6 and w_sup > w_ctrl + 0.2
+        assert c_agent > 0.6 and c_sup < c_agent - 0.15
+        for f in (heard_file, heard_file.with_name(heard_file.stem + "-mix.wav")):
+            f.unlink(missing_ok=True)
+        ctx2.close()
+    finally:
+        sup_browser.close()
+        ctx1.close()

@@ -81,7 +81,15 @@ def test_12345_and_96010_reach_an_agent_with_complete_call_rows(telephony_stack_
     calls = _events(stack.redis, STREAM_CALLS)
     for r in results:
         types = [e["type"] for e in calls if e["data"].get("uniqueid") == r["uniqueid"]]
-        assert types == ["call.new", "call.queued", "call.answered", "call.ended"]
+        lifecycle = [t for t in types if t != "call.recording"]
+        assert lifecycle == ["call.new", "call.queued", "call.answered", "call.ended"]
+        # every answered call is recorded (MixMonitorStart; Asterisk sends no MixMonitorStop at hangup)
+        states = [
+            e["data"]["state"]
+            for e in calls
+            if e["type"] == "call.recording" and e["data"].get("uniqueid") == r["uniqueid"]
+        ]
+        assert states[:1] == ["start"]
     queue_types = {e["type"] for e in _events(stack.redis, STREAM_QUEUES)}
     assert {"queue.snapshot", "queue.caller_join", "queue.caller_leave"} <= queue_types
     agent_types = {e["type"] for e in _events(stack.redis, STREAM_AGENTS)}

@@ -259,6 +259,7 @@
       return;
     }
     SP.conf = conf;
+    if (conf.warning) say(tx("error.server_not_ready") + "：" + conf.warning, true);
     const stored = localStorage.getItem("cc_sp_auto");
     SP.autoAnswer = stored === null ? !!conf.auto_answer : stored === "1";
     $("sp-auto").checked = SP.autoAnswer;
