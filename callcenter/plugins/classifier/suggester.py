@@ -299,7 +299,7 @@ class Suggester:
         self,
         probs: np.ndarray,
         head: np.ndarray | None,
-        texts: list[str],
+        agencies: list[dict[str, str]],
         temperature: np.ndarray | float = CATEGORY_TEMPERATURE,
     ) -> tuple[np.ndarray, list[str]]:
         """Category probabilities (rows of ``probs``): best matter's log-probability per category, plus
@@ -309,8 +309,8 @@ class Suggester:
         if head is not None and head_cols is not None:
             z = z + CATEGORY_HEAD_WEIGHT * head[:, head_cols]
         index = {c: j for j, c in enumerate(codes)}
-        for i, text in enumerate(texts):
-            for cat in set(agency_categories(text).values()):
+        for i, found in enumerate(agencies):
+            for cat in set(found.values()):
                 j = index.get(cat)
                 if j is not None:
                     z[i, j] += AGENCY_BONUS
@@ -373,8 +373,9 @@ class Suggester:
                 for _, subj, first, end in layout
             ]
         )
+        agencies = [agency_categories(t) for t in full_texts]
         cat_probs, codes = self._category_scores(
-            probs, None if head is None else head[full_rows], full_texts, cat_temps
+            probs, None if head is None else head[full_rows], agencies, cat_temps
         )
         out = []
         for i, (row, _subj_row, first, end) in enumerate(layout):
@@ -393,6 +394,7 @@ class Suggester:
                     codes,
                     None if ood is None else float(ood[i]),
                     second,
+                    agencies[i],
                 )
             )
         return out
@@ -408,7 +410,7 @@ class Suggester:
         raw, parts = raw[keep], [parts[k] for k in keep]
         head = None if head is None else head[keep]
         probs = softmax(raw, self.model.temperature)
-        cat_probs, codes = self._category_scores(probs, head, parts)
+        cat_probs, codes = self._category_scores(probs, head, [agency_categories(p) for p in parts])
         main_best = int(np.argmax(main))
         best: tuple[float, int, int] | None = None
         for k in range(len(parts)):
@@ -421,23 +423,29 @@ class Suggester:
         if best is None:
             return None
         score, k, j = best
-        matter = self._best_matter(probs[k], codes[j])
-        if matter is None:
+        found = self._best_matter(probs[k], codes[j])
+        if found is None:
             return None
-        return SecondRequest(codes[j], self.catalogue.categories[codes[j]].name, matter, parts[k], score)
+        return SecondRequest(codes[j], self.catalogue.categories[codes[j]].name, found[1], parts[k], score)
 
-    def _best_matter(self, probs: np.ndarray, category: str | None) -> MatterScore | None:
-        probs = np.where(self._known, probs, -1.0)
-        for i in np.argsort(-probs):
-            code = str(self.model.classes[i])
-            if probs[i] < 0:
-                return None
-            if category is None or code[:2] == category:
-                m = self.catalogue.matters[code]
-                return MatterScore(
-                    m.code, m.name, self.catalogue.categories[m.category_code].name, max(0.0, float(probs[i]))
-                )
-        return None
+    def _category_mask(self, category: str | None) -> np.ndarray:
+        masks = self.__dict__.setdefault("_cat_masks", {})
+        mask = masks.get(category)
+        if mask is None:
+            in_cat = np.array([category is None or str(c)[:2] == category for c in self.model.classes])
+            mask = masks[category] = in_cat & self._known
+        return np.asarray(mask)
+
+    def _best_matter(self, probs: np.ndarray, category: str | None) -> tuple[int, MatterScore] | None:
+        """(column, matter) of the most probable known matter of ``category`` (None: any category)."""
+        mask = self._category_mask(category)
+        if not mask.any():
+            return None
+        i = int(np.argmax(np.where(mask, probs, -1.0)))
+        m = self.catalogue.matters[str(self.model.classes[i])]
+        return i, MatterScore(
+            m.code, m.name, self.catalogue.categories[m.category_code].name, max(0.0, float(probs[i]))
+        )
 
     def _result(self, scored: _Scored, hint: Any, subject: str | None, detail: str) -> SuggestionResult:
         text, x_row, probs, ood_score = scored.text, scored.x_row, scored.probs, scored.ood_score
@@ -461,8 +469,10 @@ class Suggester:
             for j in cat_order[:3]
         ]
         # category before matter: the first matter is the best one of the best category
-        first = self._best_matter(probs, ranking[0][0])
-        order = [int(i) for i in np.argsort(-probs)[:4]]
+        best = self._best_matter(probs, ranking[0][0])
+        top4 = np.argpartition(-probs, 4)[:4]
+        order = [int(i) for i in top4[np.argsort(-probs[top4])]]
+        first = best[1] if best is not None else None
         matters = [first] if first is not None else []
         for i in order:
             m = self.catalogue.matters[str(self.model.classes[i])]
@@ -475,7 +485,7 @@ class Suggester:
                         max(0.0, float(probs[i])),
                     )
                 )
-        top_index = int(np.flatnonzero(self.model.classes == matters[0].code)[0])
+        top_index = best[0] if best is not None else order[0]
         place = extract_places(text, self.gazetteer, hint)
         unit = resolve_unit(self.catalogue, matters[0].code, place)
         # confidence: the matter's probability, capped by its category's (both must be sure)
@@ -484,8 +494,8 @@ class Suggester:
         owner = self.catalogue.units.get(unit.unit_code) if unit.unit_code else None
         auto = confidence >= self.threshold and owner is not None and owner.kind != "center"
         evidence = self.model.evidence(x_row, top_index, exclude=self._place_words)
-        for word in agency_categories(text):
-            if word not in evidence and agency_categories(word).get(word) == ranking[0][0]:
+        for word, category in scored.agencies.items():
+            if word not in evidence and category == ranking[0][0]:
                 evidence.append(word)
         return SuggestionResult(
             matters,
@@ -544,6 +554,7 @@ class _Scored:
     codes: list[str]
     ood_score: float | None
     second: SecondRequest | None
+    agencies: dict[str, str]
 
 
 class SuggesterHolder:

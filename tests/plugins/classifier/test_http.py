@@ -52,6 +52,23 @@ def test_suggest_ok(client: TestClient) -> None:
     assert isinstance(data["auto_dispatch"], bool)
 
 
+def test_suggest_with_subject_gives_the_new_fields(client: TestClient) -> None:
+    body = {
+        "subject": "建议在小区门口增设公交站",
+        "text": "我家附近的公交站离小区有一公里多，老人孩子坐车很不方便。"
+        "建议公交公司在小区门口增设一个站点。",
+    }
+    response = client.post("/api/suggest", json=body)
+    assert response.status_code == 200
+    data = response.json()
+    assert data["request_type"] == "建议"
+    assert len(data["categories"]) == 3
+    assert data["categories"][0]["code"] == data["matters"][0]["code"][:2]
+    assert "second_request" in data
+    too_long = client.post("/api/suggest", json={"text": "公交站", "subject": "长" * 201})
+    assert too_long.status_code == 422
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
