@@ -18,7 +18,18 @@ from callcenter.ports import SUGGESTER
 from callcenter.registry import Plugin, PluginError
 from callcenter.worker.runner import KERNEL_LOOPS, all_loops
 
-EXPECTED = {"cases", "telephony", "speech", "classifier", "callbacks", "console", "demo"}
+EXPECTED = {
+    "cases",
+    "telephony",
+    "speech",
+    "classifier",
+    "callbacks",
+    "console",
+    "demo",
+    "webform",
+    "citydispatch",
+    "grid",
+}
 
 
 def test_every_capability_is_an_installed_plugin() -> None:
