@@ -233,9 +233,81 @@ def pushback_phase(down_s: float, orders: int) -> None:
         )
 
 
+def cpu_phase(n: int, db: str) -> None:
+    """Server CPU per request, in process (TestClient, one request at a time): a figure that a loaded
+    shared machine does not distort the way open-loop latency is (process CPU time, not wall time)."""
+    from fastapi.testclient import TestClient
+
+    from callcenter.api.app import create_app
+    from callcenter.config import IntakeSettings, Settings
+
+    def measure(url: str, label: str) -> None:
+        settings = Settings(
+            mode="test",
+            database_url=url,
+            redis_url=REDIS,
+            intake=IntakeSettings.model_validate(
+                {"web_rate_limit": 10**9, "open311_api_keys": {"bench": API_KEY}}
+            ),
+        )
+        with TestClient(create_app(settings, start_relay=False)) as c:
+            tok = c.post("/api/auth/token", data={"username": "bench", "password": "bench-password-1"}).json()
+            auth = {"Authorization": f"Bearer {tok['access_token']}"}
+            calls = {
+                "agent POST": lambda: c.post(
+                    "/api/cases", json={"description": TEXT, "caller_phone": "138"}, headers=auth
+                ),
+                "web form": lambda: c.post(
+                    "/api/public/cases", json={"description": TEXT, "form_token": uuid.uuid4().hex}
+                ),
+                "Open311 POST": lambda: c.post(
+                    "/open311/v2/requests.json",
+                    data={
+                        "api_key": API_KEY,
+                        "service_code": "0601001",
+                        "lat": "39.915",
+                        "long": "116.404",
+                        "description": TEXT,
+                    },
+                ),
+            }
+            for fn in calls.values():
+                for _ in range(20):
+                    fn()  # warm-up
+            for name, fn in calls.items():
+                walls = []
+                cpu0 = time.process_time()
+                for _ in range(n):
+                    t0 = time.perf_counter()
+                    r = fn()
+                    walls.append((time.perf_counter() - t0) * 1000)
+                    assert r.status_code < 300, r.text
+                cpu = (time.process_time() - cpu0) / n * 1000
+                walls.sort()
+                print(
+                    f"{label} {name:<13} n={n} cpu/request={cpu:5.1f}ms (client+server, one process) "
+                    f"wall p50={walls[n // 2]:6.1f}ms p95={walls[int(n * 0.95)]:6.1f}ms",
+                    flush=True,
+                )
+
+    if db in ("both", "sqlite"):
+        with tempfile.TemporaryDirectory() as tmp:
+            measure(sqlite_database(Path(tmp)), "sqlite")
+    if db in ("both", "postgresql"):
+        name, url = make_database()
+        try:
+            measure(url, "postgresql")
+        finally:
+            from callcenter.db.session import get_engine
+
+            get_engine(url).dispose()
+            drop_database(name)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--phase", choices=["web", "pushback"], default="web")
+    ap.add_argument("--phase", choices=["web", "pushback", "cpu"], default="web")
+    ap.add_argument("--requests", type=int, default=300, help="--phase cpu: requests per kind")
     ap.add_argument("--rate", type=float, default=50)
     ap.add_argument("--duration", type=float, default=20)
     ap.add_argument("--workers", type=int, default=2)
@@ -245,6 +317,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.phase == "pushback":
         pushback_phase(args.down_s, args.orders)
+        return
+    if args.phase == "cpu":
+        cpu_phase(args.requests, args.db)
         return
     if args.db in ("both", "sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
