@@ -102,7 +102,7 @@ def serve(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("server did not start")
 
 
-async def web_phase(base: str, rate: float, duration: float, label: str) -> None:
+async def web_phase(base: str, rate: float, duration: float, label: str, reverse: bool = False) -> None:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as c:
         tok = (
@@ -131,7 +131,8 @@ async def web_phase(base: str, rate: float, duration: float, label: str) -> None
             )
 
         await open_loop(c, web, 20, 2)  # warm-up
-        for name, fn in (("agent POST", plain), ("web form", web), ("Open311 POST", o311)):
+        phases = [("agent POST", plain), ("web form", web), ("Open311 POST", o311)]
+        for name, fn in reversed(phases) if reverse else phases:
             lat, err, el = await open_loop(c, fn, rate, duration)
             report(f"{label} {name}@{rate:g}/s", lat, err, el)
 
@@ -312,6 +313,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=20)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--db", choices=["both", "sqlite", "postgresql"], default="both")
+    ap.add_argument("--reverse", action="store_true", help="--phase web: run the phases in reverse order")
     ap.add_argument("--down-s", type=float, default=300)
     ap.add_argument("--orders", type=int, default=20)
     args = ap.parse_args()
@@ -326,7 +328,7 @@ def main() -> None:
             url = sqlite_database(Path(tmp))
             proc, base = serve(url, 1)  # SQLite: one writer process
             try:
-                asyncio.run(web_phase(base, args.rate, args.duration, "sqlite"))
+                asyncio.run(web_phase(base, args.rate, args.duration, "sqlite", args.reverse))
             finally:
                 proc.terminate()
                 proc.wait(timeout=20)
@@ -334,7 +336,7 @@ def main() -> None:
         name, url = make_database()
         proc, base = serve(url, args.workers)
         try:
-            asyncio.run(web_phase(base, args.rate, args.duration, "postgresql"))
+            asyncio.run(web_phase(base, args.rate, args.duration, "postgresql", args.reverse))
         finally:
             proc.terminate()
             proc.wait(timeout=20)
