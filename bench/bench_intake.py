@@ -102,7 +102,7 @@ def serve(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("server did not start")
 
 
-async def web_phase(base: str, rate: float, duration: float, label: str) -> None:
+async def web_phase(base: str, rate: float, duration: float, label: str, reverse: bool = False) -> None:
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as c:
         tok = (
@@ -131,7 +131,8 @@ async def web_phase(base: str, rate: float, duration: float, label: str) -> None
             )
 
         await open_loop(c, web, 20, 2)  # warm-up
-        for name, fn in (("agent POST", plain), ("web form", web), ("Open311 POST", o311)):
+        phases = [("agent POST", plain), ("web form", web), ("Open311 POST", o311)]
+        for name, fn in reversed(phases) if reverse else phases:
             lat, err, el = await open_loop(c, fn, rate, duration)
             report(f"{label} {name}@{rate:g}/s", lat, err, el)
 
@@ -233,25 +234,101 @@ def pushback_phase(down_s: float, orders: int) -> None:
         )
 
 
+def cpu_phase(n: int, db: str) -> None:
+    """Server CPU per request, in process (TestClient, one request at a time): a figure that a loaded
+    shared machine does not distort the way open-loop latency is (process CPU time, not wall time)."""
+    from fastapi.testclient import TestClient
+
+    from callcenter.api.app import create_app
+    from callcenter.config import IntakeSettings, Settings
+
+    def measure(url: str, label: str) -> None:
+        settings = Settings(
+            mode="test",
+            database_url=url,
+            redis_url=REDIS,
+            intake=IntakeSettings.model_validate(
+                {"web_rate_limit": 10**9, "open311_api_keys": {"bench": API_KEY}}
+            ),
+        )
+        with TestClient(create_app(settings, start_relay=False)) as c:
+            tok = c.post("/api/auth/token", data={"username": "bench", "password": "bench-password-1"}).json()
+            auth = {"Authorization": f"Bearer {tok['access_token']}"}
+            calls = {
+                "agent POST": lambda: c.post(
+                    "/api/cases", json={"description": TEXT, "caller_phone": "138"}, headers=auth
+                ),
+                "web form": lambda: c.post(
+                    "/api/public/cases", json={"description": TEXT, "form_token": uuid.uuid4().hex}
+                ),
+                "Open311 POST": lambda: c.post(
+                    "/open311/v2/requests.json",
+                    data={
+                        "api_key": API_KEY,
+                        "service_code": "0601001",
+                        "lat": "39.915",
+                        "long": "116.404",
+                        "description": TEXT,
+                    },
+                ),
+            }
+            for fn in calls.values():
+                for _ in range(20):
+                    fn()  # warm-up
+            for name, fn in calls.items():
+                walls = []
+                cpu0 = time.process_time()
+                for _ in range(n):
+                    t0 = time.perf_counter()
+                    r = fn()
+                    walls.append((time.perf_counter() - t0) * 1000)
+                    assert r.status_code < 300, r.text
+                cpu = (time.process_time() - cpu0) / n * 1000
+                walls.sort()
+                print(
+                    f"{label} {name:<13} n={n} cpu/request={cpu:5.1f}ms (client+server, one process) "
+                    f"wall p50={walls[n // 2]:6.1f}ms p95={walls[int(n * 0.95)]:6.1f}ms",
+                    flush=True,
+                )
+
+    if db in ("both", "sqlite"):
+        with tempfile.TemporaryDirectory() as tmp:
+            measure(sqlite_database(Path(tmp)), "sqlite")
+    if db in ("both", "postgresql"):
+        name, url = make_database()
+        try:
+            measure(url, "postgresql")
+        finally:
+            from callcenter.db.session import get_engine
+
+            get_engine(url).dispose()
+            drop_database(name)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--phase", choices=["web", "pushback"], default="web")
+    ap.add_argument("--phase", choices=["web", "pushback", "cpu"], default="web")
+    ap.add_argument("--requests", type=int, default=300, help="--phase cpu: requests per kind")
     ap.add_argument("--rate", type=float, default=50)
     ap.add_argument("--duration", type=float, default=20)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--db", choices=["both", "sqlite", "postgresql"], default="both")
+    ap.add_argument("--reverse", action="store_true", help="--phase web: run the phases in reverse order")
     ap.add_argument("--down-s", type=float, default=300)
     ap.add_argument("--orders", type=int, default=20)
     args = ap.parse_args()
     if args.phase == "pushback":
         pushback_phase(args.down_s, args.orders)
         return
+    if args.phase == "cpu":
+        cpu_phase(args.requests, args.db)
+        return
     if args.db in ("both", "sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
             url = sqlite_database(Path(tmp))
             proc, base = serve(url, 1)  # SQLite: one writer process
             try:
-                asyncio.run(web_phase(base, args.rate, args.duration, "sqlite"))
+                asyncio.run(web_phase(base, args.rate, args.duration, "sqlite", args.reverse))
             finally:
                 proc.terminate()
                 proc.wait(timeout=20)
@@ -259,7 +336,7 @@ def main() -> None:
         name, url = make_database()
         proc, base = serve(url, args.workers)
         try:
-            asyncio.run(web_phase(base, args.rate, args.duration, "postgresql"))
+            asyncio.run(web_phase(base, args.rate, args.duration, "postgresql", args.reverse))
         finally:
             proc.terminate()
             proc.wait(timeout=20)

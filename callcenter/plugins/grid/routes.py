@@ -17,7 +17,7 @@ from callcenter.config import Settings
 from callcenter.db.base import utcnow
 from callcenter.db.models import Area, Case, GridPhoto, GridReport, GridTask, Suggestion, User
 from callcenter.domain import access, workflow
-from callcenter.exceptions import Forbidden, NotFound, PayloadTooLarge
+from callcenter.exceptions import Forbidden, NotFound, PayloadTooLarge, Unprocessable
 from callcenter.plugins.grid import photos as photos_mod
 from callcenter.plugins.grid import services as svc
 from callcenter.plugins.grid.schemas import PhotoOut, ReportOut, TaskIn, TaskOut
@@ -297,6 +297,8 @@ def grid_figures(
     end: datetime | None = None,
 ) -> list[dict[str, object]]:
     """网格员考核 per street: reports, valid-report rate, on-the-spot closures, check-task timeliness."""
+    if (start is not None and start.tzinfo is None) or (end is not None and end.tzinfo is None):
+        raise Unprocessable("start and end need a time zone (e.g. 2026-12-01T00:00:00+08:00)")
     end = end or utcnow() + timedelta(seconds=1)
     start = start or end - timedelta(days=30)
     return svc.figures(session, start, end)

@@ -22,6 +22,7 @@ from callcenter.api.deps import SessionDep, client_address
 from callcenter.config import Settings
 from callcenter.db.models import WebReceipt
 from callcenter.db.session import get_sessionmaker
+from callcenter.domain import workflow
 from callcenter.domain.sources import Source
 from callcenter.events import redis_client
 from callcenter.exceptions import CallCenterError
@@ -75,7 +76,7 @@ def submit_web(body: WebCaseIn, request: Request, session: SessionDep) -> Any:
     if body.website:
         raise BadSubmission("form field 'website' must be left empty / 表单校验失败")
     token = f"web:{body.form_token}" if body.form_token else None
-    if token is None or svc._earlier(session, token) is None:
+    if token is None or svc.earlier_receipt(session, token) is None:
         _limit(request, "web", settings.intake.web_rate_limit, settings.intake.web_rate_window_s)
     sub = svc.Submission(
         description=body.description,
@@ -94,7 +95,7 @@ def submit_web(body: WebCaseIn, request: Request, session: SessionDep) -> Any:
         number=r.case.number,
         lookup_code=r.code,
         status=r.case.status,
-        status_label=svc.workflow.STATUS_LABELS.get(r.case.status, r.case.status),
+        status_label=workflow.STATUS_LABELS.get(r.case.status, r.case.status),
         replayed=r.replayed,
     )
     return JSONResponse(out.model_dump(), status_code=200 if r.replayed else 201)
@@ -270,7 +271,7 @@ async def post_request(
             if matter is None or not matter.active:
                 raise _O311Error(400, f"service_code {code!r} not found", f)
             token = f"o311:{client}:{idempotency_key}" if idempotency_key else None
-            if token is None or svc._earlier(session, token) is None:
+            if token is None or svc.earlier_receipt(session, token) is None:
                 ratelimit.hit(
                     _redis(settings.redis_url),
                     f"o311:{client}",

@@ -30,7 +30,7 @@ from callcenter.domain import privacy, workflow
 from callcenter.domain.sources import Source
 from callcenter.domain.workflow import Actor, Role
 from callcenter.exceptions import NotFound, PayloadTooLarge
-from callcenter.plugins.webform.exceptions import BadSubmission
+from callcenter.plugins.webform.exceptions import BadSubmission, UnknownService
 from callcenter.ports import SuggestFn
 from callcenter.services import cases as case_svc
 from callcenter.services.intake import create_from_source
@@ -99,7 +99,7 @@ def _check(sub: Submission, settings: Settings) -> str:
     return text
 
 
-def _earlier(session: Session, token: str | None) -> WebReceipt | None:
+def earlier_receipt(session: Session, token: str | None) -> WebReceipt | None:
     if token is None:
         return None
     return session.scalar(select(WebReceipt).where(WebReceipt.submit_token == token))
@@ -108,7 +108,7 @@ def _earlier(session: Session, token: str | None) -> WebReceipt | None:
 def submit(session: Session, settings: Settings, sub: Submission, suggest_fn: SuggestFn | None) -> Receipt:
     """File ``sub`` as a case (committed), or return the case of an earlier submission with its token."""
     text = _check(sub, settings)
-    earlier = _earlier(session, sub.token)
+    earlier = earlier_receipt(session, sub.token)
     if earlier is not None:
         case = session.get(Case, earlier.case_id)
         assert case is not None
@@ -156,7 +156,7 @@ def submit(session: Session, settings: Settings, sub: Submission, suggest_fn: Su
     except IntegrityError:
         # the same token committed by a concurrent request just now: answer with its case
         session.rollback()
-        earlier = _earlier(session, sub.token)
+        earlier = earlier_receipt(session, sub.token)
         if earlier is None:
             raise
         case = session.get(Case, earlier.case_id)
@@ -224,8 +224,6 @@ def open311_services(session: Session) -> list[dict[str, Any]]:
 def open311_definition(session: Session, code: str) -> dict[str, Any]:
     matter = session.get(Matter, code)
     if matter is None or not matter.active:
-        from callcenter.plugins.webform.exceptions import UnknownService
-
         raise UnknownService(f"service_code {code!r} not found")
     return {"service_code": matter.code, "attributes": []}
 

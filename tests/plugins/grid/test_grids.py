@@ -95,3 +95,10 @@ def test_grid_worker_logs_in_and_sees_no_hotline_cases(client: TestClient, auth:
     ).json()["number"]
     assert client.get(f"/api/cases/{number}", headers=worker).status_code == 403
     assert client.get("/api/grid/me", headers=auth("agent1")).status_code == 403
+
+
+def test_figures_want_aware_dates(client: TestClient, auth: Login) -> None:
+    r = client.get("/api/grid/figures", params={"start": "2026-12-01T00:00:00"}, headers=auth("super1"))
+    assert r.status_code == 422 and "time zone" in r.json()["detail"]
+    r = client.get("/api/grid/figures", params={"start": "2026-12-01T00:00:00+08:00"}, headers=auth("super1"))
+    assert r.status_code == 200 and r.json() == []
