@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import Path as FPath
 from fastapi.responses import FileResponse
 
 from callcenter.api.deps import SessionDep, require_roles
@@ -88,13 +89,16 @@ def call_repeats(uniqueid: str, request: Request, session: SessionDep, user: Cen
     return services.call_repeats(session, _settings(request), uniqueid)
 
 
+ReportId = Annotated[int, FPath(ge=1, le=2**31 - 1)]
+
+
 @router.get("/{report_id}")
-def get_report(report_id: int, session: SessionDep, user: Leader) -> ReportOut:
+def get_report(report_id: ReportId, session: SessionDep, user: Leader) -> ReportOut:
     return _out(services.get_report(session, report_id))
 
 
 @router.get("/{report_id}/{fmt}")
-def download(report_id: int, fmt: str, session: SessionDep, user: Leader) -> FileResponse:
+def download(report_id: ReportId, fmt: str, session: SessionDep, user: Leader) -> FileResponse:
     """The report's PDF or XLSX file."""
     if fmt not in MEDIA:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "format must be pdf or xlsx")
