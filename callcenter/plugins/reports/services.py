@@ -140,7 +140,9 @@ def build_report(
     return fill_report(session, settings, row, out_dir=out_dir, now=now)
 
 
-def build_pending(settings: Settings, report_id: int, now: datetime | None = None) -> str:
+def build_pending(
+    settings: Settings, report_id: int, now: datetime | None = None, out_dir: Path | None = None
+) -> str:
     """Build one recorded report without holding a write transaction while it reads (the API's
     builder thread, the schedule loop): read the row, build with a reading session, then record the
     outcome in a short transaction. Returns the final status."""
@@ -157,7 +159,7 @@ def build_pending(settings: Settings, report_id: int, now: datetime | None = Non
         error = ""
         try:
             with Session(_reader_engine(settings.database_url)) as read:
-                data, pdf, xlsx = _compute(read, settings, period, report_id, None, now or utcnow())
+                data, pdf, xlsx = _compute(read, settings, period, report_id, out_dir, now or utcnow())
         except Exception as exc:
             log.exception("report %s failed", report_id)
             error = f"{type(exc).__name__}: {exc}"
