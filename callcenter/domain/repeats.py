@@ -153,6 +153,7 @@ def text_clusters(
             blocks[(c.street_code, c.matter_code)].append(c)
     window = timedelta(hours=window_hours)
     out: list[RepeatGroup] = []
+    cache: dict[str, frozenset[str]] = {}  # text → bigrams (repeated texts are common)
     for (_street, matter), items in blocks.items():
         if len(items) < 2:
             continue
@@ -160,9 +161,12 @@ def text_clusters(
         grams = []
         for c in items:
             text = c.description
-            for s in strip:
-                text = text.replace(s, "")
-            grams.append(bigrams(text))
+            if text not in cache:
+                clean = text
+                for s in strip:
+                    clean = clean.replace(s, "")
+                cache[text] = bigrams(clean)
+            grams.append(cache[text])
         parent = list(range(len(items)))
 
         lo = 0

@@ -34,8 +34,9 @@ def report(
     ] = None,
 ) -> None:
     """Build a report for leaders (日报 / 周报 / 月报) as PDF and XLSX, and record it."""
+    from callcenter.db.models import Report
     from callcenter.db.session import session_scope
-    from callcenter.plugins.reports.services import build_report, resolve_period
+    from callcenter.plugins.reports.services import build_pending, record_pending, resolve_period
 
     settings = _settings()
     today = datetime.now(UTC).astimezone(ZoneInfo(settings.timezone)).date()
@@ -45,12 +46,19 @@ def report(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     with session_scope(settings.database_url) as session:
-        built = build_report(session, settings, period, out_dir=out, requested_by="cli")
-        console.print(f"report {built.report.id}: {period.title} {period.start} .. {period.end}")
-    typer.echo(str(built.pdf))
-    typer.echo(str(built.xlsx))
-    for line in built.data.summary:
-        console.print(f"  {line}")
+        report_id = record_pending(session, settings, period, requested_by="cli").id
+    build_pending(settings, report_id, out_dir=out)  # reads without blocking the API's writers
+    with session_scope(settings.database_url) as session:
+        row = session.get(Report, report_id)
+        assert row is not None
+        if row.status != "done":
+            console.print(f"[red]report {report_id} failed: {row.error}[/red]")
+            raise typer.Exit(1)
+        console.print(f"report {report_id}: {period.title} {period.start} .. {period.end}")
+        typer.echo(str(row.pdf_path))
+        typer.echo(str(row.xlsx_path))
+        for line in row.summary.splitlines():
+            console.print(f"  {line}")
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,7 @@ Kind = Literal["daily", "weekly", "monthly", "range"]
 KINDS: tuple[str, ...] = ("daily", "weekly", "monthly", "range")
 TITLES = {"daily": "日报", "weekly": "周报", "monthly": "月报", "range": "专题报告"}
 MAX_DAYS = 400
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ def period_for(kind: str, today: date, start: date | None = None, end: date | No
     """
     if kind not in KINDS:
         raise ValueError(f"unknown report kind {kind!r} (daily, weekly, monthly or range)")
+    for d in (start, end):
+        if d is not None and not (EARLIEST <= d <= LATEST):
+            raise ValueError(f"dates must lie between {EARLIEST} and {LATEST}")
     if kind == "range" or (start is not None and end is not None):
         if start is None or end is None:
             raise ValueError("a range report needs --start and --end")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import Path as FPath
 from fastapi.responses import FileResponse
 
 from callcenter.api.deps import SessionDep, require_roles
@@ -56,9 +58,22 @@ def list_reports(
     return [_out(r) for r in services.list_reports(session, limit)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+MAX_PENDING = 5
+
+
+def _builder(request: Request) -> ThreadPoolExecutor:
+    """One builder thread per API process: reports are built one after the other, off the request."""
+    state = request.app.state
+    if getattr(state, "report_builder", None) is None:
+        state.report_builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-builder")
+    pool: ThreadPoolExecutor = state.report_builder
+    return pool
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED)
 def generate(body: GenerateIn, request: Request, session: SessionDep, user: Leader) -> ReportOut:
-    """Build a report now (日报 / 周报 / 月报 / any range); returns it with its download links."""
+    """Ask for a report (日报 / 周报 / 月报 / any range): recorded at once as ``pending`` and built by
+    the API's builder thread (poll ``GET /api/reports/{id}``; a restart leaves it to the worker)."""
     settings = _settings(request)
     today = datetime.now(UTC).astimezone(ZoneInfo(settings.timezone)).date()
     try:
@@ -67,9 +82,14 @@ def generate(body: GenerateIn, request: Request, session: SessionDep, user: Lead
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     if period.start > today:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the period has not started yet")
-    built = services.build_report(session, settings, period, requested_by=user.username)
+    if len(services.pending_ids(session)) >= MAX_PENDING:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS, "too many reports are being built; retry later"
+        )
+    row = services.record_pending(session, settings, period, requested_by=user.username)
     session.commit()
-    return _out(built.report)
+    _builder(request).submit(services.build_pending, settings, row.id)
+    return _out(row)
 
 
 @router.get("/repeats")
@@ -88,13 +108,16 @@ def call_repeats(uniqueid: str, request: Request, session: SessionDep, user: Cen
     return services.call_repeats(session, _settings(request), uniqueid)
 
 
+ReportId = Annotated[int, FPath(ge=1, le=2**31 - 1)]
+
+
 @router.get("/{report_id}")
-def get_report(report_id: int, session: SessionDep, user: Leader) -> ReportOut:
+def get_report(report_id: ReportId, session: SessionDep, user: Leader) -> ReportOut:
     return _out(services.get_report(session, report_id))
 
 
 @router.get("/{report_id}/{fmt}")
-def download(report_id: int, fmt: str, session: SessionDep, user: Leader) -> FileResponse:
+def download(report_id: ReportId, fmt: str, session: SessionDep, user: Leader) -> FileResponse:
     """The report's PDF or XLSX file."""
     if fmt not in MEDIA:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "format must be pdf or xlsx")

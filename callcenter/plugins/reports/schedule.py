@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from callcenter.config import Settings
@@ -17,24 +17,34 @@ log = logging.getLogger(__name__)
 
 
 def run_due(settings: Settings, now: datetime | None = None) -> list[int]:
-    """Build every scheduled report that is missing; returns the new report ids."""
+    """Build reports left pending (e.g. by an API restart), then every scheduled report that is missing;
+    returns the ids of the scheduled ones built."""
     from callcenter.db.session import session_scope
-    from callcenter.plugins.reports.services import build_report, missing_periodic
+    from callcenter.plugins.reports.services import (
+        build_pending,
+        missing_periodic,
+        pending_ids,
+        record_pending,
+    )
 
     now = now or datetime.now(UTC)
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
     with session_scope(settings.database_url) as session:
         missing = missing_periodic(session, settings, today)
+        # the API's builder thread is given 10 minutes before the worker takes a pending report over
+        pending = pending_ids(session, older_than=now - timedelta(minutes=10))
     built: list[int] = []
+    for report_id in pending:  # asked for through the API before a restart: built here
+        build_pending(settings, report_id)
     for period in missing:
-        try:
-            with session_scope(settings.database_url) as session:
-                built.append(
-                    build_report(session, settings, period, requested_by="schedule", now=now).report.id
-                )
+        with session_scope(settings.database_url) as session:
+            report_id = record_pending(session, settings, period, requested_by="schedule", now=now).id
+        status = build_pending(settings, report_id, now=now)
+        if status == "done":
+            built.append(report_id)
             log.info("built %s report %s .. %s", period.kind, period.start, period.end)
-        except Exception:
-            log.exception("building the %s report for %s failed; retrying later", period.kind, period.start)
+        else:
+            log.error("building the %s report for %s failed; retrying later", period.kind, period.start)
     return built
 
 

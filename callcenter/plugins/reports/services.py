@@ -7,11 +7,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
 from callcenter.config import Settings
@@ -32,20 +33,11 @@ class Built:
     xlsx: Path
 
 
-def build_report(
-    session: Session,
-    settings: Settings,
-    period: Period,
-    *,
-    out_dir: Path | None = None,
-    requested_by: str = "cli",
-    now: datetime | None = None,
-) -> Built:
-    """Build the figures, write the PDF and the XLSX into ``out_dir`` and record the report."""
-    now = now or utcnow()
+def record_pending(
+    session: Session, settings: Settings, period: Period, *, requested_by: str, now: datetime | None = None
+) -> Report:
+    """Record a report to build (status ``pending``) with the parameters it will use."""
     cfg = settings.reports
-    out = Path(out_dir or cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     params: dict[str, Any] = {
         "kind": period.kind,
         "start": period.start.isoformat(),
@@ -62,31 +54,132 @@ def build_report(
         params=params,
         status="pending",
         requested_by=requested_by[:64],
-        created_at=now,
+        created_at=now or utcnow(),
     )
     session.add(row)
     session.flush()
+    return row
+
+
+@lru_cache(maxsize=8)
+def _reader_engine(url: str) -> Engine:
+    """SQLite: an engine whose transactions do not take the write lock (the kernel's engine begins
+    every transaction IMMEDIATE) — a report reads for tens of seconds and must not block the API's
+    writers; WAL mode lets them go on. Other databases: the kernel's engine."""
+    from callcenter.db.session import get_engine
+
+    if not url.startswith("sqlite"):
+        return get_engine(url)
+    return create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+
+def _compute(
+    read: Session, settings: Settings, period: Period, report_id: int, out_dir: Path | None, now: datetime
+) -> tuple[figures.ReportData, Path, Path]:
+    cfg = settings.reports
+    out = Path(out_dir or cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = figures.build(
+        read,
+        period,
+        tz=ZoneInfo(settings.timezone),
+        now=now,
+        center=cfg.center_name,
+        top_n=cfg.top_n,
+        repeat_window_days=cfg.repeat_window_days,
+    )
+    stem = f"{period.kind}-{period.start:%Y%m%d}-{period.end:%Y%m%d}-{report_id}"
+    return data, render.write_pdf(data, out / f"{stem}.pdf"), render.write_xlsx(data, out / f"{stem}.xlsx")
+
+
+def _finish(
+    row: Report, data: figures.ReportData | None, pdf: Path | None, xlsx: Path | None, error: str
+) -> None:
+    row.finished_at = utcnow()
+    if data is None or pdf is None or xlsx is None:
+        row.status, row.error = "failed", error[:2000]
+        return
+    row.status, row.summary = "done", "\n".join(data.summary)
+    row.pdf_path, row.xlsx_path = str(pdf), str(xlsx)
+
+
+def fill_report(
+    session: Session,
+    settings: Settings,
+    row: Report,
+    *,
+    out_dir: Path | None = None,
+    now: datetime | None = None,
+) -> Built:
+    """Build the figures of a recorded report in ``session``, write its PDF and XLSX, mark it done
+    (or failed, re-raising)."""
+    now = now or utcnow()
+    period = Period(row.kind, row.period_start, row.period_end)
     try:
-        data = figures.build(
-            session,
-            period,
-            tz=ZoneInfo(settings.timezone),
-            now=now,
-            center=cfg.center_name,
-            top_n=cfg.top_n,
-            repeat_window_days=cfg.repeat_window_days,
-        )
-        stem = f"{period.kind}-{period.start:%Y%m%d}-{period.end:%Y%m%d}-{row.id}"
-        pdf = render.write_pdf(data, out / f"{stem}.pdf")
-        xlsx = render.write_xlsx(data, out / f"{stem}.xlsx")
+        data, pdf, xlsx = _compute(session, settings, period, row.id, out_dir, now)
     except Exception as exc:
-        row.status, row.error, row.finished_at = "failed", f"{type(exc).__name__}: {exc}"[:2000], utcnow()
+        _finish(row, None, None, None, f"{type(exc).__name__}: {exc}")
         session.flush()
         raise
-    row.status, row.summary, row.finished_at = "done", "\n".join(data.summary), utcnow()
-    row.pdf_path, row.xlsx_path = str(pdf), str(xlsx)
+    _finish(row, data, pdf, xlsx, "")
     session.flush()
     return Built(row, data, pdf, xlsx)
+
+
+def build_report(
+    session: Session,
+    settings: Settings,
+    period: Period,
+    *,
+    out_dir: Path | None = None,
+    requested_by: str = "cli",
+    now: datetime | None = None,
+) -> Built:
+    """Record, build and store a report in one transaction (CLI, tests)."""
+    row = record_pending(session, settings, period, requested_by=requested_by, now=now)
+    return fill_report(session, settings, row, out_dir=out_dir, now=now)
+
+
+def build_pending(
+    settings: Settings, report_id: int, now: datetime | None = None, out_dir: Path | None = None
+) -> str:
+    """Build one recorded report without holding a write transaction while it reads (the API's
+    builder thread, the schedule loop): read the row, build with a reading session, then record the
+    outcome in a short transaction. Returns the final status."""
+    from callcenter.db.session import session_scope
+
+    try:
+        with session_scope(settings.database_url) as session:
+            row = session.get(Report, report_id)
+            if row is None or row.status != "pending":
+                return row.status if row else "missing"
+            period = Period(row.kind, row.period_start, row.period_end)
+        data: figures.ReportData | None = None
+        pdf = xlsx = None
+        error = ""
+        try:
+            with Session(_reader_engine(settings.database_url)) as read:
+                data, pdf, xlsx = _compute(read, settings, period, report_id, out_dir, now or utcnow())
+        except Exception as exc:
+            log.exception("report %s failed", report_id)
+            error = f"{type(exc).__name__}: {exc}"
+        with session_scope(settings.database_url) as session:
+            row = session.get(Report, report_id)
+            if row is None:
+                return "missing"
+            _finish(row, data, pdf, xlsx, error)
+            return row.status
+    except Exception:  # the database itself went away (e.g. a test app shut down)
+        log.exception("report %s could not be built", report_id)
+        return "failed"
+
+
+def pending_ids(session: Session, older_than: datetime | None = None) -> list[int]:
+    """Reports still pending (``older_than``: only those recorded before then)."""
+    stmt = select(Report.id).where(Report.status == "pending")
+    if older_than is not None:
+        stmt = stmt.where(Report.created_at < older_than)
+    return list(session.scalars(stmt.order_by(Report.id)))
 
 
 def list_reports(session: Session, limit: int = 100) -> list[Report]:

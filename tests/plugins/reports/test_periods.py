@@ -37,4 +37,6 @@ def test_anchor_and_errors() -> None:
         period_for("range", TODAY, date(2026, 11, 2), date(2026, 11, 1))
     with pytest.raises(ValueError, match="at most"):
         period_for("range", TODAY, date(2024, 1, 1), date(2026, 1, 1))
+    with pytest.raises(ValueError, match="between"):
+        period_for("daily", TODAY, date(1, 1, 1))
     assert [p.kind for p in due_periods(["daily", "monthly"], TODAY)] == ["daily", "monthly"]

@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from datetime import UTC, date, datetime
+import time
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,7 +25,7 @@ from callcenter.db.session import session_scope
 from callcenter.demo_history import seed_demo_history
 from callcenter.plugins.reports.periods import Period
 from callcenter.plugins.reports.schedule import run_due
-from callcenter.plugins.reports.services import build_report
+from callcenter.plugins.reports.services import build_report, record_pending
 from tests.kernel.conftest import PASSWORD
 from tests.kernel.test_cli import cc
 
@@ -191,8 +192,14 @@ def test_api_list_generate_download(seeded_sqlite: str, redis_url: str, tmp_path
         bad = client.post("/api/reports", json={"kind": "range", "start": "2026-11-07"}, headers=boss)
         assert bad.status_code == 422 and "--start and --end" in bad.text
         r = client.post("/api/reports", json=body, headers=boss)
-        assert r.status_code == 201, r.text
+        assert r.status_code == 202, r.text
         rep = r.json()
+        assert rep["status"] == "pending" and rep["pdf_url"] is None  # recorded at once, built after
+        for _ in range(300):
+            rep = client.get(f"/api/reports/{rep['id']}", headers=boss).json()
+            if rep["status"] != "pending":
+                break
+            time.sleep(0.5)
         assert rep["status"] == "done" and rep["requested_by"] == "super1" and "共受理诉求" in rep["summary"]
         listed = client.get("/api/reports", headers=boss).json()
         assert [x["id"] for x in listed] == [rep["id"]]
@@ -208,14 +215,22 @@ def test_api_list_generate_download(seeded_sqlite: str, redis_url: str, tmp_path
 def test_schedule_builds_each_period_once(seeded_sqlite: str, tmp_path: Path) -> None:
     _history(seeded_sqlite)
     settings = Settings(mode="test", database_url=seeded_sqlite, reports=ReportSettings(out_dir=tmp_path))
+    with session_scope(seeded_sqlite) as s:  # asked for through the API, then the API restarted
+        left = record_pending(
+            s, settings, Period("daily", date(2026, 11, 2), date(2026, 11, 2)), requested_by="x"
+        )
+        left.created_at = NOW - timedelta(hours=1)
+        left_id = left.id
     first = run_due(settings, now=NOW)
     assert len(first) == 3
+    with session_scope(seeded_sqlite) as s:
+        assert s.get(Report, left_id).status == "done"  # type: ignore[union-attr]
     assert run_due(settings, now=NOW) == []
     with session_scope(seeded_sqlite) as s:
-        kinds = {(r.kind, r.period_start, r.period_end) for r in s.scalars(select(Report))}
+        kinds = {(r.kind, r.period_start, r.period_end) for r in s.scalars(select(Report)) if r.id != left_id}
     assert kinds == {
         ("daily", date(2026, 12, 1), date(2026, 12, 1)),
         ("weekly", date(2026, 11, 23), date(2026, 11, 29)),
         ("monthly", date(2026, 11, 1), date(2026, 11, 30)),
     }
-    assert len(list(tmp_path.glob("*.pdf"))) == 3 and len(list(tmp_path.glob("*.xlsx"))) == 3
+    assert len(list(tmp_path.glob("*.pdf"))) == 4 and len(list(tmp_path.glob("*.xlsx"))) == 4

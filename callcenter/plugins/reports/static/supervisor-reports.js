@@ -83,8 +83,14 @@
     if (end) body.end = end;
     status.textContent = "正在生成……";
     try {
-      const r = await api("/api/reports", { body });
-      status.textContent = `已生成报告 ${r.id}（${r.period_start} 至 ${r.period_end}）`;
+      let r = await api("/api/reports", { body });
+      loadReports();
+      for (let i = 0; i < 300 && r.status === "pending"; i++) {  // built in the background: poll
+        await new Promise((ok) => setTimeout(ok, 1000));
+        r = await api(`/api/reports/${r.id}`);
+      }
+      status.textContent = r.status === "done" ? `已生成报告 ${r.id}（${r.period_start} 至 ${r.period_end}）`
+        : `生成失败：${r.error || r.status}`;
     } catch (err) { status.textContent = `生成失败：${err.message}`; }
     loadReports();
   });
