@@ -105,7 +105,13 @@ def test_render_without_container_options_keeps_the_template_defaults(tmp_path: 
     etc = tmp_path / "etc/asterisk"
     manager = (etc / "manager.conf").read_text(encoding="utf-8")
     assert "bindaddr = 127.0.0.1" in manager
-    assert len(re.findall(r"^permit", manager, re.M)) == 1
+    # two AMI users (the bridge and the softphone's reload-only user), each allowed from localhost only
+    users = re.findall(r"^\[([^\]]+)\]", manager, re.M)
+    assert users == ["general", "callcenter", "callcenter-pjsip"], users
+    for user in users[1:]:
+        assert [x for x in _section(manager, user) if x.startswith("permit")] == [
+            "permit = 127.0.0.1/255.255.255.255"
+        ]
     assert "external_media_address" not in (etc / "pjsip.conf").read_text(encoding="utf-8")
 
 

@@ -342,10 +342,20 @@ def train(
             [catalogue.matters[c].category_code for c in y_train[y_train != OUT_OF_DOMAIN]]
             + [str(i.category_code) for i in imp_category]
         )
-        category_clf = SGDClassifier(
-            loss="hinge", alpha=2e-5, max_iter=8, tol=None, n_jobs=n_jobs, random_state=seed
-        )
-        category_clf.fit(x_all[request_rows], y_category)
+        category_coef: np.ndarray | None = None
+        category_intercept: np.ndarray | None = None
+        category_classes: np.ndarray | None = None
+        if len(set(y_category)) >= 2:  # a catalogue of one category needs no category head
+            category_clf = SGDClassifier(
+                loss="hinge", alpha=2e-5, max_iter=8, tol=None, n_jobs=n_jobs, random_state=seed
+            )
+            category_clf.fit(x_all[request_rows], y_category)
+            category_coef, category_intercept = category_clf.coef_, category_clf.intercept_
+            category_classes = category_clf.classes_
+            if len(category_classes) == 2:
+                # a binary linear model keeps one row (the second class's score): one row per class
+                category_coef = np.vstack([-category_coef, category_coef])
+                category_intercept = np.concatenate([-category_intercept, category_intercept])
         timings["fit_s"] = time.perf_counter() - t
         bar.advance(task)
 
@@ -364,9 +374,9 @@ def train(
             user_words=user_words,
             feature_names=feature_names,
             n_word_features=len(words.vocabulary_),
-            category_weights=prune(category_clf.coef_, prune_threshold),
-            category_intercept=category_clf.intercept_.astype(np.float32),
-            category_classes=category_clf.classes_,
+            category_weights=None if category_coef is None else prune(category_coef, prune_threshold),
+            category_intercept=None if category_intercept is None else category_intercept.astype(np.float32),
+            category_classes=category_classes,
         )
         index = {c: i for i, c in enumerate(model.classes)}
         x_cal = model.transform([s.text for s in calib_s])
