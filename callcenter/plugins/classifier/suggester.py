@@ -470,7 +470,8 @@ class Suggester:
         ]
         # category before matter: the first matter is the best one of the best category
         best = self._best_matter(probs, ranking[0][0])
-        top4 = np.argpartition(-probs, 4)[:4]
+        # the four best matters (a small catalogue may have fewer than five)
+        top4 = np.argpartition(-probs, 4)[:4] if probs.size > 4 else np.arange(probs.size)
         order = [int(i) for i in top4[np.argsort(-probs[top4])]]
         first = best[1] if best is not None else None
         matters = [first] if first is not None else []
