@@ -348,7 +348,13 @@ def get_whisper_engine(
     return _cached(str(model_path), compute_type, cpu_threads, num_workers)
 
 
-# -- batched finals (added by asr-capacity for the final queue / bench_finals; additive) -------------
+# -- batched finals (the final queue of the speech service, bench/bench_finals.py) ---------------------
+#: faster-whisper's own silence rule (its ``no_speech_threshold`` / ``log_prob_threshold`` defaults),
+#: which is what :meth:`WhisperEngine._run` gets from ``transcribe``: the batch applies the same one.
+NO_SPEECH_PROB = 0.6
+SILENCE_LOGPROB = -1.0
+
+
 def decode_batch(
     engine: WhisperEngine,
     utterances: Sequence[FloatArray],
@@ -358,13 +364,15 @@ def decode_batch(
     window_s: float = 30.0,
 ) -> list[Result | None]:
     """Finals of several utterances (16 kHz float32, e.g. of different calls) in one CTranslate2
-    ``encode`` + ``generate`` call. Decoding options come from ``engine.options`` (language, beam,
-    hot words, prompt); ``beam_size`` overrides the beam. One pass at temperature 0, the same
-    no-speech / looping guards as :meth:`WhisperEngine.decode`. ``window_s`` < 30 pads the encoder
+    ``encode`` + ``generate`` call. The decode is the one of :meth:`WhisperEngine.decode` — options
+    from ``engine.options`` (language, beam, hot words, prompt, token budget of the longest
+    utterance), text from the token bytes (no U+FFFD), the same silence rule, and the same loop
+    policy (:func:`guarded_decode`: a looping utterance is retried alone with the repetition
+    penalty) — only batched; ``beam_size`` overrides the beam. ``window_s`` < 30 pads the encoder
     input to that length instead of 30 s (Whisper was trained on 30 s windows: measure the CER)."""
     from faster_whisper.audio import pad_or_trim
     from faster_whisper.tokenizer import Tokenizer
-    from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+    from faster_whisper.transcribe import get_suppressed_tokens
 
     model = engine.model
     opts = engine.options
@@ -380,7 +388,10 @@ def decode_batch(
         model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=opts.language
     )
     previous = tokenizer.encode(" " + opts.initial_prompt.strip()) if opts.initial_prompt else []
-    prompt = model.get_prompt(tokenizer, previous, without_timestamps=False, hotwords=opts.hotword_text())
+    prompt = model.get_prompt(
+        tokenizer, previous, without_timestamps=opts.without_timestamps, hotwords=opts.hotword_text()
+    )
+    longest_s = max(utterances[i].size for i in keep) / WHISPER_RATE
     encoder_output = model.encode(features)
     results = model.model.generate(
         encoder_output,
@@ -388,31 +399,38 @@ def decode_batch(
         beam_size=beam_size or opts.beam_size,
         patience=1.0,
         length_penalty=1.0,
-        max_length=model.max_length,
+        # the token budget of the shared options (as transcribe's max_new_tokens: prompt + budget)
+        max_length=min(model.max_length, len(prompt) + opts.max_new_tokens(longest_s)),
         return_scores=True,
         return_no_speech_prob=True,
         suppress_blank=True,
         suppress_tokens=list(get_suppressed_tokens(tokenizer, [-1]) or ()),
         max_initial_timestamp_index=50,
     )
+    table = engine._token_bytes()
     for i, res in zip(keep, results, strict=True):
-        tokens = [t for t in res.sequences_ids[0] if t < tokenizer.eot]
-        raw = tokenizer.decode(tokens).strip()
-        avg_logprob = res.scores[0] * len(res.sequences_ids[0]) / (len(res.sequences_ids[0]) + 1)
-        if res.no_speech_prob > 0.6 and avg_logprob < -0.8:
-            continue
-        if get_compression_ratio(raw) > 2.4:
-            continue
-        text = normalize_transcript(raw)
-        if not text:
+        ids = res.sequences_ids[0]
+        avg_logprob = res.scores[0] * len(ids) / (len(ids) + 1)
+        if res.no_speech_prob > NO_SPEECH_PROB and avg_logprob < SILENCE_LOGPROB:
             continue
         samples = utterances[i]
+        first = (
+            normalize_transcript(utf8_text(b"".join(table[t] for t in ids if t < engine.eot))),
+            [avg_logprob],
+        )
+
+        def run(retry: bool, first: tuple[str, list[float]] = first, samples: FloatArray = samples):
+            return engine._run(samples, True) if retry else first
+
+        text, logprobs, _how = guarded_decode(run, opts.max_repeats)
+        if not text:
+            continue
         out[i] = Result(
             text=text,
             start_s=round(offsets_s[i], 3),
             end_s=round(offsets_s[i] + samples.size / WHISPER_RATE, 3),
             final=True,
             engine=engine.name,
-            confidence=round(float(np.exp(avg_logprob)), 3),
+            confidence=round(float(np.exp(np.mean(logprobs))), 3) if logprobs else None,
         )
     return out
