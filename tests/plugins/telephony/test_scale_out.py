@@ -12,7 +12,9 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -117,6 +119,7 @@ def test_calls_on_both_nodes_reach_one_case_store_and_one_wallboard(
     seed_console(stack.database_url)
     live = start_server(stack.database_url, stack.redis_url)
     try:
+        started_day = datetime.now(ZoneInfo(stack.asterisk.settings.timezone)).date().isoformat()
         results: dict[str, list[dict[str, Any]]] = {"pbx1": [], "pbx2": []}
         threads = [
             _run_in_thread(
@@ -150,16 +153,24 @@ def test_calls_on_both_nodes_reach_one_case_store_and_one_wallboard(
 
         # one wallboard: the supervisor sees both nodes and the counters of both
         with httpx.Client(base_url=live.url, timeout=15) as c:
-            deadline = time.monotonic() + 60  # the hub folds events as they come: slow on a loaded machine
+            deadline = time.monotonic() + 120  # the hub folds events as they come: slow on a loaded machine
             while True:
                 board = c.get("/api/console/wallboard", headers=live.headers("chief1")).json()
                 hotline = next((q for q in board["queues"] if q["queue"] == "hotline"), None)
                 nodes = {n["node"] for n in board.get("nodes", [])}
                 if hotline and hotline["handled"] >= 4 and {"pbx1", "pbx2"} <= nodes:
                     break
-                assert time.monotonic() < deadline, board
+                if board.get("day") != started_day:
+                    # local midnight passed during the test: the board's day counters start again at 0
+                    # (intended); both nodes still have to be on it
+                    assert {"pbx1", "pbx2"} <= nodes, board.get("nodes")
+                    hotline = None
+                    break
+                # the message names what is missing (pytest cuts a long dict short)
+                assert time.monotonic() < deadline, (board.get("day"), hotline, sorted(nodes))
                 time.sleep(0.5)
-            assert hotline["offered"] >= 4 and hotline["answered"] >= 4
+            if hotline is not None:
+                assert hotline["offered"] >= 4 and hotline["answered"] >= 4
     finally:
         stop_server(live)
 
