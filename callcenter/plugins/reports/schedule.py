@@ -1,7 +1,8 @@
 """The worker loop of the reports plugin: builds the periodic reports (reports.schedule) once each
 period is complete — yesterday's 日报 after midnight, last week's 周报 on Monday, last month's 月报 on
-the 1st (local time). A report already done is not built again; a failure is logged and retried at
-the next check."""
+the 1st (local time). A report already done is not built again; a failure is logged and the same row
+is retried with a doubling wait (check interval, 2×, 4× … at most 6 h), so a report that keeps failing
+stays one row with its attempt count and last error instead of a new row at every check."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ def run_due(settings: Settings, now: datetime | None = None) -> list[int]:
     from callcenter.db.session import session_scope
     from callcenter.plugins.reports.services import (
         build_pending,
+        failed_scheduled,
         missing_periodic,
         pending_ids,
         record_pending,
+        retry_wait,
     )
 
     now = now or datetime.now(UTC)
@@ -38,7 +41,18 @@ def run_due(settings: Settings, now: datetime | None = None) -> list[int]:
         build_pending(settings, report_id)
     for period in missing:
         with session_scope(settings.database_url) as session:
-            report_id = record_pending(session, settings, period, requested_by="schedule", now=now).id
+            row = failed_scheduled(session, period)
+            if row is None:
+                row = record_pending(session, settings, period, requested_by="schedule", now=now)
+                row.params = {**row.params, "attempts": 1}
+            else:
+                attempts = int((row.params or {}).get("attempts", 1))
+                last = row.finished_at or row.created_at
+                if last is not None and now < last + retry_wait(attempts, settings.reports.check_interval_s):
+                    continue  # failed recently: wait before the next try
+                row.status, row.error, row.finished_at = "pending", None, None
+                row.params = {**(row.params or {}), "attempts": attempts + 1}
+            report_id = row.id
         status = build_pending(settings, report_id, now=now)
         if status == "done":
             built.append(report_id)

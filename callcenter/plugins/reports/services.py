@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -93,9 +93,14 @@ def _compute(
 
 
 def _finish(
-    row: Report, data: figures.ReportData | None, pdf: Path | None, xlsx: Path | None, error: str
+    row: Report,
+    data: figures.ReportData | None,
+    pdf: Path | None,
+    xlsx: Path | None,
+    error: str,
+    now: datetime | None = None,
 ) -> None:
-    row.finished_at = utcnow()
+    row.finished_at = now or utcnow()
     if data is None or pdf is None or xlsx is None:
         row.status, row.error = "failed", error[:2000]
         return
@@ -118,10 +123,10 @@ def fill_report(
     try:
         data, pdf, xlsx = _compute(session, settings, period, row.id, out_dir, now)
     except Exception as exc:
-        _finish(row, None, None, None, f"{type(exc).__name__}: {exc}")
+        _finish(row, None, None, None, f"{type(exc).__name__}: {exc}", now)
         session.flush()
         raise
-    _finish(row, data, pdf, xlsx, "")
+    _finish(row, data, pdf, xlsx, "", now)
     session.flush()
     return Built(row, data, pdf, xlsx)
 
@@ -167,11 +172,39 @@ def build_pending(
             row = session.get(Report, report_id)
             if row is None:
                 return "missing"
-            _finish(row, data, pdf, xlsx, error)
+            _finish(row, data, pdf, xlsx, error, now)
             return row.status
     except Exception:  # the database itself went away (e.g. a test app shut down)
         log.exception("report %s could not be built", report_id)
         return "failed"
+
+
+#: longest wait between two tries of a scheduled report that keeps failing
+MAX_RETRY_WAIT = timedelta(hours=6)
+
+
+def retry_wait(attempts: int, base_s: float) -> timedelta:
+    """How long a scheduled report that failed ``attempts`` times waits before the next try: the
+    check interval, doubled at each failure, at most :data:`MAX_RETRY_WAIT` (pure)."""
+    seconds = max(base_s, 1.0) * 2 ** min(max(attempts - 1, 0), 32)
+    return timedelta(seconds=min(seconds, MAX_RETRY_WAIT.total_seconds()))
+
+
+def failed_scheduled(session: Session, period: Period) -> Report | None:
+    """The schedule's failed report of ``period``, if any: it is retried in place (one row per
+    period, its ``params["attempts"]`` counting the tries) instead of a new row at every check."""
+    return session.scalar(
+        select(Report)
+        .where(
+            Report.kind == period.kind,
+            Report.period_start == period.start,
+            Report.period_end == period.end,
+            Report.requested_by == "schedule",
+            Report.status == "failed",
+        )
+        .order_by(Report.id.desc())
+        .limit(1)
+    )
 
 
 def pending_ids(session: Session, older_than: datetime | None = None) -> list[int]:
@@ -220,7 +253,7 @@ def repeat_list(
     session: Session, settings: Settings, days: int, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """The supervisor's list of repeat complaints (重复诉求) of the last ``days`` days, names resolved."""
-    from datetime import time, timedelta
+    from datetime import time
 
     from callcenter.db.models import Area, Matter
     from callcenter.domain.privacy import mask_phone
@@ -263,7 +296,6 @@ def call_repeats(
 ) -> dict[str, Any]:
     """Screen-pop hint (弹屏提示) for a call: the caller's matters that came back (屡诉) within the
     window, and those of them whose place had a closed case before (屡治屡返)."""
-    from datetime import timedelta
 
     from callcenter.db.models import Call, Case, Matter
     from callcenter.domain import repeats

@@ -25,7 +25,7 @@ from callcenter.db.session import session_scope
 from callcenter.demo_history import seed_demo_history
 from callcenter.plugins.reports.periods import Period
 from callcenter.plugins.reports.schedule import run_due
-from callcenter.plugins.reports.services import build_report, record_pending
+from callcenter.plugins.reports.services import MAX_RETRY_WAIT, build_report, record_pending, retry_wait
 from tests.kernel.conftest import PASSWORD
 from tests.kernel.test_cli import cc
 
@@ -234,3 +234,44 @@ def test_schedule_builds_each_period_once(seeded_sqlite: str, tmp_path: Path) ->
         ("monthly", date(2026, 11, 1), date(2026, 11, 30)),
     }
     assert len(list(tmp_path.glob("*.pdf"))) == 4 and len(list(tmp_path.glob("*.xlsx"))) == 4
+
+
+def test_a_failing_scheduled_report_is_one_row_retried_with_a_growing_wait(
+    seeded_sqlite: str, tmp_path: Path
+) -> None:
+    _history(seeded_sqlite)
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the report folder should be")
+    base = ReportSettings(out_dir=blocked, schedule=["daily"], check_interval_s=60)
+    broken = Settings(mode="test", database_url=seeded_sqlite, reports=base)
+    assert run_due(broken, now=NOW) == []
+
+    def rows() -> list[Report]:
+        with session_scope(seeded_sqlite) as s:
+            return list(s.scalars(select(Report).order_by(Report.id)))
+
+    [row] = rows()
+    assert row.status == "failed" and row.error and row.params["attempts"] == 1
+    # at the next checks within the wait: nothing is tried, nothing is added
+    assert run_due(broken, now=NOW + timedelta(seconds=30)) == []
+    assert [(r.id, r.params["attempts"]) for r in rows()] == [(row.id, 1)]
+    # after the wait (60 s), the same row is tried again; then the wait doubles (120 s)
+    assert run_due(broken, now=NOW + timedelta(seconds=61)) == []
+    assert [(r.id, r.status, r.params["attempts"]) for r in rows()] == [(row.id, "failed", 2)]
+    assert run_due(broken, now=NOW + timedelta(seconds=61 + 100)) == []
+    assert [r.params["attempts"] for r in rows()] == [2]
+    # the folder is fixed: the next try after the wait builds it, still in the same row
+    fixed = Settings(
+        mode="test",
+        database_url=seeded_sqlite,
+        reports=ReportSettings(out_dir=tmp_path / "out", schedule=["daily"], check_interval_s=60),
+    )
+    assert run_due(fixed, now=NOW + timedelta(seconds=61 + 121)) == [row.id]
+    [done] = rows()
+    assert done.id == row.id and done.status == "done" and done.params["attempts"] == 3
+    assert run_due(fixed, now=NOW + timedelta(hours=1)) == []
+
+
+def test_retry_wait_doubles_up_to_six_hours() -> None:
+    assert [retry_wait(n, 60).total_seconds() for n in (1, 2, 3)] == [60, 120, 240]
+    assert retry_wait(50, 60) == MAX_RETRY_WAIT == timedelta(hours=6)
