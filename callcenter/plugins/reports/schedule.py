@@ -23,41 +23,34 @@ def run_due(settings: Settings, now: datetime | None = None) -> list[int]:
     from callcenter.db.session import session_scope
     from callcenter.plugins.reports.services import (
         build_pending,
-        failed_scheduled,
+        claim_scheduled,
         missing_periodic,
+        note_failure,
         pending_ids,
-        record_pending,
-        retry_wait,
     )
 
     now = now or datetime.now(UTC)
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
     with session_scope(settings.database_url) as session:
-        missing = missing_periodic(session, settings, today)
         # the API's builder thread is given 10 minutes before the worker takes a pending report over
         pending = pending_ids(session, older_than=now - timedelta(minutes=10))
-    built: list[int] = []
     for report_id in pending:  # asked for through the API before a restart: built here
         build_pending(settings, report_id)
+    with session_scope(settings.database_url) as session:  # after those: a period they built is done
+        missing = missing_periodic(session, settings, today)
+    built: list[int] = []
     for period in missing:
         with session_scope(settings.database_url) as session:
-            row = failed_scheduled(session, period)
-            if row is None:
-                row = record_pending(session, settings, period, requested_by="schedule", now=now)
-                row.params = {**row.params, "attempts": 1}
-            else:
-                attempts = int((row.params or {}).get("attempts", 1))
-                last = row.finished_at or row.created_at
-                if last is not None and now < last + retry_wait(attempts, settings.reports.check_interval_s):
-                    continue  # failed recently: wait before the next try
-                row.status, row.error, row.finished_at = "pending", None, None
-                row.params = {**(row.params or {}), "attempts": attempts + 1}
-            report_id = row.id
-        status = build_pending(settings, report_id, now=now)
+            claimed = claim_scheduled(session, settings, period, now)
+        if claimed is None:
+            continue  # failed recently: waits for its retry time
+        status = build_pending(settings, claimed, now=now)
         if status == "done":
-            built.append(report_id)
+            built.append(claimed)
             log.info("built %s report %s .. %s", period.kind, period.start, period.end)
         else:
+            with session_scope(settings.database_url) as session:
+                note_failure(session, settings, claimed, now)
             log.error("building the %s report for %s failed; retrying later", period.kind, period.start)
     return built
 

@@ -93,14 +93,9 @@ def _compute(
 
 
 def _finish(
-    row: Report,
-    data: figures.ReportData | None,
-    pdf: Path | None,
-    xlsx: Path | None,
-    error: str,
-    now: datetime | None = None,
+    row: Report, data: figures.ReportData | None, pdf: Path | None, xlsx: Path | None, error: str
 ) -> None:
-    row.finished_at = now or utcnow()
+    row.finished_at = utcnow()
     if data is None or pdf is None or xlsx is None:
         row.status, row.error = "failed", error[:2000]
         return
@@ -123,10 +118,10 @@ def fill_report(
     try:
         data, pdf, xlsx = _compute(session, settings, period, row.id, out_dir, now)
     except Exception as exc:
-        _finish(row, None, None, None, f"{type(exc).__name__}: {exc}", now)
+        _finish(row, None, None, None, f"{type(exc).__name__}: {exc}")
         session.flush()
         raise
-    _finish(row, data, pdf, xlsx, "", now)
+    _finish(row, data, pdf, xlsx, "")
     session.flush()
     return Built(row, data, pdf, xlsx)
 
@@ -172,7 +167,7 @@ def build_pending(
             row = session.get(Report, report_id)
             if row is None:
                 return "missing"
-            _finish(row, data, pdf, xlsx, error, now)
+            _finish(row, data, pdf, xlsx, error)
             return row.status
     except Exception:  # the database itself went away (e.g. a test app shut down)
         log.exception("report %s could not be built", report_id)
@@ -190,9 +185,35 @@ def retry_wait(attempts: int, base_s: float) -> timedelta:
     return timedelta(seconds=min(seconds, MAX_RETRY_WAIT.total_seconds()))
 
 
-def failed_scheduled(session: Session, period: Period) -> Report | None:
-    """The schedule's failed report of ``period``, if any: it is retried in place (one row per
-    period, its ``params["attempts"]`` counting the tries) instead of a new row at every check."""
+def claim_scheduled(session: Session, settings: Settings, period: Period, now: datetime) -> int | None:
+    """The row the schedule builds ``period`` in: its failed row again once ``params["retry_at"]`` has
+    passed (one row per period, ``params["attempts"]`` counting the tries), else a new pending row;
+    ``None`` while a failed one still waits."""
+    row = _failed_scheduled(session, period)
+    if row is None:
+        row = record_pending(session, settings, period, requested_by="schedule", now=now)
+        row.params = {**row.params, "attempts": 1}
+        return row.id
+    params = dict(row.params or {})
+    retry_at = params.get("retry_at")
+    if retry_at and now < datetime.fromisoformat(retry_at):
+        return None
+    row.status, row.error, row.finished_at = "pending", None, None
+    row.params = {**params, "attempts": int(params.get("attempts", 1)) + 1}
+    return row.id
+
+
+def note_failure(session: Session, settings: Settings, report_id: int, now: datetime) -> None:
+    """Set when a failed scheduled report is tried next (``params["retry_at"]``, see :func:`retry_wait`)."""
+    row = session.get(Report, report_id)
+    if row is None or row.status != "failed":
+        return
+    wait = retry_wait(int((row.params or {}).get("attempts", 1)), settings.reports.check_interval_s)
+    row.params = {**(row.params or {}), "retry_at": (now + wait).isoformat()}
+
+
+def _failed_scheduled(session: Session, period: Period) -> Report | None:
+    """The schedule's latest failed report of ``period``, if any."""
     return session.scalar(
         select(Report)
         .where(
