@@ -14,12 +14,13 @@ checked on every clip at 8 kHz (file and streaming paths) and on four hard clips
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from callcenter.plugins.speech.audio import read_audio, read_audio_pcm16
-from callcenter.plugins.speech.engine import FileTranscript
+from callcenter.plugins.speech.engine import FileTranscript, Result
 from callcenter.plugins.speech.text import cer, has_loop, scoring_form
 from callcenter.plugins.speech.whisper_engine import WhisperEngine, WhisperOptions
 from tests.plugins.speech.conftest import SPEECH
@@ -162,3 +163,74 @@ def test_a_token_limit_inside_a_character_gives_no_replacement_character(
         assert "\ufffd" not in text, (cap, text)
         assert len(text) <= cap, (cap, text)  # no more characters than tokens
     assert cut_inside, "no token limit fell inside a character: this test would prove nothing"
+
+
+# --- the speech service's final path (batched, short windows, solo decodes) -----------------------
+
+
+@dataclass
+class ServiceFinals:
+    clips: list[str]  # the clip of each utterance
+    alone: list[Result | None]
+    batched: list[Result | None]
+
+
+class _NoSink:
+    async def start(self, call: object) -> None: ...
+
+
+@pytest.fixture(scope="module")
+def service_finals() -> ServiceFinals:
+    """Every 8 kHz clip cut by the service's VAD, each utterance decoded by the service's batch
+    decode twice: alone (the solo engine, 2 CTranslate2 threads) and in batches of four utterances
+    of different clips (the shared engine, 1 thread, windows of several sizes in one batch)."""
+    from callcenter.plugins.speech.audiosocket.session import FinalJob
+    from callcenter.plugins.speech.models import ensure_whisper_base
+    from callcenter.plugins.speech.service import ServiceOptions, SpeechService
+    from callcenter.plugins.speech.twopass import TwoPassConfig
+    from callcenter.plugins.speech.vad import UtteranceSegmenter
+    from callcenter.plugins.speech.whisper_engine import get_whisper_engine
+
+    engine = get_whisper_engine(ensure_whisper_base(), cpu_threads=1, num_workers=2)
+    options = ServiceOptions(
+        port=0, twopass=TwoPassConfig("none", "whisper"), workers=2, final_solo_threads=2
+    )
+    service = SpeechService(options, whisper=engine, sink=_NoSink())
+    assert service.solo_whisper is not None and service.solo_whisper.model is not engine.model
+    jobs: list[tuple[str, FinalJob]] = []
+    for clip in sorted(CLIPS):
+        pcm, rate = read_audio_pcm16(clip_path(clip, "8k"))
+        seg = UtteranceSegmenter(rate)
+        recognizer = service.make_recognizer(rate)
+        for utt in seg.feed(pcm + bytes(rate * 4)) + seg.flush():
+            jobs.append((clip, FinalJob(utt, recognizer)))
+    alone = [service.decode_finals([job], False)[0] for _c, job in jobs]
+    # interleave the clips so that every batch mixes calls (and encoder windows)
+    order = sorted(range(len(jobs)), key=lambda i: (i % 4, i))
+    batched: dict[int, Result | None] = {}
+    for k in range(0, len(order), 4):
+        part = order[k : k + 4]
+        for i, result in zip(part, service.decode_finals([jobs[i][1] for i in part], False), strict=True):
+            batched[i] = result
+    service.partial_pool.shutdown()
+    service.final_pool.shutdown()
+    return ServiceFinals([c for c, _j in jobs], alone, [batched[i] for i in range(len(jobs))])
+
+
+def test_service_finals_are_sane(service_finals: ServiceFinals) -> None:
+    texts: dict[str, str] = {}
+    for clip, result in zip(service_finals.clips, service_finals.alone, strict=True):
+        texts[clip] = texts.get(clip, "") + (result.text if result else "")
+    assert set(texts) == set(CLIPS)
+    for clip, text in texts.items():
+        assert_sane(text, CLIPS[clip], f"{clip}@8k service final")
+
+
+def test_service_finals_do_not_depend_on_the_load(service_finals: ServiceFinals) -> None:
+    """Alone with two threads or batched with other calls' utterances on one thread: same text."""
+    differ = [
+        (clip, a and a.text, b and b.text)
+        for clip, a, b in zip(service_finals.clips, service_finals.alone, service_finals.batched, strict=True)
+        if (a and a.text) != (b and b.text)
+    ]
+    assert not differ
