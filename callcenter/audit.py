@@ -30,6 +30,9 @@ LOGIN_FAILED = "login.failed"
 LOGIN_LOCKED = "login.locked"
 """Too many failed logins: a username or a client address is locked out (``detail.scope``,
 ``detail.seconds``)."""
+SEED_RULES = "seed.rules"
+"""``callcenter seed`` changed the catalogue's responsibility rules (``detail``: added, updated, deleted);
+routing's cache of the rules watches it (an edit in the admin screen is an ``admin.rule.*`` row)."""
 
 
 def _cut(value: str | None, length: int) -> str | None:

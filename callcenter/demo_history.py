@@ -117,7 +117,8 @@ def _routes(session: Session, rng: random.Random) -> tuple[list[_Route], dict[st
             communities[a.parent_code].append(a)
     matters = {m.code: m for m in session.scalars(select(Matter).where(Matter.active.is_(True)))}
     rules: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
-    for r in session.scalars(select(ResponsibilityRule).order_by(ResponsibilityRule.id)):
+    active = ResponsibilityRule.active.is_(True)
+    for r in session.scalars(select(ResponsibilityRule).where(active).order_by(ResponsibilityRule.id)):
         rules[(r.matter_code, r.area_code)][r.rule_kind] = r.unit_code
     codes = sorted({m for m, _ in rules} & set(matters))
     rng.shuffle(codes)

@@ -3,7 +3,7 @@
 Everything comes from versioned data files in the repository: the catalogue (``callcenter/data/
 catalogue``, read and checked by :func:`callcenter.catalogue.read_catalogue`, the same parser the
 classifier uses) and the time-limit policies (``callcenter/data``). Seeding is idempotent (upsert by
-code), so it also applies catalogue updates.
+code), so it also applies catalogue updates; responsibility rules edited in the admin screen survive it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from callcenter.catalogue import DEFAULT_DATA_DIR, RULES_FILE, CatalogueError, read_catalogue
+from callcenter import audit
+from callcenter.catalogue import DEFAULT_DATA_DIR, RULES_FILE, Catalogue, CatalogueError, read_catalogue
 from callcenter.config import PROJECT_ROOT
+from callcenter.db.base import utcnow
 from callcenter.db.models import (
     Area,
     Matter,
@@ -81,8 +83,9 @@ class SeedReport:
 def seed_all(session: Session, data_dir: Path | None = None, core_dir: Path | None = None) -> SeedReport:
     """Load every data file into the database (idempotent).
 
-    The responsibility list is replaced as a whole (when the catalogue folder has one); areas, units,
-    categories and matters are upserted by code and never deleted (cases reference them).
+    The catalogue's responsibility rules follow the folder's list (when it has one), rules edited in the
+    admin screen are kept (:func:`_seed_rules`); areas, units, categories and matters are upserted by
+    code and never deleted (cases reference them).
     """
     data_dir = data_dir or CATALOGUE_DIR
     core_dir = core_dir or CORE_DATA_DIR
@@ -146,21 +149,7 @@ def seed_all(session: Session, data_dir: Path | None = None, core_dir: Path | No
     session.flush()
 
     if (Path(data_dir) / RULES_FILE).exists():
-        session.execute(delete(ResponsibilityRule))
-        batch = [
-            {
-                "matter_code": rule.matter_code,
-                "area_code": rule.area_code,
-                "unit_code": rule.unit_code,
-                "rule_kind": rule.rule_kind,
-                "note": rule.note[:256],
-            }
-            for by_kind in catalogue.rules.values()
-            for rule in by_kind.values()
-        ]
-        if batch:
-            session.execute(insert(ResponsibilityRule), batch)
-        report.rules = len(batch)
+        report.rules = _seed_rules(session, catalogue)
 
     path = core_dir / "time_limit_policies.csv"
     existing_pol = {p.priority: p for p in session.scalars(select(TimeLimitPolicy))}
@@ -176,6 +165,54 @@ def seed_all(session: Session, data_dir: Path | None = None, core_dir: Path | No
         report.policies += 1
     session.flush()
     return report
+
+
+def _seed_rules(session: Session, catalogue: Catalogue) -> int:
+    """Bring the catalogue's rules (``source`` ``catalogue``) in line with the CSV file: new rules are
+    inserted, changed ones updated, rules no longer in the file deleted. A rule the admin screen
+    created, edited or deleted (``source`` ``admin``, a deleted one kept inactive) is left as it is, also
+    when the file has a rule for the same matter, area and kind. Returns the number of catalogue rules."""
+    existing = {
+        (r.matter_code, r.area_code, r.rule_kind): r for r in session.scalars(select(ResponsibilityRule))
+    }
+    wanted = {
+        (rule.matter_code, rule.area_code, rule.rule_kind): rule
+        for by_kind in catalogue.rules.values()
+        for rule in by_kind.values()
+    }
+    stale = [r.id for key, r in existing.items() if r.source == "catalogue" and key not in wanted]
+    updated = 0
+    for start in range(0, len(stale), 500):
+        session.execute(
+            delete(ResponsibilityRule).where(ResponsibilityRule.id.in_(stale[start : start + 500]))
+        )
+    batch: list[dict[str, Any]] = []
+    now = utcnow()
+    for key, rule in wanted.items():
+        values = {"unit_code": rule.unit_code, "note": rule.note[:256]}
+        row = existing.get(key)
+        if row is None:
+            batch.append(
+                {
+                    "matter_code": rule.matter_code,
+                    "area_code": rule.area_code,
+                    "rule_kind": rule.rule_kind,
+                    "source": "catalogue",
+                    "active": True,
+                    "updated_at": now,
+                    **values,
+                }
+            )
+        elif row.source == "catalogue" and (row.unit_code, row.note, row.active) != (*values.values(), True):
+            row.unit_code, row.note, row.active = values["unit_code"], values["note"], True
+            updated += 1
+    if batch:
+        session.execute(insert(ResponsibilityRule), batch)
+    if batch or updated or stale:  # routing's cache of the rules sees the change by this row
+        detail = {"added": len(batch), "updated": updated, "deleted": len(stale)}
+        audit.record(session, audit.SEED_RULES, actor_name="callcenter seed", target="rules", detail=detail)
+    session.flush()
+    return len(wanted)
 
 
 ROLES = ("agent", "supervisor", "unit_handler", "admin", "grid_worker")

@@ -9,6 +9,8 @@ defaults, one set of checks, errors that name the file and line (:class:`Catalog
 Pure data: no database, no network. :func:`read_catalogue` reads the files afresh (the seed);
 :func:`load_catalogue` is the same, cached per directory for the process (the classifier). What a
 consumer derives from a catalogue (the classifier's place-name index) it caches itself.
+:func:`with_rules` is a catalogue with another responsibility list: the database's, which the admin
+screen edits, is the one routing uses (the files' list is what ``callcenter seed`` loads into it).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -306,6 +308,24 @@ def read_catalogue(data_dir: Path | str | None = None) -> Catalogue:
         data_dir=data_dir,
         _children=dict(children),
     )
+
+
+def rules_map(rules: Iterable[Rule]) -> dict[tuple[str, str], dict[str, Rule]]:
+    """``Catalogue.rules`` of a list of rules: (matter_code, area_code) → rule_kind → rule (a later rule of
+    the same matter, area and kind replaces an earlier one)."""
+    out: dict[tuple[str, str], dict[str, Rule]] = defaultdict(dict)
+    for rule in rules:
+        out[(rule.matter_code, rule.area_code)][rule.rule_kind] = rule
+    return dict(out)
+
+
+def with_rules(catalogue: Catalogue, rules: Iterable[Rule], units: Iterable[Unit] = ()) -> Catalogue:
+    """A copy of ``catalogue`` whose responsibility list is ``rules`` (replacing the files' list) and with
+    ``units`` added to (or replacing, by code) the files' units: the database's rules, as edited in the
+    admin screen, for routing. The other tables are shared with ``catalogue``, never copied."""
+    merged = dict(catalogue.units)
+    merged.update((u.code, u) for u in units)
+    return replace(catalogue, units=merged, rules=rules_map(rules))
 
 
 @lru_cache(maxsize=4)

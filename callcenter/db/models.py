@@ -97,7 +97,13 @@ class TimeLimitPolicy(Base):
 
 
 class ResponsibilityRule(Base):
-    """Responsibility list entry (权责清单): matter × area → unit, industry (行业) or locality (属地) rule."""
+    """Responsibility list entry (权责清单): matter × area → unit, industry (行业) or locality (属地) rule.
+
+    ``source``: ``catalogue`` (loaded by ``callcenter seed`` from the CSV files, replaced by the next seed)
+    or ``admin`` (created, edited or deleted in the admin screen: the seed leaves it alone). A deleted
+    rule is kept as ``active`` false (a tombstone), so the seed does not bring the catalogue's rule back;
+    routing reads the active rows only.
+    """
 
     __tablename__ = "responsibility_rules"
     __table_args__ = (UniqueConstraint("matter_code", "area_code", "rule_kind", name="uq_rule_matter_area"),)
@@ -108,6 +114,12 @@ class ResponsibilityRule(Base):
     unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"))
     rule_kind: Mapped[str] = mapped_column(String(16))  # industry|locality|override
     note: Mapped[str] = mapped_column(String(256), default="")
+    source: Mapped[str] = mapped_column(String(16), default="catalogue")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Last change (seed or admin): part of the fingerprint of routing's cache of the rules.
+    updated_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, index=True
+    )
 
 
 class User(Base):

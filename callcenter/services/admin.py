@@ -11,8 +11,9 @@ parent, positive time limits, a rule's matter and area must exist).
 
 Every change is one :func:`callcenter.audit.record` row (``admin.<kind>.<created|updated|deleted>``)
 in the same transaction, with the changed fields as ``[old, new]`` (a password only as ``changed``).
-Rows are never deleted except responsibility rules; users, units and matters are deactivated, because
-cases and events reference them.
+Rows are never deleted: users, units and matters are deactivated, because cases and events reference
+them; a deleted responsibility rule is kept inactive (a tombstone) and every rule the screen touches is
+marked ``admin``, so ``callcenter seed`` leaves it as the admin left it.
 
 Errors are :class:`AdminError` with a message in Chinese (shown as is by the admin screen) and the
 field it concerns.
@@ -375,7 +376,12 @@ def save_rule(
     note: str = "",
     rule_id: int | None = None,
 ) -> ResponsibilityRule:
-    """Create (``rule_id`` None) or update an entry of the responsibility list (权责清单)."""
+    """Create (``rule_id`` None) or update an entry of the responsibility list (权责清单).
+
+    The rule becomes an ``admin`` rule, which ``callcenter seed`` leaves alone. Creating a rule where a
+    deleted one is kept (a tombstone) revives that row; moving a rule to another matter, area or kind
+    leaves a tombstone at the old place, so the seed does not bring the catalogue's rule back there.
+    """
     if not _exists(session, Matter, matter_code):
         raise AdminError(f"没有编码为 {matter_code} 的事项", "matter_code")
     if not _exists(session, Area, area_code):
@@ -398,38 +404,66 @@ def save_rule(
             ResponsibilityRule.rule_kind == rule_kind,
         )
     )
-    if clash is not None and clash.id != rule_id:
+    if clash is not None and clash.active and clash.id != rule_id:
         raise AdminError("该事项在该区划已有同类规则（每个事项、区划、规则类型只能有一条）", "rule_kind")
     if rule_id is None:
-        rule = ResponsibilityRule(**values)
-        session.add(rule)
+        if clash is not None:  # a deleted rule of this matter, area and kind: revive its row
+            clash.active = True
+            clash.source = "admin"
+            for k, v in values.items():
+                setattr(clash, k, v)
+            rule = clash
+        else:
+            rule = ResponsibilityRule(**values, source="admin", active=True)
+            session.add(rule)
         session.flush()
         _audit(session, who, "admin.rule.created", f"rule:{rule.id}", {"values": values})
         return rule
     existing = session.get(ResponsibilityRule, rule_id)
-    if existing is None:
+    if existing is None or not existing.active:
         raise AdminError(f"没有编号为 {rule_id} 的规则", "id")
+    old = _rule_values(existing)
+    moved = _key(old) != _key(values)
+    if moved and clash is not None:  # the tombstone at the new place gives way
+        session.delete(clash)
+        session.flush()
     changed = _changes(existing, values)
+    if changed:
+        existing.source = "admin"
     session.flush()
+    if moved:
+        session.add(ResponsibilityRule(**old, source="admin", active=False))
+        session.flush()
     if changed:
         _audit(session, who, "admin.rule.updated", f"rule:{rule_id}", {"changes": _plain(changed)})
     return existing
 
 
 def delete_rule(session: Session, who: Who, rule_id: int) -> None:
+    """Delete a rule: the row is kept inactive (a tombstone), so ``callcenter seed`` does not bring the
+    catalogue's rule back; routing and the admin screen see active rules only."""
     rule = session.get(ResponsibilityRule, rule_id)
-    if rule is None:
+    if rule is None or not rule.active:
         raise AdminError(f"没有编号为 {rule_id} 的规则", "id")
-    values = {
+    values = _rule_values(rule)
+    rule.active = False
+    rule.source = "admin"
+    session.flush()
+    _audit(session, who, "admin.rule.deleted", f"rule:{rule_id}", {"values": values})
+
+
+def _rule_values(rule: ResponsibilityRule) -> dict[str, Any]:
+    return {
         "matter_code": rule.matter_code,
         "area_code": rule.area_code,
         "unit_code": rule.unit_code,
         "rule_kind": rule.rule_kind,
         "note": rule.note,
     }
-    session.delete(rule)
-    session.flush()
-    _audit(session, who, "admin.rule.deleted", f"rule:{rule_id}", {"values": values})
+
+
+def _key(values: dict[str, Any]) -> tuple[str, str, str]:
+    return values["matter_code"], values["area_code"], values["rule_kind"]
 
 
 def _plain(d: dict[str, Any]) -> dict[str, Any]:

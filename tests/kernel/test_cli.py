@@ -35,7 +35,7 @@ def test_upgrade_seed_and_user_add(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     r = cc("db", "upgrade", db=db)
     assert r.returncode == 0, r.stderr
-    assert cc("db", "current", db=db).stdout.strip() == "0009"
+    assert cc("db", "current", db=db).stdout.strip() == "0010"
     r = cc("seed", "--data-dir", str(CATALOGUE), db=db)
     assert r.returncode == 0, r.stderr
     assert "3 matters" in r.stderr and "4 responsibility rules" in r.stderr

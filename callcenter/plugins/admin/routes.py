@@ -260,6 +260,7 @@ def _rule_out(r: ResponsibilityRule) -> dict[str, Any]:
         "unit_code": r.unit_code,
         "rule_kind": r.rule_kind,
         "note": r.note,
+        "source": r.source,  # catalogue (from callcenter seed) | admin (edited here; the seed keeps it)
     }
 
 
@@ -272,7 +273,11 @@ def rules(
     unit: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
-    stmt = select(ResponsibilityRule).order_by(ResponsibilityRule.matter_code, ResponsibilityRule.area_code)
+    stmt = (
+        select(ResponsibilityRule)
+        .where(ResponsibilityRule.active.is_(True))  # a deleted rule is kept inactive for the seed
+        .order_by(ResponsibilityRule.matter_code, ResponsibilityRule.area_code)
+    )
     if matter:
         stmt = stmt.where(ResponsibilityRule.matter_code == matter)
     if area:

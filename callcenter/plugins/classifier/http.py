@@ -4,6 +4,7 @@ Body ``{"text": str, "caller_phone": str | null, "subject": str | null}`` (``sub
 of a written message). 200 with the suggestion dict; 422 with
 ``{"detail": {"reason", "message"}}`` for unusable text (empty, only punctuation, no Chinese, too long);
 400/422 for bodies that are not valid UTF-8 JSON; 503 when no model has been trained yet. Never 500 for input.
+The owning unit comes from the database's responsibility list (:mod:`callcenter.plugins.classifier.dbrules`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
 from callcenter.api.deps import get_current_user
+from callcenter.plugins.classifier.dbrules import for_database
 from callcenter.plugins.classifier.suggester import ModelNotFound, SuggesterHolder
 from callcenter.plugins.classifier.text import NoSuggestion, check_text
 
@@ -70,5 +72,8 @@ def suggest(
             status.HTTP_503_SERVICE_UNAVAILABLE, {"reason": "model_unavailable", "message": str(exc)}
         ) from exc
     settings = getattr(request.app.state, "settings", None)
-    hint = caller_hint(body.caller_phone, getattr(settings, "database_url", None))
-    return suggester.suggest(text, caller_hint=hint, subject=body.subject).to_dict()
+    database_url = getattr(settings, "database_url", None)
+    hint = caller_hint(body.caller_phone, database_url)
+    # the owning unit follows the database's responsibility list (edited in the admin screen)
+    routing = for_database(database_url).routing(suggester.catalogue) if database_url else None
+    return suggester.suggest(text, caller_hint=hint, subject=body.subject, routing=routing).to_dict()

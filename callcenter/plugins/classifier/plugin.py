@@ -28,19 +28,23 @@ def _routers(_: Settings) -> Iterable[APIRouter]:
     return (router,)
 
 
-def suggester(_: Settings) -> SuggestFn:
-    """The hot-reloading suggester over the current trained model.
+def suggester(settings: Settings) -> SuggestFn:
+    """The hot-reloading suggester over the current trained model, routing with the responsibility list
+    of ``settings.database_url`` (as edited in the admin screen, checked at every suggestion).
 
     Raises :class:`~callcenter.plugins.classifier.suggester.ModelNotFound` (a ``FileNotFoundError``)
     now, rather than on every text, when no model has been trained.
     """
+    from callcenter.plugins.classifier.dbrules import for_database
     from callcenter.plugins.classifier.suggester import SuggesterHolder
 
     holder = SuggesterHolder()
     holder.get()
+    rules = for_database(settings.database_url)
 
     def suggest(text: str, hint: dict[str, Any] | None) -> dict[str, Any]:
-        return holder.get().suggest(text, caller_hint=hint).to_dict()
+        current = holder.get()
+        return current.suggest(text, caller_hint=hint, routing=rules.routing(current.catalogue)).to_dict()
 
     return suggest
 

@@ -7,6 +7,10 @@ Order of precedence for a matter in an area:
 3. the locality rule (属地管理) of the street: the street office (街道办 / 乡镇政府); statistical units
    such as 北京经济技术开发区 are mapped to the street office that handles cases there,
 4. the district's locality rule or, failing everything, the district 12345 center (分中心人工派单).
+
+The rules are those of the catalogue given: the CSV files' (``load_catalogue``), or the database's as the
+admin screen edits them (``callcenter.catalogue.with_rules``, read by
+:mod:`callcenter.plugins.classifier.dbrules`, which is what the API and the pipeline route with).
 """
 
 from __future__ import annotations

@@ -447,7 +447,9 @@ class Suggester:
             m.code, m.name, self.catalogue.categories[m.category_code].name, max(0.0, float(probs[i]))
         )
 
-    def _result(self, scored: _Scored, hint: Any, subject: str | None, detail: str) -> SuggestionResult:
+    def _result(
+        self, scored: _Scored, hint: Any, subject: str | None, detail: str, routing: Catalogue
+    ) -> SuggestionResult:
         text, x_row, probs, ood_score = scored.text, scored.x_row, scored.probs, scored.ood_score
         rtype, rtype_score = request_type(subject or "", detail)
         if ood_score is not None and ood_score >= self.ood_threshold:
@@ -488,11 +490,11 @@ class Suggester:
                 )
         top_index = best[0] if best is not None else order[0]
         place = extract_places(text, self.gazetteer, hint)
-        unit = resolve_unit(self.catalogue, matters[0].code, place)
+        unit = resolve_unit(routing, matters[0].code, place)
         # confidence: the matter's probability, capped by its category's (both must be sure)
         confidence = min(matters[0].score, ranking[0][2])
         # auto-dispatch only to a real owner: not when the unit is unknown or is the 12345 center itself
-        owner = self.catalogue.units.get(unit.unit_code) if unit.unit_code else None
+        owner = routing.units.get(unit.unit_code) if unit.unit_code else None
         auto = confidence >= self.threshold and owner is not None and owner.kind != "center"
         evidence = self.model.evidence(x_row, top_index, exclude=self._place_words)
         for word, category in scored.agencies.items():
@@ -513,14 +515,27 @@ class Suggester:
             second_request=scored.second,
         )
 
-    def suggest(self, text: Any, caller_hint: Any = None, subject: str | None = None) -> SuggestionResult:
+    def suggest(
+        self,
+        text: Any,
+        caller_hint: Any = None,
+        subject: str | None = None,
+        routing: Catalogue | None = None,
+    ) -> SuggestionResult:
         """Suggest for one text; never raises for bad text (returns a no-suggestion result with a reason).
 
-        ``subject``: the message's subject line (留言主题) when the text is its detail; it counts more."""
-        return self.suggest_many([text], [caller_hint], [subject])[0]
+        ``subject``: the message's subject line (留言主题) when the text is its detail; it counts more.
+        ``routing``: the catalogue whose responsibility list and units choose the owning unit (the
+        database's, :class:`~callcenter.plugins.classifier.dbrules.DatabaseRules`); default the
+        suggester's own catalogue (the files' list)."""
+        return self.suggest_many([text], [caller_hint], [subject], routing=routing)[0]
 
     def suggest_many(
-        self, texts: list[Any], hints: list[Any] | None = None, subjects: list[str | None] | None = None
+        self,
+        texts: list[Any],
+        hints: list[Any] | None = None,
+        subjects: list[str | None] | None = None,
+        routing: Catalogue | None = None,
     ) -> list[SuggestionResult]:
         """Batch version of ``suggest`` (one vectorisation for all valid texts)."""
         results: list[SuggestionResult | None] = [None] * len(texts)
@@ -542,7 +557,7 @@ class Suggester:
             scored = self._analyse([(t, s) for _, t, s in valid])
             for sc, (i, clean, subject) in zip(scored, valid, strict=True):
                 hint = hints[i] if hints else None
-                results[i] = self._result(sc, hint, subject, clean)
+                results[i] = self._result(sc, hint, subject, clean, routing or self.catalogue)
         return [r for r in results if r is not None]
 
 

@@ -116,6 +116,8 @@ def test_admin_api_checks_like_the_cli_and_audits_every_change(admin_server: Liv
         assert c.post("/api/admin/rules", json=rule).status_code == 422
         assert c.put(f"/api/admin/rules/{rid}", json={**rule, "note": "属地"}).status_code == 200
         assert c.delete(f"/api/admin/rules/{rid}").status_code == 204
+        assert c.get("/api/admin/rules", params={"matter": "0601099"}).json()["total"] == 0
+        assert c.delete(f"/api/admin/rules/{rid}").status_code == 422
         # units
         r = c.post("/api/admin/units", json={"code": "S110101009", "name": "测试街道", "kind": "planet"})
         assert r.status_code == 422 and r.headers["X-Error-Field"] == "kind"
@@ -144,7 +146,9 @@ def test_admin_api_checks_like_the_cli_and_audits_every_change(admin_server: Liv
     with session_scope(admin_server.database_url) as s:
         li = s.scalar(select(User).where(User.username == "li"))
         assert li is not None and li.unit_code == "S110101002"
-        assert s.scalar(select(ResponsibilityRule).where(ResponsibilityRule.matter_code == "0601099")) is None
+        # the deleted rule is kept inactive (a tombstone for `callcenter seed`), never listed again
+        gone = s.scalar(select(ResponsibilityRule).where(ResponsibilityRule.matter_code == "0601099"))
+        assert gone is not None and not gone.active and gone.source == "admin"
         m = s.get(Matter, "0601001")
         assert m is not None and m.accept_hours == 1.5 and m.handle_days == 4
         assert len(list(s.scalars(select(AuditEntry).where(AuditEntry.action.like("admin.%"))))) == len(trail)
