@@ -8,8 +8,10 @@ Figures:
 * Side by side, in one run, on the same clips (issue 14): plain faster-whisper (same model file,
   ``WhisperModel(path, compute_type="int8")``, ``transcribe(f, language="zh", beam_size=5)``,
   default options: temperature fallback, previous-text conditioning, no VAD) against our file
-  path (``callcenter transcribe``: Silero VAD windows, temperature 0, loop guards) and our
-  streaming path (20 ms frames through the WebRTC VAD segmenter, one decode per utterance): CER
+  path (``callcenter transcribe``: Silero VAD windows, temperature 0, loop guards), our
+  streaming path (20 ms frames through the WebRTC VAD segmenter, one ``transcribe()`` per
+  utterance) and the live finals as the speech service decodes them by default (the same VAD
+  utterances through ``SpeechService.decode_finals``: short encoder window): CER
   on the five referenced clips, CPU seconds per audio second over all 16 clips, and on the whole
   robustness set (16 clips) the number of outputs with a loop, a U+FFFD, an implausible length
   or a different text on the second run.
@@ -137,6 +139,20 @@ def garbage(text: str, duration_s: float) -> list[str]:
     return wrong
 
 
+def service_decoder(model_path: Path, threads: int) -> Any:
+    """The speech service's final decode with its default options (batched decode, short encoder
+    window), without its server: what a live call gets."""
+    from callcenter.plugins.speech.service import ServiceOptions, SpeechService
+
+    class NoSink:
+        async def start(self, call: CallInfo) -> None: ...
+
+    engine = WhisperEngine(model_path, cpu_threads=1, num_workers=threads)
+    return SpeechService(
+        ServiceOptions(port=0, twopass=TwoPassConfig("none", "whisper")), whisper=engine, sink=NoSink()
+    )
+
+
 def side_by_side(model_path: Path, rates: tuple[str, ...] = ("8k", "16k"), threads: int = 2) -> None:
     from faster_whisper import WhisperModel
 
@@ -158,10 +174,25 @@ def side_by_side(model_path: Path, rates: tuple[str, ...] = ("8k", "16k"), threa
         finals.extend(session.finish())
         return "".join(r.text for r in finals)
 
+    service = service_decoder(model_path, threads)
+
+    def run_service(path: Path) -> str:
+        from callcenter.plugins.speech.audiosocket.session import FinalJob
+        from callcenter.plugins.speech.vad import UtteranceSegmenter
+
+        pcm, rate = read_audio_pcm16(path)
+        seg, recognizer, finals = UtteranceSegmenter(rate), service.make_recognizer(rate), []
+        for i in range(0, len(pcm), 2 * rate // 50):
+            finals.extend(seg.feed(pcm[i : i + 2 * rate // 50]))
+        finals.extend(seg.feed(bytes(rate * 4)) + seg.flush())  # the caller goes quiet, then hangs up
+        results = [service.decode_finals([FinalJob(u, recognizer)], False)[0] for u in finals]
+        return "".join(r.text for r in results if r is not None)
+
     paths = {
         "plain faster-whisper (beam 5, defaults)": run_plain,
         "ours: file path (transcribe)": lambda p: ours.transcribe_file(p).text,
         "ours: streaming path (VAD utterances)": run_stream,
+        "ours: live finals (service defaults)": run_service,
     }
     refs = manifest()
     clips = all_clips()
@@ -292,11 +323,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--side-by-side-only", action="store_true", help="only the issue 14 comparison")
     parser.add_argument("--streams", default="1,2,3,4,6,8,10,12")
+    parser.add_argument("--live-only", action="store_true", help="only the live-stream sweep")
+    parser.add_argument(
+        "--live-configs", default="", help="comma-separated numbers (1-4) of the live configurations to run"
+    )
     args = parser.parse_args()
 
     from callcenter.plugins.speech.models import ensure_whisper_base, vosk_ko_path
     from callcenter.plugins.speech.vosk_engine import get_vosk_engine
-    from callcenter.plugins.speech.whisper_engine import DEFAULT_PROMPT, get_whisper_engine
+    from callcenter.plugins.speech.whisper_engine import get_whisper_engine
 
     print("# speech benchmark", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), f"cores={os.cpu_count()}")
     print(f"load average at start: {os.getloadavg()}")
@@ -317,10 +352,18 @@ def main() -> None:
     print(f"vosk session memory: {(rss_mb() - base) / 20:.1f} MB each")
     del sessions
 
-    print("\n## side by side: plain faster-whisper vs our paths (same model, same clips, one run)")
-    side_by_side(ensure_whisper_base())
-    if args.side_by_side_only:
-        return
+    if not args.live_only:
+        print("\n## side by side: plain faster-whisper vs our paths (same model, same clips, one run)")
+        side_by_side(ensure_whisper_base())
+        if args.side_by_side_only:
+            return
+        single_stream(args.quick, whisper, vosk)
+    live_streams(args, vosk)
+
+
+def single_stream(quick: bool, whisper: WhisperEngine, vosk: VoskEngine) -> None:
+    from callcenter.plugins.speech.models import ensure_whisper_base
+    from callcenter.plugins.speech.whisper_engine import DEFAULT_PROMPT, get_whisper_engine
 
     print("\n## accuracy and single-stream RTF (whisper-base int8, 2 threads)")
     configs = [
@@ -329,7 +372,7 @@ def main() -> None:
         ("whisper beam 5 + initial prompt", WhisperOptions(beam_size=5, initial_prompt=DEFAULT_PROMPT)),
         ("whisper beam 5 + hotwords", WhisperOptions(beam_size=5, hotwords=("噪音", "扰民", "物业", "街道"))),
     ]
-    if args.quick:
+    if quick:
         configs = configs[:2]
     for label, opts in configs:
         accuracy(whisper.with_options(opts), label)
@@ -344,6 +387,11 @@ def main() -> None:
     )
     one = get_whisper_engine(ensure_whisper_base(), cpu_threads=1, num_workers=2)
     accuracy(one, "whisper beam 5, 1 thread (service setting)", rates=("8k",))
+
+
+def live_streams(args: argparse.Namespace, vosk: VoskEngine) -> None:
+    from callcenter.plugins.speech.models import ensure_whisper_base
+    from callcenter.plugins.speech.whisper_engine import get_whisper_engine
 
     print("\n## live streams (real-time paced, AudioSocket over TCP)")
     streams = [int(x) for x in args.streams.split(",")]
@@ -361,6 +409,8 @@ def main() -> None:
     ]
     if args.quick:
         live_configs = live_configs[:2]
+    if args.live_configs:
+        live_configs = [live_configs[int(k) - 1] for k in args.live_configs.split(",")]
     for label, cfg, threads in live_configs:
         best = 0
         print(f"### {label}")

@@ -15,11 +15,9 @@ cuts the utterance 0.5 s after the last voiced frame), ``nospec`` (the batched f
 encoder window cut to the utterance, ``speech.final_batch``), ``spec`` (that + speculative final: the
 decode starts once the silence covers the VAD's 0.3 s tail and is kept if the silence holds), each
 with ``workers`` 2 and one CTranslate2 thread per decode (the service's layout); ``spec-2t``:
-speculative with two CTranslate2 threads per decode (one caller gets both cores); ``solo`` (the
-service's default): speculative, one CTranslate2 thread per decode, except that a final decoded alone
-(nothing else waiting or running) goes to a second copy of the model with two threads
-(``speech.final_solo_threads``); ``solo-w30``: ``solo`` with Whisper's full 30 s encoder window
-(``speech.final_min_window_s`` 30, the CER-versus-latency trade-off).
+speculative with two CTranslate2 threads per decode (one caller gets both cores); ``spec-w30``:
+``spec`` with Whisper's full 30 s encoder window (``speech.final_min_window_s`` 30: the CER-versus-
+latency trade-off).
 """
 
 from __future__ import annotations
@@ -98,9 +96,8 @@ async def run(variant: str, rounds: int, tmp: Path, engines: dict[str, Any]) -> 
         database_url=f"sqlite:///{tmp / 'latency.db'}",
         twopass=TwoPassConfig("vosk", "whisper"),
         workers=2,
-        policy=SessionPolicy(speculative_finals=variant.startswith(("spec", "solo"))),
+        policy=SessionPolicy(speculative_finals=variant.startswith("spec")),
         final_batch=0 if variant == "before" else 4,
-        final_solo_threads=2 if variant.startswith("solo") else 0,
         final_min_window_s=30.0 if variant.endswith("-w30") else 10.0,
     )
     whisper = engines["whisper-2t"] if variant.endswith("-2t") else engines["whisper"]
@@ -147,7 +144,7 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--variants", default="before,nospec,spec,solo,solo-w30")
+    parser.add_argument("--variants", default="before,nospec,spec,spec-w30")
     args = parser.parse_args()
     from callcenter.plugins.speech.models import ensure_whisper_base, vosk_ko_path
     from callcenter.plugins.speech.vosk_engine import get_vosk_engine

@@ -446,15 +446,6 @@ class SpeechSettings(BaseModel):
             "within 1 character on the 374-character robustness set): see docs/benchmarks.md."
         ),
     )
-    final_solo_threads: int = Field(
-        default=2,
-        ge=0,
-        description=(
-            "CTranslate2 threads for a final decoded alone (nothing else waiting or being decoded): one "
-            "caller's final gets every core instead of one (lower end-of-speech → final latency); a "
-            "second copy of the Whisper model is loaded for it (≈ +140 MB). 0 or 1 = off."
-        ),
-    )
     final_queue_shed_partials_s: float = Field(
         default=20.0,
         ge=0,

@@ -352,10 +352,6 @@ ASR_SPECULATIVE = Counter(
     "推测解码 (final decodes started during the end-of-utterance silence: hit = kept, miss = speech resumed)",
     ["outcome"],
 )
-ASR_SOLO_FINALS = Counter(
-    "cc_asr_solo_finals",
-    "独占解码 (finals decoded alone with every core: nothing else was waiting or being decoded)",
-)
 ASR_DEGRADED = Counter(
     "cc_asr_degraded_seconds",
     "降级处理的音频秒数 (load shedding, seconds of audio: partial_skipped = no partial pass, "

@@ -42,7 +42,6 @@ from callcenter.observability import (
     ASR_FINAL_LATENCY,
     ASR_PARTIAL_LATENCY,
     ASR_SESSIONS,
-    ASR_SOLO_FINALS,
 )
 from callcenter.plugins.speech.audiosocket.server import AudioSocketServer
 from callcenter.plugins.speech.audiosocket.session import (
@@ -414,7 +413,6 @@ class ServiceOptions:
     final_queue: FinalQueuePolicy = field(default_factory=FinalQueuePolicy)
     final_batch: int = 4  # finals of several calls per Whisper call; 0 = one transcribe() per utterance
     final_min_window_s: float = 10.0  # shortest Whisper encoder window of the batched decode (30 = full)
-    final_solo_threads: int = 2  # CTranslate2 threads of a final decoded alone (0/1 = off)
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ServiceOptions:
@@ -438,7 +436,6 @@ class ServiceOptions:
             allowed_peers=tuple(sp.audiosocket_allowed_peers),
             final_batch=sp.final_batch,
             final_min_window_s=sp.final_min_window_s,
-            final_solo_threads=sp.final_solo_threads,
             final_queue=FinalQueuePolicy(
                 shed_partials_s=sp.final_queue_shed_partials_s,
                 cheap_after_s=sp.final_queue_cheap_after_s,
@@ -528,12 +525,6 @@ class SpeechService:
         self.cheap_whisper = (
             whisper.with_options(dataclasses.replace(whisper.options, beam_size=1)) if whisper else None
         )
-        # the same model with every core for a final decoded alone (``final_solo_threads``)
-        self.solo_whisper = (
-            whisper.with_threads(options.final_solo_threads)
-            if whisper is not None and options.final_solo_threads > 1 and (os.cpu_count() or 1) > 1
-            else None
-        )
         batched = (
             options.final_batch > 0 and whisper is not None and options.twopass.final_engine == "whisper"
         )
@@ -572,21 +563,13 @@ class SpeechService:
 
         Deterministic whatever the load: each utterance's encoder window is a function of its own
         length (``encoder_window_s``: the next 5 s above it, ``final_min_window_s`` … 30 s), so a
-        batch holding utterances of several window sizes makes one encode + generate per size; and
-        a final decoded alone (nothing else waiting or running) goes to the solo engine — the same
-        model with ``final_solo_threads`` CTranslate2 threads, which gives the same text faster
-        (tests/plugins/speech/test_robustness.py checks both)."""
+        batch holding utterances of several window sizes makes one encode + generate per size
+        (tests/plugins/speech/test_robustness.py: alone and batched give the same text)."""
         from callcenter.plugins.speech.audio import pcm16_to_float, resample
         from callcenter.plugins.speech.whisper_engine import WHISPER_RATE, decode_batch
 
         assert self.whisper is not None
-        if cheap and self.cheap_whisper is not None:
-            engine = self.cheap_whisper
-        elif self.solo_whisper is not None and len(jobs) == 1 and self.final_queue.pending <= 1:
-            engine = self.solo_whisper
-            ASR_SOLO_FINALS.inc()
-        else:
-            engine = self.whisper
+        engine = self.cheap_whisper if cheap and self.cheap_whisper is not None else self.whisper
         samples = [
             resample(pcm16_to_float(j.utterance.pcm), j.utterance.sample_rate, WHISPER_RATE) for j in jobs
         ]

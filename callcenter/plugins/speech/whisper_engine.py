@@ -170,7 +170,6 @@ class WhisperEngine:
 
         self.name = name
         self.model_path = Path(model_path)
-        self.compute_type = compute_type
         self.options = options or WhisperOptions()
         self.vad = vad or VadConfig()
         self.model = WhisperModel(
@@ -189,17 +188,6 @@ class WhisperEngine:
         clone = object.__new__(WhisperEngine)
         clone.__dict__.update(self.__dict__)
         clone.options = options
-        return clone
-
-    def with_threads(self, cpu_threads: int) -> WhisperEngine:
-        """The same model file loaded once more (process-wide, :func:`get_whisper_engine`) with
-        ``cpu_threads`` CTranslate2 threads and one worker, with this engine's options: for a final
-        decoded alone, which then uses every core (service ``final_solo_threads``)."""
-        other = get_whisper_engine(
-            self.model_path, compute_type=self.compute_type, cpu_threads=cpu_threads, num_workers=1
-        )
-        clone = other.with_options(self.options)
-        clone.vad, clone.name = self.vad, self.name
         return clone
 
     def _token_bytes(self) -> list[bytes]:

@@ -165,7 +165,7 @@ def test_a_token_limit_inside_a_character_gives_no_replacement_character(
     assert cut_inside, "no token limit fell inside a character: this test would prove nothing"
 
 
-# --- the speech service's final path (batched, short windows, solo decodes) -----------------------
+# --- the speech service's final path (batched, short windows) -------------------------------------
 
 
 @dataclass
@@ -182,8 +182,8 @@ class _NoSink:
 @pytest.fixture(scope="module")
 def service_finals() -> ServiceFinals:
     """Every 8 kHz clip cut by the service's VAD, each utterance decoded by the service's batch
-    decode twice: alone (the solo engine, 2 CTranslate2 threads) and in batches of four utterances
-    of different clips (the shared engine, 1 thread, windows of several sizes in one batch)."""
+    decode twice: alone, and in batches of four utterances of different clips (windows of several
+    sizes in one batch), one CTranslate2 thread per decode as in the service."""
     from callcenter.plugins.speech.audiosocket.session import FinalJob
     from callcenter.plugins.speech.models import ensure_whisper_base
     from callcenter.plugins.speech.service import ServiceOptions, SpeechService
@@ -192,11 +192,8 @@ def service_finals() -> ServiceFinals:
     from callcenter.plugins.speech.whisper_engine import get_whisper_engine
 
     engine = get_whisper_engine(ensure_whisper_base(), cpu_threads=1, num_workers=2)
-    options = ServiceOptions(
-        port=0, twopass=TwoPassConfig("none", "whisper"), workers=2, final_solo_threads=2
-    )
+    options = ServiceOptions(port=0, twopass=TwoPassConfig("none", "whisper"), workers=2)
     service = SpeechService(options, whisper=engine, sink=_NoSink())
-    assert service.solo_whisper is not None and service.solo_whisper.model is not engine.model
     jobs: list[tuple[str, FinalJob]] = []
     for clip in sorted(CLIPS):
         pcm, rate = read_audio_pcm16(clip_path(clip, "8k"))
@@ -227,7 +224,7 @@ def test_service_finals_are_sane(service_finals: ServiceFinals) -> None:
 
 
 def test_service_finals_do_not_depend_on_the_load(service_finals: ServiceFinals) -> None:
-    """Alone with two threads or batched with other calls' utterances on one thread: same text."""
+    """Alone or batched with other calls' utterances (of other window sizes): same text."""
     differ = [
         (clip, a and a.text, b and b.text)
         for clip, a, b in zip(service_finals.clips, service_finals.alone, service_finals.batched, strict=True)
