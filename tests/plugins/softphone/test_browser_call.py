@@ -458,3 +458,56 @@ def test_supervisor_listens_and_whispers_from_the_browser(
     finally:
         sup_browser.close()
         ctx1.close()
+
+
+def test_supervisor_barges_in_and_the_citizen_hears_the_supervisor(
+    phone_stack: dict[str, Any], phone_browser: Any
+) -> None:
+    """强插 (barge, ChanSpy ``B``): the supervisor speaks to both parties. The agent mutes its
+    softphone first, so what the citizen hears while the supervisor is in is the supervisor alone
+    (with whisper, tested above, the citizen hears nothing of the supervisor)."""
+    live: LiveServer = phone_stack["live"]
+    stack = phone_stack["stack"]
+    ast = phone_stack["asterisk"]
+    ctx1, p1 = _agent_page(phone_browser, live, "seat1")
+    sup_browser = phone_browser.browser_type.launch(
+        executable_path=CHROMIUM, args=chromium_args(CLIP_SUPERVISOR)
+    )
+    try:
+        ctx2, sup = _agent_page(sup_browser, live, "chief1")
+        p1.check("#sp-auto")
+        p1.click("#btn-join")
+        expect(p1.locator("#my-state")).to_have_attribute("data-state", "idle", timeout=15_000)
+        heard = f"/var/spool/asterisk/monitor/heard-B{int(time.time())}"
+        # the citizen says nothing (its clip starts after the hold): it only listens
+        _, uid = place_talker_call(
+            stack.redis,
+            audio_sound="callcenter/speech/" + CLIP_CITIZEN.stem,
+            heard_path=heard,
+            delay_s=50,
+            hold_s=60,
+        )
+        expect(p1.locator("#sp-state")).to_have_attribute("data-state", "talking", timeout=60_000)
+        p1.click("#sp-mute")
+        row = sup.locator('#agents [data-agent="PJSIP/8001"]')
+        expect(row.locator(".state")).to_have_attribute("data-state", "talking", timeout=15_000)
+        row.locator("button").nth(2).click()  # 强插
+        expect(sup.locator("#sp-state")).to_have_attribute("data-state", "talking", timeout=20_000)
+        time.sleep(13.0)  # two loops of the supervisor's 5.5 s clip
+        sup.click("#sp-hangup")
+        expect(sup.locator("#sp-state")).to_have_attribute("data-state", "registered", timeout=15_000)
+        p1.click("#sp-hangup")
+        _wait_call(live.database_url, uid)
+        heard_file = ast.rootfs / (heard.lstrip("/") + ".wav")
+        citizen_heard, crate = read_wav(heard_file)
+        c_sup = clip_score(citizen_heard, crate, CLIP_SUPERVISOR)
+        c_agent = clip_score(citizen_heard, crate, CLIP_AGENT)
+        c_ctrl = clip_score(citizen_heard, crate, CLIP_CONTROL)
+        print(f"barge: citizen heard supervisor {c_sup:.2f}, muted agent {c_agent:.2f}, control {c_ctrl:.2f}")
+        assert c_sup > 0.6 and c_sup > c_ctrl + 0.2 and c_sup > c_agent + 0.2
+        for f in (heard_file, heard_file.with_name(heard_file.stem + "-mix.wav")):
+            f.unlink(missing_ok=True)
+        ctx2.close()
+    finally:
+        sup_browser.close()
+        ctx1.close()
