@@ -5,6 +5,7 @@ up, transfer) which go through the AMI bridge."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -32,6 +33,8 @@ from ..schemas import (
     UnitRef,
 )
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(prefix="/api/console", tags=["console"])
 
 
@@ -45,6 +48,7 @@ async def call_live(
     ``event: end`` when the user is deactivated or changed, or the token expires.
     """
     import redis.asyncio as aredis
+    import redis.exceptions as redis_errors
 
     from callcenter.events import as_text, decode, transcript_stream
 
@@ -71,7 +75,14 @@ async def call_live(
                     yield sse(json.dumps({"reason": reason}), event="end")
                     return
                 block_ms = max(1, min(5000, int(guard.seconds_to_next_check() * 1000)))
-                resp = await client.xread({key: pos}, count=200, block=block_ms)
+                try:
+                    resp = await client.xread({key: pos}, count=200, block=block_ms)
+                except (redis_errors.TimeoutError, redis_errors.ConnectionError) as exc:
+                    # Redis gone or the server shutting down (uvicorn cancels the read, redis-py
+                    # turns that into a TimeoutError): end this stream; the browser reconnects
+                    # after ``retry`` with Last-Event-ID and loses nothing
+                    log.info("transcript stream %s ended: %s", uniqueid, exc)
+                    return
                 if not resp:
                     yield ": keep-alive\n\n"
                     continue
