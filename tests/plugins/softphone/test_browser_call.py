@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -384,16 +385,25 @@ def test_clear_messages_when_microphone_or_server_fail(phone_stack: dict[str, An
 CLIP_SUPERVISOR = SPEECH / "16k" / "funasr_short.wav"  # the supervisor's microphone (5.5 s)
 
 
-def test_supervisor_listens_and_whispers_from_the_browser(
-    phone_stack: dict[str, Any], phone_browser: Any
-) -> None:
-    """The supervisor's own browser phone (8009) is rung into ChanSpy by 监听 / 耳语 on the wallboard:
-    listening, it hears the citizen; whispering, the agent hears the supervisor and the citizen does not."""
+@dataclass
+class SupervisedCall:
+    """A simulated citizen's call answered by seat1's browser phone, with the supervisor (chief1)
+    logged in on a second Chromium whose microphone plays ``CLIP_SUPERVISOR``."""
+
+    agent: Any  # seat1's page
+    supervisor: Any  # chief1's page
+    row: Any  # the agent's row on the supervisor's wallboard (监听 / 耳语 / 强插 buttons)
+    uid: str  # the hotline leg
+    heard_file: Path  # what the citizen heard (MixMonitor on its side)
+
+
+@contextlib.contextmanager
+def supervised_call(
+    phone_stack: dict[str, Any], phone_browser: Any, tag: str, delay_s: float
+) -> Iterator[SupervisedCall]:
+    """``delay_s``: when the citizen starts its clip after the bridge (9.4 s long)."""
     live: LiveServer = phone_stack["live"]
-    stack = phone_stack["stack"]
-    ast = phone_stack["asterisk"]
     ctx1, p1 = _agent_page(phone_browser, live, "seat1")
-    # a second Chromium: the supervisor's microphone speaks another clip
     sup_browser = phone_browser.browser_type.launch(
         executable_path=CHROMIUM, args=chromium_args(CLIP_SUPERVISOR)
     )
@@ -402,18 +412,35 @@ def test_supervisor_listens_and_whispers_from_the_browser(
         p1.check("#sp-auto")
         p1.click("#btn-join")
         expect(p1.locator("#my-state")).to_have_attribute("data-state", "idle", timeout=15_000)
-        tag = f"S{int(time.time())}"
-        heard = f"/var/spool/asterisk/monitor/heard-{tag}"
+        heard = f"/var/spool/asterisk/monitor/heard-{tag}{int(time.time())}"
         _, uid = place_talker_call(
-            stack.redis,
+            phone_stack["stack"].redis,
             audio_sound="callcenter/speech/" + CLIP_CITIZEN.stem,
             heard_path=heard,
-            delay_s=6,
+            delay_s=delay_s,
             hold_s=60,
         )
         expect(p1.locator("#sp-state")).to_have_attribute("data-state", "talking", timeout=60_000)
         row = sup.locator('#agents [data-agent="PJSIP/8001"]')
         expect(row.locator(".state")).to_have_attribute("data-state", "talking", timeout=15_000)
+        heard_file = phone_stack["asterisk"].rootfs / (heard.lstrip("/") + ".wav")
+        yield SupervisedCall(p1, sup, row, uid, heard_file)
+        for f in (heard_file, heard_file.with_name(heard_file.stem + "-mix.wav")):
+            f.unlink(missing_ok=True)
+        ctx2.close()
+    finally:
+        sup_browser.close()
+        ctx1.close()
+
+
+def test_supervisor_listens_and_whispers_from_the_browser(
+    phone_stack: dict[str, Any], phone_browser: Any
+) -> None:
+    """The supervisor's own browser phone (8009) is rung into ChanSpy by 监听 / 耳语 on the wallboard:
+    listening, it hears the citizen; whispering, the agent hears the supervisor and the citizen does not."""
+    live: LiveServer = phone_stack["live"]
+    with supervised_call(phone_stack, phone_browser, "S", delay_s=6) as c:
+        p1, sup, row = c.agent, c.supervisor, c.row
         row.locator("button").nth(0).click()  # 监听
         expect(sup.locator("#sp-state")).to_have_attribute("data-state", "talking", timeout=20_000)
         sup.evaluate(RECORDER_JS)
@@ -439,9 +466,8 @@ def test_supervisor_listens_and_whispers_from_the_browser(
         )
         sup.click("#sp-hangup")
         p1.click("#sp-hangup")
-        _wait_call(live.database_url, uid)
-        heard_file = ast.rootfs / (heard.lstrip("/") + ".wav")
-        citizen_heard, crate = read_wav(heard_file)
+        _wait_call(live.database_url, c.uid)
+        citizen_heard, crate = read_wav(c.heard_file)
         c_sup = clip_score(citizen_heard, crate, CLIP_SUPERVISOR)
         c_agent = clip_score(citizen_heard, crate, CLIP_AGENT)
         print(
@@ -452,12 +478,6 @@ def test_supervisor_listens_and_whispers_from_the_browser(
         assert s_a > 0.6 and s_a > s_ctrl + 0.2
         assert w_sup > 0.6 and w_sup > w_ctrl + 0.2
         assert c_agent > 0.6 and c_sup < c_agent - 0.15
-        for f in (heard_file, heard_file.with_name(heard_file.stem + "-mix.wav")):
-            f.unlink(missing_ok=True)
-        ctx2.close()
-    finally:
-        sup_browser.close()
-        ctx1.close()
 
 
 def test_supervisor_barges_in_and_the_citizen_hears_the_supervisor(
@@ -467,47 +487,21 @@ def test_supervisor_barges_in_and_the_citizen_hears_the_supervisor(
     softphone first, so what the citizen hears while the supervisor is in is the supervisor alone
     (with whisper, tested above, the citizen hears nothing of the supervisor)."""
     live: LiveServer = phone_stack["live"]
-    stack = phone_stack["stack"]
-    ast = phone_stack["asterisk"]
-    ctx1, p1 = _agent_page(phone_browser, live, "seat1")
-    sup_browser = phone_browser.browser_type.launch(
-        executable_path=CHROMIUM, args=chromium_args(CLIP_SUPERVISOR)
-    )
-    try:
-        ctx2, sup = _agent_page(sup_browser, live, "chief1")
-        p1.check("#sp-auto")
-        p1.click("#btn-join")
-        expect(p1.locator("#my-state")).to_have_attribute("data-state", "idle", timeout=15_000)
-        heard = f"/var/spool/asterisk/monitor/heard-B{int(time.time())}"
-        # the citizen says nothing (its clip starts after the hold): it only listens
-        _, uid = place_talker_call(
-            stack.redis,
-            audio_sound="callcenter/speech/" + CLIP_CITIZEN.stem,
-            heard_path=heard,
-            delay_s=50,
-            hold_s=60,
-        )
-        expect(p1.locator("#sp-state")).to_have_attribute("data-state", "talking", timeout=60_000)
-        p1.click("#sp-mute")
-        row = sup.locator('#agents [data-agent="PJSIP/8001"]')
-        expect(row.locator(".state")).to_have_attribute("data-state", "talking", timeout=15_000)
-        row.locator("button").nth(2).click()  # 强插
-        expect(sup.locator("#sp-state")).to_have_attribute("data-state", "talking", timeout=20_000)
+    # the citizen says nothing (its clip would start after the test): it only listens
+    with supervised_call(phone_stack, phone_browser, "B", delay_s=50) as c:
+        c.agent.click("#sp-mute")
+        c.row.locator("button").nth(2).click()  # 强插
+        expect(c.supervisor.locator("#sp-state")).to_have_attribute("data-state", "talking", timeout=20_000)
         time.sleep(13.0)  # two loops of the supervisor's 5.5 s clip
-        sup.click("#sp-hangup")
-        expect(sup.locator("#sp-state")).to_have_attribute("data-state", "registered", timeout=15_000)
-        p1.click("#sp-hangup")
-        _wait_call(live.database_url, uid)
-        heard_file = ast.rootfs / (heard.lstrip("/") + ".wav")
-        citizen_heard, crate = read_wav(heard_file)
+        c.supervisor.click("#sp-hangup")
+        expect(c.supervisor.locator("#sp-state")).to_have_attribute(
+            "data-state", "registered", timeout=15_000
+        )
+        c.agent.click("#sp-hangup")
+        _wait_call(live.database_url, c.uid)
+        citizen_heard, crate = read_wav(c.heard_file)
         c_sup = clip_score(citizen_heard, crate, CLIP_SUPERVISOR)
         c_agent = clip_score(citizen_heard, crate, CLIP_AGENT)
         c_ctrl = clip_score(citizen_heard, crate, CLIP_CONTROL)
         print(f"barge: citizen heard supervisor {c_sup:.2f}, muted agent {c_agent:.2f}, control {c_ctrl:.2f}")
         assert c_sup > 0.6 and c_sup > c_ctrl + 0.2 and c_sup > c_agent + 0.2
-        for f in (heard_file, heard_file.with_name(heard_file.stem + "-mix.wav")):
-            f.unlink(missing_ok=True)
-        ctx2.close()
-    finally:
-        sup_browser.close()
-        ctx1.close()
