@@ -441,9 +441,10 @@ class SpeechSettings(BaseModel):
         ge=5,
         description=(
             "Shortest Whisper encoder window of the batched final decode (seconds; 30 or more = Whisper's "
-            "trained 30 s window). The 10 s default costs 2.5× less CPU and latency than 30 s; on the "
-            "shared 8 kHz clips it scored 13.3 % CER against 9.6 % at 30 s (3 characters of 80; equal "
-            "within 1 character on the 374-character robustness set): see docs/benchmarks.md."
+            "trained 30 s window). The 10 s default costs about 2.5× less CPU and half the end-of-speech → "
+            "final latency of 30 s; on the shared 8 kHz clips it scored 13.3 % CER against 9.6 % at 30 s "
+            "(3 characters of 80; within 1 character on the 374-character unreferenced set): see "
+            "docs/benchmarks.md."
         ),
     )
     final_queue_shed_partials_s: float = Field(

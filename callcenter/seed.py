@@ -189,7 +189,7 @@ def _seed_rules(session: Session, catalogue: Catalogue) -> int:
     batch: list[dict[str, Any]] = []
     now = utcnow()
     for key, rule in wanted.items():
-        values = {"unit_code": rule.unit_code, "note": rule.note[:256]}
+        note = rule.note[:256]
         row = existing.get(key)
         if row is None:
             batch.append(
@@ -200,11 +200,16 @@ def _seed_rules(session: Session, catalogue: Catalogue) -> int:
                     "source": "catalogue",
                     "active": True,
                     "updated_at": now,
-                    **values,
+                    "unit_code": rule.unit_code,
+                    "note": note,
                 }
             )
-        elif row.source == "catalogue" and (row.unit_code, row.note, row.active) != (*values.values(), True):
-            row.unit_code, row.note, row.active = values["unit_code"], values["note"], True
+        elif row.source == "catalogue" and (row.unit_code, row.note, row.active) != (
+            rule.unit_code,
+            note,
+            True,
+        ):
+            row.unit_code, row.note, row.active = rule.unit_code, note, True
             updated += 1
     if batch:
         session.execute(insert(ResponsibilityRule), batch)

@@ -557,7 +557,9 @@ class Suggester:
             scored = self._analyse([(t, s) for _, t, s in valid])
             for sc, (i, clean, subject) in zip(scored, valid, strict=True):
                 hint = hints[i] if hints else None
-                results[i] = self._result(sc, hint, subject, clean, routing or self.catalogue)
+                results[i] = self._result(
+                    sc, hint, subject, clean, self.catalogue if routing is None else routing
+                )
         return [r for r in results if r is not None]
 
 
