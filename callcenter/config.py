@@ -503,10 +503,7 @@ class ClassifierSettings(BaseModel):
 
     model_dir: Path = Field(
         default=VAR_DIR / "classifier",
-        description=(
-            "Folder of trained suggester models (versions under `models/`, `current` pointer)"
-            " and the jieba cache."
-        ),
+        description=("Folder of trained suggester models (versions under `models/`, `current` pointer)."),
     )
     auto_dispatch_threshold: float = Field(
         default=0.85,

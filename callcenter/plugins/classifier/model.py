@@ -4,15 +4,18 @@ numpy/scipy at prediction time; pickled with joblib."""
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import chain
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from callcenter.plugins.classifier.text import cut
+from callcenter.plugins.classifier.text import cut, raw_cut
 
 #: Words of the call itself, not of the matter: never shown as evidence.
 GENERIC_WORDS = frozenset(
@@ -77,6 +80,11 @@ _PUNCT = re.compile(r"[\s，。！？、,.!?；;：:]")
 
 
 _WHITE_SPACES = re.compile(r"\s\s+")
+#: Features whose matter weights are kept dense at prediction time (``MatterModel._split_weights``):
+#: 4,096 × 769 float32 ≈ 12 MB per loaded model.
+DENSE_FEATURES = 4096
+#: ``filter`` predicate keeping the tokens found in a vocabulary (C-level, no Python call per token)
+_NOT_NONE = partial(operator.is_not, None)
 
 
 def _char_ngrams(text: str, max_n: int = 3) -> list[str]:
@@ -84,7 +92,8 @@ def _char_ngrams(text: str, max_n: int = 3) -> list[str]:
     grams = list(text)
     n_chars = len(text)
     for n in range(2, min(max_n + 1, n_chars + 1)):
-        grams.extend(text[i : i + n] for i in range(n_chars - n + 1))
+        # map/slice run in C: this is the inner loop of every prediction
+        grams.extend(map(text.__getitem__, map(slice, range(n_chars - n + 1), range(n, n_chars + 1))))
     return grams
 
 
@@ -159,95 +168,137 @@ class MatterModel:
     category_intercept: np.ndarray | None = None
     category_classes: np.ndarray | None = None
 
-    def _counts(self, text: str) -> tuple[dict[int, int], dict[int, int]]:
-        """Term counts of ``text``: (word feature → count, character n-gram feature → count)."""
-        out: list[dict[int, int]] = []
-        for tokens, vocab in (
-            (cut(text), self.words.vocabulary_),
-            (_char_ngrams(_WHITE_SPACES.sub(" ", text.lower())), self.chars.vocabulary_),
-        ):
-            counts: dict[int, int] = {}
-            get = vocab.get
-            for token in tokens:
-                f = get(token)
-                if f is not None:
-                    counts[f] = counts.get(f, 0) + 1
-            out.append(counts)
-        return out[0], out[1]
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the fitted fields only: the caches built at prediction time (``_wt``, ``_split``,
+        ``_cat_dense``) are rebuilt after loading."""
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
-    def _row(self, word_counts: dict[int, int], char_counts: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """(feature indices, TF-IDF values) of one text from its counts (sublinear tf, l2 per block)."""
+    def warm(self) -> None:
+        """Build the prediction caches now, not on the first request."""
+        self._class_weights()
+        self._split_weights()
+        if self.category_weights is not None:
+            self.category_decision(sp.csr_matrix((1, self.weights.shape[0]), dtype=np.float32))
+
+    def _ids(self, text: str) -> tuple[list[int], list[int]]:
+        """Feature ids of the tokens of ``text``, one per occurrence: (word features, character n-gram
+        features). Tokens outside the vocabulary are dropped; punctuation and spaces never are in it (the
+        vocabulary was fitted with ``cut``, which drops them), so the raw tokenizer output is looked up."""
+        wget, cget = self.words.vocabulary_.get, self.chars.vocabulary_.get
+        words = list(filter(_NOT_NONE, map(wget, raw_cut(text))))
+        chars = list(filter(_NOT_NONE, map(cget, _char_ngrams(_WHITE_SPACES.sub(" ", text.lower())))))
+        return words, chars
+
+    def _features(self, ids: list[tuple[list[int], list[int]]], rows: sp.csr_matrix | None) -> sp.csr_matrix:
+        """TF-IDF rows (sublinear tf, l2 per block, as the fitted vectorizers) of the pieces whose feature
+        ids are ``ids``; ``rows`` (n_rows × n_pieces, 0/1) adds pieces up into one text per row (None: one
+        row per piece). All arithmetic is vectorised over the batch."""
         offset = len(self.words.vocabulary_)
-        row_idx: list[np.ndarray] = []
-        row_val: list[np.ndarray] = []
-        for counts, idf, base in (
-            (word_counts, self.words.idf_, 0),
-            (char_counts, self.chars.idf_, offset),
-        ):
-            if not counts:
-                continue
-            idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            val = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[idx]
-            val /= np.sqrt(np.dot(val, val))
-            order = np.argsort(idx)
-            row_idx.append(idx[order] + base)
-            row_val.append(val[order])
-        if not row_idx:
-            return np.zeros(0, np.int64), np.zeros(0, np.float64)
-        return np.concatenate(row_idx), np.concatenate(row_val)
-
-    def _matrix(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> sp.csr_matrix:
-        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        indptr[1:] = np.cumsum([len(r[0]) for r in rows])
-        n_features = len(self.words.vocabulary_) + len(self.chars.vocabulary_)
-        return sp.csr_matrix(
-            (
-                np.concatenate([r[1] for r in rows]).astype(np.float32) if rows else np.zeros(0, np.float32),
-                np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int64),
-                indptr,
-            ),
-            shape=(len(rows), n_features),
+        n_features = offset + len(self.chars.vocabulary_)
+        n_words = np.fromiter((len(w) for w, _ in ids), dtype=np.int64, count=len(ids))
+        n_chars = np.fromiter((len(c) for _, c in ids), dtype=np.int64, count=len(ids))
+        cols = np.concatenate(
+            [
+                np.fromiter(chain.from_iterable(w for w, _ in ids), dtype=np.int64, count=int(n_words.sum())),
+                np.fromiter(chain.from_iterable(c for _, c in ids), dtype=np.int64, count=int(n_chars.sum()))
+                + offset,
+            ]
         )
+        piece = np.arange(len(ids))
+        rows_of = np.concatenate([np.repeat(piece, n_words), np.repeat(piece, n_chars)])
+        counts = sp.csr_matrix(
+            (np.ones(len(cols)), (rows_of, cols)),
+            shape=(len(ids), n_features),
+        )
+        if rows is not None:
+            counts = rows @ counts
+        counts.sum_duplicates()
+        counts.sort_indices()
+        idf = np.concatenate([self.words.idf_, self.chars.idf_])
+        data = (1.0 + np.log(counts.data)) * idf[counts.indices]
+        # l2 norm per row and block (words, characters)
+        row_of = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+        block = row_of * 2 + (counts.indices >= offset)
+        norms = np.sqrt(np.bincount(block, weights=data * data, minlength=2 * counts.shape[0]))
+        data /= norms[block]
+        return sp.csr_matrix((data.astype(np.float32), counts.indices, counts.indptr), shape=counts.shape)
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         """TF-IDF features of ``texts``: the same numbers as the fitted vectorizers' ``transform``
         (``sklearn_transform``), without sklearn's per-call overhead (matters for one text per call)."""
-        return self._matrix([self._row(*self._counts(text)) for text in texts])
+        return self._features([self._ids(text) for text in texts], None)
 
     def transform_groups(self, groups: list[list[str]]) -> sp.csr_matrix:
         """Features of texts given as pieces (subject, sentences): per group one row for the whole text
         (the pieces' counts added up: each piece is tokenised once), then, for groups of more than one
         piece, one row per piece. Equal to ``transform`` of the joined text but for the words and
         n-grams that would straddle two pieces."""
-        rows: list[tuple[np.ndarray, np.ndarray]] = []
+        ids: list[tuple[list[int], list[int]]] = []
+        row_piece: list[tuple[int, int]] = []  # (row, piece) pairs of the 0/1 summing matrix
+        n_rows = 0
         for pieces in groups:
-            counts = [self._counts(p) for p in pieces]
-            if len(counts) == 1:
-                rows.append(self._row(*counts[0]))
-                continue
-            words: dict[int, int] = {}
-            chars: dict[int, int] = {}
-            for wc, cc in counts:
-                for f, c in wc.items():
-                    words[f] = words.get(f, 0) + c
-                for f, c in cc.items():
-                    chars[f] = chars.get(f, 0) + c
-            rows.append(self._row(words, chars))
-            rows.extend(self._row(wc, cc) for wc, cc in counts)
-        return self._matrix(rows)
+            first = len(ids)
+            ids.extend(self._ids(p) for p in pieces)
+            row_piece.extend((n_rows, first + k) for k in range(len(pieces)))
+            n_rows += 1
+            if len(pieces) > 1:
+                row_piece.extend((n_rows + k, first + k) for k in range(len(pieces)))
+                n_rows += len(pieces)
+        pairs = np.array(row_piece, dtype=np.int64).reshape(-1, 2)
+        rows = sp.csr_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n_rows, len(ids)))
+        return self._features(ids, rows)
 
     def sklearn_transform(self, texts: list[str]) -> sp.csr_matrix:
         """Reference implementation with the vectorizers (used at training time and in tests)."""
         return sp.hstack([self.words.transform(texts), self.chars.transform(texts)], format="csr")
 
+    def _split_weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, sp.csr_matrix]:
+        """The matter weights split for fast products (built once per loaded model): the
+        ``DENSE_FEATURES`` most frequent features (lowest idf) as a dense block, the rest sparse.
+        (position of each feature in the dense block or -1, position in the sparse rest or -1, dense
+        block, sparse rest). Sparse × sparse spends most of its time building a sparse result that is
+        nearly dense; the frequent features carry most of a text's non-zeros."""
+        cached = self.__dict__.get("_split")
+        if cached is None:
+            idf = np.concatenate([self.words.idf_, self.chars.idf_])
+            n = len(idf)
+            top = np.sort(np.argsort(idf, kind="stable")[: min(DENSE_FEATURES, n)])
+            dense_pos = np.full(n, -1, dtype=np.int64)
+            dense_pos[top] = np.arange(len(top))
+            rest = np.flatnonzero(dense_pos < 0)
+            rest_pos = np.full(n, -1, dtype=np.int64)
+            rest_pos[rest] = np.arange(len(rest))
+            w = self.weights.tocsr()
+            cached = (dense_pos, rest_pos, w[top].toarray().astype(np.float32), w[rest].tocsr())
+            self.__dict__["_split"] = cached
+        return cached
+
     def decision(self, x: sp.csr_matrix) -> np.ndarray:
-        return np.asarray((x @ self.weights).toarray()) + self.intercept
+        """Raw matter scores of the rows of ``x`` (x @ weights + intercept), computed as dense block +
+        sparse rest (``_split_weights``): the same numbers up to float rounding, ≈ 4× faster on batches."""
+        dense_pos, rest_pos, dense, rest = self._split_weights()
+        x = x.tocsr()
+        in_dense = dense_pos[x.indices] >= 0
+        n_rows = x.shape[0]
+        row_of = np.repeat(np.arange(n_rows), np.diff(x.indptr))
+
+        def part(keep: np.ndarray, pos: np.ndarray, width: int) -> sp.csr_matrix:
+            indptr = np.zeros(n_rows + 1, dtype=np.int64)
+            indptr[1:] = np.cumsum(np.bincount(row_of[keep], minlength=n_rows))
+            return sp.csr_matrix((x.data[keep], pos[x.indices[keep]], indptr), shape=(n_rows, width))
+
+        scores = np.asarray(part(in_dense, dense_pos, dense.shape[0]) @ dense, dtype=np.float64)
+        scores += np.asarray((part(~in_dense, rest_pos, rest.shape[0]) @ rest).toarray())
+        return scores + self.intercept
 
     def category_decision(self, x: sp.csr_matrix) -> np.ndarray | None:
-        """Raw scores of the category head (None: a model without one)."""
+        """Raw scores of the category head (None: a model without one); its 29 columns are kept dense."""
         if self.category_weights is None or self.category_intercept is None:
             return None
-        return np.asarray((x @ self.category_weights).toarray()) + self.category_intercept
+        dense = self.__dict__.get("_cat_dense")
+        if dense is None:
+            dense = self.__dict__["_cat_dense"] = self.category_weights.toarray().astype(np.float32)
+        return np.asarray(x @ dense, dtype=np.float64) + self.category_intercept
 
     def predict(self, texts: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
         x = self.transform(texts)

@@ -263,19 +263,26 @@ class Gazetteer:
     def scan(self, text: str) -> list[tuple[int, int, str]]:
         """All alias occurrences (start, end, alias), longest first at each start, non-overlapping greedy."""
         found: list[tuple[int, int, str]] = []
+        prefixes, aliases, max_len = self.prefixes, self.aliases, self.max_len
         n = len(text)
         i = 0
         while i < n:
-            best = None
-            for j in range(i + 1, min(n, i + self.max_len) + 1):
+            if text[i] not in prefixes:  # most characters start no place name
+                i += 1
+                continue
+            best = 0
+            end = min(n, i + max_len)
+            j = i + 1
+            while j <= end:
                 piece = text[i:j]
-                if piece not in self.prefixes:
+                if piece not in prefixes:
                     break
-                if piece in self.aliases:
-                    best = (i, j, piece)
-            if best is not None:
-                found.append(best)
-                i = best[1]
+                if piece in aliases:
+                    best = j
+                j += 1
+            if best:
+                found.append((i, best, text[i:best]))
+                i = best
             else:
                 i += 1
         return found

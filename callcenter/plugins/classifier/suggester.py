@@ -240,7 +240,7 @@ class Suggester:
             threshold = get_settings().classifier.auto_dispatch_threshold
         self.threshold = float(threshold)
         tokenizer(model.user_words)
-        model._class_weights()  # build the per-class weight index now, not on the first request
+        model.warm()  # build the prediction caches now, not on the first request
         known = np.array([c in catalogue.matters for c in model.classes])
         if not known.all():
             log.warning(
