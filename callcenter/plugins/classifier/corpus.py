@@ -386,3 +386,83 @@ def short_requests(catalogue: Catalogue, per_matter: int = 1, seed: int = 12345)
         for _ in range(per_matter):
             out.append(Sample(add_noise(rng.choice(pool), rng), matter.code, "calib"))
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# citizen-style messages written by the team (市民留言语料)
+# ---------------------------------------------------------------------------------------------------------
+
+#: Folder of the team-written citizen messages (``*.jsonl``); provenance in its README.md.
+CITIZEN_DIR = "citizen_corpus"
+#: Share of the citizen messages (stable hash of the id) kept out of training: the ``heldout`` split,
+#: scored by every training run (``metrics["citizen_heldout"]``).
+CITIZEN_HELDOUT_SHARE = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class CitizenMessage:
+    """One team-written citizen message (留言: subject + detail) with the category a dispatcher would pick
+    and, where one fits, the matter."""
+
+    id: str
+    subject: str
+    detail: str
+    category_code: str
+    matter_code: str | None
+    request_type: str
+
+    @property
+    def split(self) -> str:
+        """``heldout`` for about ``CITIZEN_HELDOUT_SHARE`` of the ids (stable hash), else ``train``."""
+        return "heldout" if _stable("CIT" + self.id) % 1000 < CITIZEN_HELDOUT_SHARE * 1000 else "train"
+
+    def views(self) -> list[str]:
+        """The texts trained on: the whole message (subject + detail, as the suggester sees a 留言), the
+        subject alone and the detail alone (a call transcript has no subject line)."""
+        views = [f"{self.subject}。{self.detail}" if self.subject else self.detail, self.detail]
+        if self.subject:
+            views.append(self.subject)
+        return views
+
+
+def load_citizen_messages(catalogue: Catalogue, folder: Path | str | None = None) -> list[CitizenMessage]:
+    """The team-written citizen messages of ``classifier/data/citizen_corpus/*.jsonl``.
+
+    Raises ``ValueError`` naming file and line for a malformed line, an unknown category, or a matter that
+    is not in the catalogue or not in the message's category: the corpus is committed data, a mistake in it
+    must not train silently."""
+    import json
+
+    root = Path(folder) if folder else DATA_DIR / CITIZEN_DIR
+    out: list[CitizenMessage] = []
+    seen: set[str] = set()
+    for file in sorted(root.glob("*.jsonl")):
+        for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            where = f"{file.name} line {n}"
+            try:
+                row = json.loads(line)
+                msg = CitizenMessage(
+                    str(row["id"]),
+                    str(row.get("subject") or "").strip(),
+                    str(row["detail"]).strip(),
+                    str(row["category"]),
+                    row.get("matter") or None,
+                    str(row.get("request_type") or ""),
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{where}: not a citizen message ({exc})") from None
+            if msg.category_code not in catalogue.categories:
+                raise ValueError(f"{where}: unknown category {msg.category_code!r}")
+            if msg.matter_code is not None:
+                matter = catalogue.matters.get(msg.matter_code)
+                if matter is None or matter.category_code != msg.category_code:
+                    raise ValueError(
+                        f"{where}: matter {msg.matter_code!r} is not in category {msg.category_code}"
+                    )
+            if not msg.detail or msg.id in seen:
+                raise ValueError(f"{where}: empty detail or repeated id {msg.id!r}")
+            seen.add(msg.id)
+            out.append(msg)
+    return out

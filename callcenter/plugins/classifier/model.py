@@ -87,14 +87,13 @@ DENSE_FEATURES = 4096
 _NOT_NONE = partial(operator.is_not, None)
 
 
-def _char_ngrams(text: str, max_n: int = 3) -> list[str]:
-    """Character 1..3-grams exactly as ``TfidfVectorizer(analyzer="char")`` builds them."""
-    grams = list(text)
-    n_chars = len(text)
-    for n in range(2, min(max_n + 1, n_chars + 1)):
-        # map/slice run in C: this is the inner loop of every prediction
-        grams.extend(map(text.__getitem__, map(slice, range(n_chars - n + 1), range(n, n_chars + 1))))
-    return grams
+def _gram_key(gram: str) -> int:
+    """Integer key of a character n-gram (n ≤ 3): its code points, 21 bits each, first one highest. A key
+    is unique per n-gram because no code point is 0 inside a vocabulary n-gram."""
+    key = 0
+    for ch in gram:
+        key = (key << 21) | ord(ch)
+    return key
 
 
 def make_vectorizers(max_char_features: int = 60_000) -> tuple[TfidfVectorizer, TfidfVectorizer]:
@@ -180,35 +179,76 @@ class MatterModel:
         if self.category_weights is not None:
             self.category_decision(sp.csr_matrix((1, self.weights.shape[0]), dtype=np.float32))
 
-    def _ids(self, text: str) -> tuple[list[int], list[int]]:
-        """Feature ids of the tokens of ``text``, one per occurrence: (word features, character n-gram
-        features). Tokens outside the vocabulary are dropped; punctuation and spaces never are in it (the
-        vocabulary was fitted with ``cut``, which drops them), so the raw tokenizer output is looked up."""
-        wget, cget = self.words.vocabulary_.get, self.chars.vocabulary_.get
-        words = list(filter(_NOT_NONE, map(wget, raw_cut(text))))
-        chars = list(filter(_NOT_NONE, map(cget, _char_ngrams(_WHITE_SPACES.sub(" ", text.lower())))))
-        return words, chars
+    def _word_ids(self, text: str) -> list[int]:
+        """Word feature ids of ``text``, one per occurrence. Tokens outside the vocabulary are dropped;
+        punctuation and spaces never are in it (the vocabulary was fitted with ``cut``, which drops them),
+        so the raw tokenizer output is looked up."""
+        return list(filter(_NOT_NONE, map(self.words.vocabulary_.get, raw_cut(text))))
 
-    def _features(self, ids: list[tuple[list[int], list[int]]], rows: sp.csr_matrix | None) -> sp.csr_matrix:
-        """TF-IDF rows (sublinear tf, l2 per block, as the fitted vectorizers) of the pieces whose feature
-        ids are ``ids``; ``rows`` (n_rows × n_pieces, 0/1) adds pieces up into one text per row (None: one
-        row per piece). All arithmetic is vectorised over the batch."""
+    def _char_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted integer keys, feature ids) of the character n-gram vocabulary, built once: an n-gram's
+        key packs its code points 21 bits each (``_gram_keys``), so a batch is looked up by one
+        ``searchsorted`` instead of a dictionary lookup per n-gram."""
+        cached = self.__dict__.get("_ckeys")
+        if cached is None:
+            vocab = self.chars.vocabulary_
+            keys = np.fromiter((_gram_key(g) for g in vocab), dtype=np.int64, count=len(vocab))
+            ids = np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))
+            order = np.argsort(keys)
+            cached = self.__dict__["_ckeys"] = (keys[order], ids[order])
+        return cached
+
+    def _char_ids(self, pieces: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(piece index, character n-gram feature id) of every 1–3-gram occurrence in ``pieces`` that is in
+        the vocabulary, as ``TfidfVectorizer(analyzer="char", ngram_range=(1, 3))`` would count them
+        (lower case, runs of white space made one space). Vectorised over the batch: the pieces are
+        joined with NUL and n-grams that contain one are dropped (NUL is never in a vocabulary n-gram:
+        no training text has one, ``check_text`` removes it)."""
+        sorted_keys, ids = self._char_keys()
+        texts = [_WHITE_SPACES.sub(" ", p.lower()) for p in pieces]
+        cp = np.frombuffer("\0".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        # the piece of each position from the lengths (a NUL inside a piece is no boundary)
+        piece_of = np.repeat(np.arange(len(texts)), [len(t) + 1 for t in texts])[: len(cp)]
+        real = cp != 0
+        starts = [np.flatnonzero(real)]
+        keys = [cp[starts[0]]]
+        for n in (2, 3):
+            m = len(cp) - n + 1
+            if m <= 0:
+                break
+            ok = real[:m].copy()
+            key = cp[:m].copy()
+            for k in range(1, n):
+                ok &= real[k : m + k]
+                key = (key << 21) | cp[k : m + k]
+            where = np.flatnonzero(ok)
+            starts.append(where)
+            keys.append(key[where])
+        all_keys = np.concatenate(keys)
+        all_starts = np.concatenate(starts)
+        pos = np.minimum(np.searchsorted(sorted_keys, all_keys), len(sorted_keys) - 1)
+        found = sorted_keys[pos] == all_keys
+        return piece_of[all_starts[found]], ids[pos[found]]
+
+    def _features(self, pieces: list[str], rows: sp.csr_matrix | None) -> sp.csr_matrix:
+        """TF-IDF rows (sublinear tf, l2 per block, as the fitted vectorizers) of ``pieces``; ``rows``
+        (n_rows × n_pieces, 0/1) adds pieces up into one text per row (None: one row per piece). Only the
+        word lookup runs per piece; the n-grams and all arithmetic are vectorised over the batch."""
         offset = len(self.words.vocabulary_)
         n_features = offset + len(self.chars.vocabulary_)
-        n_words = np.fromiter((len(w) for w, _ in ids), dtype=np.int64, count=len(ids))
-        n_chars = np.fromiter((len(c) for _, c in ids), dtype=np.int64, count=len(ids))
-        cols = np.concatenate(
-            [
-                np.fromiter(chain.from_iterable(w for w, _ in ids), dtype=np.int64, count=int(n_words.sum())),
-                np.fromiter(chain.from_iterable(c for _, c in ids), dtype=np.int64, count=int(n_chars.sum()))
-                + offset,
-            ]
-        )
-        piece = np.arange(len(ids))
-        rows_of = np.concatenate([np.repeat(piece, n_words), np.repeat(piece, n_chars)])
+        word_ids = [self._word_ids(p) for p in pieces]
+        n_words = np.fromiter((len(w) for w in word_ids), dtype=np.int64, count=len(word_ids))
+        words = np.fromiter(chain.from_iterable(word_ids), dtype=np.int64, count=int(n_words.sum()))
+        if pieces:
+            char_piece, chars = self._char_ids(pieces)
+        else:
+            char_piece = chars = np.zeros(0, dtype=np.int64)
         counts = sp.csr_matrix(
-            (np.ones(len(cols)), (rows_of, cols)),
-            shape=(len(ids), n_features),
+            (
+                np.ones(len(words) + len(chars)),
+                (np.r_[np.repeat(np.arange(len(pieces)), n_words), char_piece], np.r_[words, chars + offset]),
+            ),
+            shape=(len(pieces), n_features),
         )
         if rows is not None:
             counts = rows @ counts
@@ -226,27 +266,27 @@ class MatterModel:
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         """TF-IDF features of ``texts``: the same numbers as the fitted vectorizers' ``transform``
         (``sklearn_transform``), without sklearn's per-call overhead (matters for one text per call)."""
-        return self._features([self._ids(text) for text in texts], None)
+        return self._features(list(texts), None)
 
     def transform_groups(self, groups: list[list[str]]) -> sp.csr_matrix:
         """Features of texts given as pieces (subject, sentences): per group one row for the whole text
         (the pieces' counts added up: each piece is tokenised once), then, for groups of more than one
         piece, one row per piece. Equal to ``transform`` of the joined text but for the words and
         n-grams that would straddle two pieces."""
-        ids: list[tuple[list[int], list[int]]] = []
+        pieces: list[str] = []
         row_piece: list[tuple[int, int]] = []  # (row, piece) pairs of the 0/1 summing matrix
         n_rows = 0
-        for pieces in groups:
-            first = len(ids)
-            ids.extend(self._ids(p) for p in pieces)
-            row_piece.extend((n_rows, first + k) for k in range(len(pieces)))
+        for group in groups:
+            first = len(pieces)
+            pieces.extend(group)
+            row_piece.extend((n_rows, first + k) for k in range(len(group)))
             n_rows += 1
-            if len(pieces) > 1:
-                row_piece.extend((n_rows + k, first + k) for k in range(len(pieces)))
-                n_rows += len(pieces)
+            if len(group) > 1:
+                row_piece.extend((n_rows + k, first + k) for k in range(len(group)))
+                n_rows += len(group)
         pairs = np.array(row_piece, dtype=np.int64).reshape(-1, 2)
-        rows = sp.csr_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n_rows, len(ids)))
-        return self._features(ids, rows)
+        rows = sp.csr_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n_rows, len(pieces)))
+        return self._features(pieces, rows)
 
     def sklearn_transform(self, texts: list[str]) -> sp.csr_matrix:
         """Reference implementation with the vectorizers (used at training time and in tests)."""

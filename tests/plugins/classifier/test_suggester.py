@@ -128,11 +128,23 @@ def test_mixed_text_is_classified(suggester: Suggester) -> None:
 
 def test_fast_features_equal_sklearn(suggester: Suggester) -> None:
     texts = [t for _, _, t in HAND_CASES] + ["", "  a  b  ", "ＡＢＣ路灯  坏了\n\n", "井" * 3000]
+    # one character, upper case, a NUL inside a text (no piece boundary), characters beyond the BMP
+    texts += ["井", "ABC Road 路灯", "井\x00盖坏了", "\x00", "𠀀𠀁路灯不亮", "路灯\t\t不亮"]
     fast = suggester.model.transform(texts)
     reference = suggester.model.sklearn_transform(texts)
     assert fast.shape == reference.shape
     assert (fast != reference).nnz == 0 or abs(fast - reference).max() < 1e-5
     assert fast.nnz == reference.nnz
+    # each text alone gives its own row of the batch
+    for k in (0, len(texts) - 4, len(texts) - 1):
+        assert abs(suggester.model.transform([texts[k]]) - fast[k]).max() < 1e-6
+    # pieces of a long message: one summed row, then one row per piece equal to the piece alone
+    groups = [["井盖坏了", "路灯也不亮"], ["噪音扰民"]]
+    rows = suggester.model.transform_groups(groups)
+    assert rows.shape[0] == 4
+    assert abs(rows[1] - suggester.model.transform(["井盖坏了"])).max() < 1e-6
+    assert abs(rows[3] - suggester.model.transform(["噪音扰民"])).max() < 1e-6
+    assert abs(rows[0] - suggester.model.transform(["井盖坏了路灯也不亮"])).max() > 0  # no straddling grams
 
 
 def test_batch_equals_single(suggester: Suggester) -> None:
