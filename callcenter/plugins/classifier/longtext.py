@@ -19,7 +19,9 @@ sentence and combines them (see ``Suggester``); this module holds the pure-text 
 from __future__ import annotations
 
 import csv
+import math
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -163,8 +165,19 @@ DEFAULT_WEIGHT = 1.0
 SUBJECT_WEIGHT = 2.0
 
 
-def request_type(subject: str, detail: str = "") -> tuple[str, float]:
-    """(type, score in 0..1) of a message; ``subject`` may be empty (the whole text in ``detail``)."""
+#: With a learned request-type head, the rule's choice gets this bonus on the head's log-probability
+#: (the head alone: 0.856 on the dev set's tune part, the rule alone 0.79, both together 0.862).
+RULE_BONUS = 0.5
+
+
+def request_type(
+    subject: str, detail: str = "", learned: Mapping[str, float] | None = None
+) -> tuple[str, float]:
+    """(type, score in 0..1) of a message; ``subject`` may be empty (the whole text in ``detail``).
+
+    ``learned``: the model's request-type probabilities (``MatterModel.request_type_proba``), when it has
+    that head; the cue rule then only adds ``RULE_BONUS`` to its choice and the score is the head's
+    probability of the answer."""
     weights = dict.fromkeys(REQUEST_TYPES, 0.0)
     weights[DEFAULT_TYPE] = DEFAULT_WEIGHT
     for kind, cues in _CUES.items():
@@ -174,7 +187,11 @@ def request_type(subject: str, detail: str = "") -> tuple[str, float]:
             if detail and cue in detail:
                 weights[kind] += w
     best = max(REQUEST_TYPES, key=lambda k: weights[k])
-    return best, round(weights[best] / sum(weights.values()), 4)
+    if not learned:
+        return best, round(weights[best] / sum(weights.values()), 4)
+    blended = {k: math.log(max(p, 1e-9)) + (RULE_BONUS if k == best else 0.0) for k, p in learned.items()}
+    choice = max(blended, key=lambda k: blended[k])
+    return choice, round(float(learned[choice]), 4)
 
 
 @lru_cache(maxsize=4)

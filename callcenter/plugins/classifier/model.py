@@ -166,6 +166,12 @@ class MatterModel:
     category_weights: sp.csr_matrix | None = None
     category_intercept: np.ndarray | None = None
     category_classes: np.ndarray | None = None
+    #: request-type head (诉求类型: 投诉 / 求助 / 咨询 / 建议 / 表扬): a multinomial logistic model over the
+    #: same features trained on the team-written citizen messages (weights (n_features, n_types) dense,
+    #: intercept, type names); None for models trained without them (the rule cues then decide alone)
+    request_type_weights: np.ndarray | None = None
+    request_type_intercept: np.ndarray | None = None
+    request_type_classes: np.ndarray | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the fitted fields only: the caches built at prediction time (``_wt``, ``_split``,
@@ -339,6 +345,14 @@ class MatterModel:
         if dense is None:
             dense = self.__dict__["_cat_dense"] = self.category_weights.toarray().astype(np.float32)
         return np.asarray(x @ dense, dtype=np.float64) + self.category_intercept
+
+    def request_type_proba(self, x: sp.csr_matrix) -> np.ndarray | None:
+        """Probabilities of the request types (columns ``request_type_classes``; None: no such head)."""
+        if self.request_type_weights is None or self.request_type_intercept is None:
+            return None
+        return softmax(
+            np.asarray(x @ self.request_type_weights, dtype=np.float64) + self.request_type_intercept, 1.0
+        )
 
     def predict(self, texts: list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
         x = self.transform(texts)

@@ -355,6 +355,11 @@ class Suggester:
         full_rows = [r for r, _, _, _ in layout]
         x_full = x[full_rows]
         ood = self.model.ood_probability(x_full, full_texts, raw[full_rows])
+        rt_probs = (
+            self.model.request_type_proba(x_full) if hasattr(self.model, "request_type_proba") else None
+        )
+        rt_names = getattr(self.model, "request_type_classes", None)
+        rt_classes = [] if rt_names is None else [str(c) for c in rt_names]
         combined = np.empty((len(items), raw.shape[1]), dtype=np.float64)
         temps = np.empty(len(items))
         for i, (row, subj_row, first, end) in enumerate(layout):
@@ -395,6 +400,7 @@ class Suggester:
                     None if ood is None else float(ood[i]),
                     second,
                     agencies[i],
+                    None if rt_probs is None else dict(zip(rt_classes, rt_probs[i].tolist(), strict=True)),
                 )
             )
         return out
@@ -451,7 +457,7 @@ class Suggester:
         self, scored: _Scored, hint: Any, subject: str | None, detail: str, routing: Catalogue
     ) -> SuggestionResult:
         text, x_row, probs, ood_score = scored.text, scored.x_row, scored.probs, scored.ood_score
-        rtype, rtype_score = request_type(subject or "", detail)
+        rtype, rtype_score = request_type(subject or "", detail, scored.request_types)
         if ood_score is not None and ood_score >= self.ood_threshold:
             # not a request: no matter, no unit, never auto-dispatched; the place is kept (prefill only)
             place = extract_places(text, self.gazetteer, hint)
@@ -573,6 +579,8 @@ class _Scored:
     ood_score: float | None
     second: SecondRequest | None
     agencies: dict[str, str]
+    #: the model's request-type probabilities (None: a model without that head)
+    request_types: dict[str, float] | None = None
 
 
 class SuggesterHolder:

@@ -141,6 +141,9 @@ def evaluate(
 CITIZEN_WEIGHT = 1.0
 CITIZEN_CATEGORY_WEIGHT = 3.0
 
+#: Inverse regularisation of the request-type head (诉求类型, logistic regression on the citizen messages).
+REQUEST_TYPE_C = 4.0
+
 #: Caps on historical work orders used per matter / per category-only mapping (``cap_imported``).
 IMPORT_PER_MATTER = 60
 IMPORT_PER_CATEGORY = 1500
@@ -343,8 +346,13 @@ def train(
         )
         head_only = [(i.text, str(i.category_code)) for i in imp_category] + cit_category
         texts = [s.text for s in fit_s] + [t for t, _ in head_only]
-        w_cit = CITIZEN_WEIGHT if citizen_weight is None else citizen_weight
-        w_cit_cat = CITIZEN_CATEGORY_WEIGHT if citizen_category_weight is None else citizen_category_weight
+        # the weights are for the default corpus size: a smaller generated corpus (tests) gets the same
+        # citizen-to-generated ratio, not a head dominated by the citizen messages
+        scale = (per_matter or DEFAULT_PER_MATTER)["train"] / DEFAULT_PER_MATTER["train"]
+        w_cit = scale * (CITIZEN_WEIGHT if citizen_weight is None else citizen_weight)
+        w_cit_cat = scale * (
+            CITIZEN_CATEGORY_WEIGHT if citizen_category_weight is None else citizen_category_weight
+        )
         n_gen = len(fit_s) - len(cit_matter)
         weight_matter = np.r_[np.ones(n_gen), np.full(len(cit_matter), w_cit)]
         weight_all = np.r_[
@@ -387,6 +395,24 @@ def train(
                 # a binary linear model keeps one row (the second class's score): one row per class
                 category_coef = np.vstack([-category_coef, category_coef])
                 category_intercept = np.concatenate([-category_intercept, category_intercept])
+        # the request-type head (诉求类型) learns from the citizen messages, the only texts with a type
+        rt_weights: np.ndarray | None = None
+        rt_intercept: np.ndarray | None = None
+        rt_classes: np.ndarray | None = None
+        rt_views = [(v, m.request_type) for m in cit_train if m.request_type for v in m.views()]
+        if len({kind for _, kind in rt_views}) >= 2:
+            from sklearn.linear_model import LogisticRegression
+
+            rt_texts = [v for v, _ in rt_views]
+            x_rt = sp.hstack([words.transform(rt_texts), chars.transform(rt_texts)], format="csr")
+            rt_clf = LogisticRegression(C=REQUEST_TYPE_C, max_iter=2000)
+            rt_clf.fit(x_rt, [kind for _, kind in rt_views])
+            rt_classes = rt_clf.classes_
+            rt_weights = np.asarray(rt_clf.coef_.T, dtype=np.float32)
+            rt_intercept = np.asarray(rt_clf.intercept_, dtype=np.float64)
+            if len(rt_classes) == 2:  # binary: one row of scores for the second class
+                rt_weights = np.hstack([-rt_weights / 2, rt_weights / 2])
+                rt_intercept = np.r_[-rt_intercept / 2, rt_intercept / 2]
         timings["fit_s"] = time.perf_counter() - t
         bar.advance(task)
 
@@ -408,6 +434,9 @@ def train(
             category_weights=None if category_coef is None else prune(category_coef, prune_threshold),
             category_intercept=None if category_intercept is None else category_intercept.astype(np.float32),
             category_classes=category_classes,
+            request_type_weights=rt_weights,
+            request_type_intercept=rt_intercept,
+            request_type_classes=rt_classes,
         )
         index = {c: i for i, c in enumerate(model.classes)}
         x_cal = model.transform([s.text for s in calib_s])

@@ -32,6 +32,25 @@ def test_request_type_cues() -> None:
     assert kind == "投诉" and 0 < score <= 1
 
 
+def test_request_type_blends_the_learned_head_with_the_cues() -> None:
+    even = {"投诉": 0.3, "建议": 0.3, "咨询": 0.2, "求助": 0.1, "表扬": 0.1}
+    # a tie of the head is broken by the cue rule (建议在…增设)
+    assert request_type("建议在路口增设红绿灯", "车多", even) == ("建议", 0.3)
+    # a clear head wins over a cue word (投诉 in a thank-you letter), the score is the head's probability
+    sure = {"投诉": 0.05, "建议": 0.02, "咨询": 0.02, "求助": 0.01, "表扬": 0.9}
+    assert request_type("之前投诉的事解决了", "非常感谢", sure) == ("表扬", 0.9)
+    assert request_type("之前投诉的事解决了", "非常感谢")[0] == "投诉"  # the rule alone
+
+
+def test_long_message_request_type_from_the_model(suggester: Suggester) -> None:
+    r = suggester.suggest(
+        "上个月我反映的小区门口路灯不亮的问题，街道的同志第二天就派人修好了，工作人员态度也很好。",
+        subject="感谢街道及时处理",
+    )
+    assert r.request_type == "表扬" and r.request_type_score is not None
+    assert suggester.model.request_type_classes is not None
+
+
 def test_agency_names_longest_first() -> None:
     found = agency_categories("我打了交通运输局的电话，又找了派出所和邮政管理局")
     assert found == {"交通运输局": "15", "派出所": "24", "邮政管理局": "15"}
