@@ -128,9 +128,11 @@ _COMPOUND = re.compile(
     rf"(?:({_NUM})(?:号楼|栋|幢|号院))?(?:({_NUM})单元)?"
 )
 _BUILDING = re.compile(rf"({_NUM})(?:号楼|栋|幢)")
-_LANDMARK = re.compile(
-    rf"({_HAN}{{2,10}}?(?:公园|医院|小学|中学|大学|学校|幼儿园|地铁站|火车站|公交站|商场|超市|广场|菜市场|市场|大厦|体育馆|图书馆|派出所))"
+_LANDMARK_WORDS = (
+    *("公园", "医院", "小学", "中学", "大学", "学校", "幼儿园", "地铁站", "火车站", "公交站"),
+    *("商场", "超市", "广场", "菜市场", "市场", "大厦", "体育馆", "图书馆", "派出所"),
 )
+_LANDMARK = re.compile(rf"({_HAN}{{2,10}}?(?:{'|'.join(_LANDMARK_WORDS)}))")
 
 
 def chinese_number(text: str) -> int | None:
@@ -409,7 +411,8 @@ def extract_places(text: str, gazetteer: Gazetteer | Catalogue, hint: Any = None
 
 
 def _patterns(text: str, gz: Gazetteer, result: PlaceResult) -> None:
-    cross = _INTERSECTION.search(text)
+    # the patterns are lazy scans from every position; a substring test first skips most texts
+    cross = _INTERSECTION.search(text) if "口" in text else None
     if cross:
         first = _trim_lead(cross.group(1), gz)
         result.road = f"{first}与{cross.group(2)}交叉口"
@@ -434,6 +437,6 @@ def _patterns(text: str, gz: Gazetteer, result: PlaceResult) -> None:
         b = _BUILDING.search(text)
         if b:
             result.building = str(chinese_number(b.group(1)))
-    lm = _LANDMARK.search(text)
+    lm = _LANDMARK.search(text) if any(word in text for word in _LANDMARK_WORDS) else None
     if lm:
         result.landmark = _trim_lead(lm.group(1), gz)
