@@ -12,6 +12,7 @@ serving while the new one loads in the background).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -63,6 +64,9 @@ SECOND_REQUEST_CUES = (
     "另一个",
     "也希望",
 )
+
+
+_SECOND_CUE = re.compile("|".join(map(re.escape, SECOND_REQUEST_CUES)))
 
 
 class ModelNotFound(FileNotFoundError):
@@ -410,7 +414,7 @@ class Suggester:
     ) -> SecondRequest | None:
         """A sentence whose own best category is not among the message's leading ones and is clear
         (probability ≥ ``SECOND_MIN_SCORE``): the second request of the message (一件多诉)."""
-        keep = [k for k, part in enumerate(parts) if any(cue in part for cue in SECOND_REQUEST_CUES)]
+        keep = [k for k, part in enumerate(parts) if _SECOND_CUE.search(part)]
         if not keep:
             return None
         raw, parts = raw[keep], [parts[k] for k in keep]
