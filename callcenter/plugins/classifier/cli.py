@@ -138,10 +138,18 @@ def register(app: typer.Typer) -> None:
         if rows:
             mark_feedback_used([int(r["id"]) for r in rows], info.version, database_url)
         m = info.metrics
+        cit = m.get("citizen_heldout")
         typer.echo(
             f"model {info.version} at {info.path}: top1 {m['top1']:.3f}, top3 {m['top3']:.3f}, "
-            f"macro-F1 {m['macro_f1']:.3f} on {m['n']} held-out texts; feedback rows {len(rows)}; "
-            f"{info.timings['total_s']:.0f} s" + (" (active)" if activate else "")
+            f"macro-F1 {m['macro_f1']:.3f} on {m['n']} held-out texts; "
+            + (
+                f"citizen messages held out: category top-1 {cit['category_top1']:.3f}, "
+                f"top-3 {cit['category_top3']:.3f} (n={cit['n']}); "
+                if cit
+                else ""
+            )
+            + f"feedback rows {len(rows)}; {info.timings['total_s']:.0f} s"
+            + (" (active)" if activate else "")
         )
 
     @app.command("suggest")

@@ -16,7 +16,7 @@ import hashlib
 import random
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from callcenter.catalogue import Catalogue, Matter
@@ -425,15 +425,23 @@ class CitizenMessage:
         return views
 
 
-def load_citizen_messages(catalogue: Catalogue, folder: Path | str | None = None) -> list[CitizenMessage]:
+def load_citizen_messages(
+    catalogue: Catalogue, folder: Path | str | None = None, *, only_categories: Iterable[str] | None = None
+) -> list[CitizenMessage]:
     """The team-written citizen messages of ``classifier/data/citizen_corpus/*.jsonl``.
 
     Raises ``ValueError`` naming file and line for a malformed line, an unknown category, or a matter that
     is not in the catalogue or not in the message's category: the corpus is committed data, a mistake in it
-    must not train silently."""
+    must not train silently (its test loads it against the shipped catalogue).
+
+    ``only_categories``: the corpus is labelled against the shipped catalogue; training against another one
+    (a center's own, a test's) passes the codes of the categories that mean the same there (same code and
+    name): only their messages are kept, and a matter the catalogue does not have in that category is
+    dropped (the message then trains the category head only). Malformed lines still raise."""
     import json
 
     root = Path(folder) if folder else DATA_DIR / CITIZEN_DIR
+    keep = None if only_categories is None else set(only_categories)
     out: list[CitizenMessage] = []
     seen: set[str] = set()
     for file in sorted(root.glob("*.jsonl")):
@@ -453,11 +461,15 @@ def load_citizen_messages(catalogue: Catalogue, folder: Path | str | None = None
                 )
             except (ValueError, KeyError, TypeError) as exc:
                 raise ValueError(f"{where}: not a citizen message ({exc})") from None
+            if keep is not None and msg.category_code not in keep:
+                continue
             if msg.category_code not in catalogue.categories:
                 raise ValueError(f"{where}: unknown category {msg.category_code!r}")
             if msg.matter_code is not None:
                 matter = catalogue.matters.get(msg.matter_code)
-                if matter is None or matter.category_code != msg.category_code:
+                if (matter is None or matter.category_code != msg.category_code) and keep is not None:
+                    msg = replace(msg, matter_code=None)
+                elif matter is None or matter.category_code != msg.category_code:
                     raise ValueError(
                         f"{where}: matter {msg.matter_code!r} is not in category {msg.category_code}"
                     )

@@ -333,7 +333,8 @@ def train(
         # requests wrapped in chit-chat (with their matter) and the out-of-domain texts: every matter's
         # one-vs-rest classifier learns that greetings and chit-chat words are no evidence for it
         imp_matter, imp_category = cap_imported(imported)
-        citizen_msgs = load_citizen_messages(catalogue, citizen_dir) if citizen else []
+        same = _same_categories(catalogue, data_dir)
+        citizen_msgs = load_citizen_messages(catalogue, citizen_dir, only_categories=same) if citizen else []
         cit_train = [m for m in citizen_msgs if m.split == "train"]
         cit_matter = [
             Sample(v, m.matter_code, "train") for m in cit_train if m.matter_code for v in m.views()
@@ -545,6 +546,16 @@ def train(
             prune_versions(models_dir, keep)
         bar.advance(task)
     return info
+
+
+def _same_categories(catalogue: Catalogue, data_dir: Path | str | None) -> set[str] | None:
+    """None for the shipped catalogue (the citizen corpus is labelled against it and loads strictly); for
+    another catalogue (a center's own, a test's) the codes of its categories that have the shipped
+    catalogue's code and name, the only ones whose citizen messages mean the same there."""
+    if data_dir is None:
+        return None
+    shipped = load_catalogue().categories
+    return {c for c, cat in catalogue.categories.items() if c in shipped and shipped[c].name == cat.name}
 
 
 def citizen_metrics(model: Any, catalogue: Catalogue, messages: Sequence[Any]) -> dict[str, Any]:

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.catalogue import Catalogue
+from callcenter.catalogue import Catalogue, load_catalogue
 from callcenter.plugins.classifier import corpus
 from callcenter.plugins.classifier.corpus import CitizenMessage, load_citizen_messages, load_out_of_domain
 
 DEV_FILE = Path(__file__).resolve().parents[3] / "bench" / "data" / "citizen_messages_dev.jsonl"
+FIXTURE_CATALOGUE = Path(__file__).resolve().parents[2] / "kernel" / "fixtures" / "catalogue"
 #: A run of this many letters/digits/ideographs shared with a dev message is a copy, not a coincidence.
 WINDOW = 20
 #: Subjects at least this long (letters/digits/ideographs) must not repeat a dev subject.
@@ -128,3 +129,17 @@ def test_loader_reads_a_good_folder(tmp_path: Path, catalogue: Catalogue) -> Non
     detail = "小区门口的污水井盖一过车就响"
     assert got[0].views() == [f"井盖响。{detail}", detail, "井盖响"]
     assert got[1].matter_code is None and got[1].views() == [detail, detail]
+
+
+def test_another_catalogue_keeps_its_same_categories(tmp_path: Path, catalogue: Catalogue) -> None:
+    other = {**GOOD, "id": "X-2", "category": "11", "matter": "1100001"}
+    folder = _write(tmp_path / "corpus", [GOOD, other])
+    # only 01 means the same in the other catalogue: the message of 11 is skipped
+    got = load_citizen_messages(catalogue, folder, only_categories={"01"})
+    assert [m.id for m in got] == ["X-1"]
+    fixture = load_catalogue(FIXTURE_CATALOGUE)
+    same = {c for c, cat in fixture.categories.items() if catalogue.categories.get(c, cat).name == cat.name}
+    got = load_citizen_messages(fixture, None, only_categories=same)
+    # the fixture's 06 is the shipped 06; its matters have other codes, so the corpus's are dropped
+    assert got and {m.category_code for m in got} <= same
+    assert all(m.matter_code is None or m.matter_code in fixture.matters for m in got)

@@ -95,8 +95,10 @@ def test_train_uses_feedback_from_database(sqlite_url: str, tmp_path: Path) -> N
     version = current_version(models)
     assert version is not None and version in proc.stdout.decode()
     assert "feedback rows 2" in proc.stdout.decode()
+    assert "citizen messages held out: category top-1" in proc.stdout.decode()
     meta = json.loads((models / version / "metadata.json").read_text(encoding="utf-8"))
     assert meta["counts"]["feedback_samples"] == 3 and meta["counts"]["feedback_skipped"] == 1
+    assert meta["counts"]["citizen_train_messages"] > 1000 and meta["metrics"]["citizen_heldout"]["n"] > 100
     with session_scope(sqlite_url) as session:
         used = session.scalars(select(SuggestionFeedback.used_in_model)).all()
     assert used == [version, version]
