@@ -1,0 +1,75 @@
+"""Side-by-side speed of the suggester code of two checkouts on the same model (issue 16).
+
+Run it once per checkout, each in its own process pinned to one core, alternating, e.g.
+
+    git worktree add /tmp/before 7c2b5de
+    for r in 1 2; do for root in /tmp/before .; do
+        taskset -c 1 .venv/bin/python bench/bench_suggester_sbs.py --root $root --model-dir MODELS
+    done; done
+
+It prints one JSON line per run: long texts (the dev set's messages padded to 300 characters, with their
+subjects, as in bench_classifier.py) and short texts (the subjects alone) per CPU second. Only the ratios
+of runs made together compare: the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--root", type=Path, default=HERE, help="checkout whose suggester code runs")
+    parser.add_argument("--model-dir", type=Path, required=True, help="models folder or a version folder")
+    args = parser.parse_args()
+    os.environ.setdefault("CALLCENTER_MODE", "test")
+    root = str(args.root.resolve())
+    sys.path.insert(0, root)
+    sys.path.insert(1, str(HERE))
+    import callcenter.plugins.classifier.suggester as suggester_module
+
+    assert suggester_module.__file__ and suggester_module.__file__.startswith(root), suggester_module.__file__
+    from bench import dev_set
+
+    suggester = suggester_module.Suggester.load(args.model_dir)
+    messages = dev_set.load()
+    details = [m.detail for m in messages]
+    items = []
+    for i, m in enumerate(messages):
+        d, j = m.detail, i + 1
+        while len(d) < 300:
+            d += details[j % len(details)]
+            j += 1
+        items.append((m.subject, d[:300]))
+    texts = [d for _, d in items] * 2
+    subjects: list[str | None] = []
+    for _round in range(2):
+        subjects.extend(a for a, _ in items)
+    short = [m.subject for m in messages] * 4
+    suggester.suggest_many(texts[:50], subjects=subjects[:50])  # warm-up
+    cpu = time.process_time()
+    suggester.suggest_many(texts, subjects=subjects)
+    long_cpu = time.process_time() - cpu
+    cpu = time.process_time()
+    suggester.suggest_many(short)
+    short_cpu = time.process_time() - cpu
+    print(
+        json.dumps(
+            {
+                "root": root,
+                "long_texts_per_cpu_s": round(len(texts) / long_cpu),
+                "short_texts_per_cpu_s": round(len(short) / short_cpu),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
