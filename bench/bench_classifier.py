@@ -240,16 +240,7 @@ def main() -> None:
     # long texts (≈300 characters: a subject and a detail padded with the next messages' details)
     from callcenter.plugins.classifier.text import cut
 
-    messages = dev_set.load()
-    details = [m.detail for m in messages]
-    long_items = []
-    for i, m in enumerate(messages):
-        d, j = m.detail, i + 1
-        while len(d) < 300:
-            d += details[j % len(details)]
-            j += 1
-        long_items.append((m.subject, d[:300]))
-    long_items *= 2
+    long_items = dev_set.long_items() * 2
     long_texts = [d for _, d in long_items]
     long_subjects = [a for a, _ in long_items]
     cpu = time.process_time()

@@ -40,14 +40,7 @@ def main() -> None:
 
     suggester = suggester_module.Suggester.load(args.model_dir)
     messages = dev_set.load()
-    details = [m.detail for m in messages]
-    items = []
-    for i, m in enumerate(messages):
-        d, j = m.detail, i + 1
-        while len(d) < 300:
-            d += details[j % len(details)]
-            j += 1
-        items.append((m.subject, d[:300]))
+    items = dev_set.long_items()
     texts = [d for _, d in items] * 2
     subjects: list[str | None] = []
     for _round in range(2):

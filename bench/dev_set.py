@@ -148,3 +148,18 @@ def evaluate(suggester: Any, part: str | None = "tune", subject_only: bool = Fal
     )
     out["rejected_out_of_domain"] = sum(r.no_suggestion_reason == "out_of_domain" for r in results)
     return out
+
+
+def long_items(length: int = 300) -> list[tuple[str, str]]:
+    """(subject, detail) of every dev-set message with the detail padded to ``length`` characters by the
+    next messages' details: the long texts of the throughput figures."""
+    messages = load()
+    details = [m.detail for m in messages]
+    items = []
+    for i, m in enumerate(messages):
+        d, j = m.detail, i + 1
+        while len(d) < length:
+            d += details[j % len(details)]
+            j += 1
+        items.append((m.subject, d[:length]))
+    return items
