@@ -503,7 +503,7 @@ class ClassifierSettings(BaseModel):
 
     model_dir: Path = Field(
         default=VAR_DIR / "classifier",
-        description=("Folder of trained suggester models (versions under `models/`, `current` pointer)."),
+        description="Folder of trained suggester models (versions under `models/`, `current` pointer).",
     )
     auto_dispatch_threshold: float = Field(
         default=0.85,

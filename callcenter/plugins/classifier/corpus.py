@@ -465,14 +465,13 @@ def load_citizen_messages(
                 continue
             if msg.category_code not in catalogue.categories:
                 raise ValueError(f"{where}: unknown category {msg.category_code!r}")
-            if msg.matter_code is not None:
-                matter = catalogue.matters.get(msg.matter_code)
-                if (matter is None or matter.category_code != msg.category_code) and keep is not None:
-                    msg = replace(msg, matter_code=None)
-                elif matter is None or matter.category_code != msg.category_code:
+            matter = catalogue.matters.get(msg.matter_code) if msg.matter_code else None
+            if msg.matter_code and (matter is None or matter.category_code != msg.category_code):
+                if keep is None:
                     raise ValueError(
                         f"{where}: matter {msg.matter_code!r} is not in category {msg.category_code}"
                     )
+                msg = replace(msg, matter_code=None)
             if not msg.detail or msg.id in seen:
                 raise ValueError(f"{where}: empty detail or repeated id {msg.id!r}")
             seen.add(msg.id)

@@ -175,13 +175,15 @@ class MatterModel:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the fitted fields only: the caches built at prediction time (``_wt``, ``_split``,
-        ``_cat_dense``) are rebuilt after loading."""
+        ``_cat_dense``, ``_ckeys``: every attribute whose name starts with ``_``) are rebuilt after
+        loading."""
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
     def warm(self) -> None:
         """Build the prediction caches now, not on the first request."""
         self._class_weights()
         self._split_weights()
+        self._char_keys()
         if self.category_weights is not None:
             self.category_decision(sp.csr_matrix((1, self.weights.shape[0]), dtype=np.float32))
 
@@ -193,7 +195,7 @@ class MatterModel:
 
     def _char_keys(self) -> tuple[np.ndarray, np.ndarray]:
         """(sorted integer keys, feature ids) of the character n-gram vocabulary, built once: an n-gram's
-        key packs its code points 21 bits each (``_gram_keys``), so a batch is looked up by one
+        key packs its code points 21 bits each (``_gram_key``), so a batch is looked up by one
         ``searchsorted`` instead of a dictionary lookup per n-gram."""
         cached = self.__dict__.get("_ckeys")
         if cached is None:

@@ -336,10 +336,11 @@ def train(
         same = _same_categories(catalogue, data_dir)
         citizen_msgs = load_citizen_messages(catalogue, citizen_dir, only_categories=same) if citizen else []
         cit_train = [m for m in citizen_msgs if m.split == "train"]
-        cit_matter = [
-            Sample(v, m.matter_code, "train") for m in cit_train if m.matter_code for v in m.views()
-        ]
-        cit_category = [(v, m.category_code) for m in cit_train if not m.matter_code for v in m.views()]
+        # each message's views: with a matter they train the matter model, else the category head only
+        cit_with = [(v, m) for m in cit_train if m.matter_code for v in m.views()]
+        cit_without = [(v, m) for m in cit_train if not m.matter_code for v in m.views()]
+        cit_matter = [Sample(v, str(m.matter_code), "train") for v, m in cit_with]
+        cit_category = [(v, m.category_code) for v, m in cit_without]
         fit_s = (
             train_s
             + mixed_train
@@ -402,14 +403,17 @@ def train(
         rt_weights: np.ndarray | None = None
         rt_intercept: np.ndarray | None = None
         rt_classes: np.ndarray | None = None
-        rt_views = [(v, m.request_type) for m in cit_train if m.request_type for v in m.views()]
-        if len({kind for _, kind in rt_views}) >= 2:
+        # the citizen views are already rows of x_all: the tail of the matter rows and of the head-only rows
+        cit_rows = np.r_[
+            np.arange(n_gen, len(fit_s)), np.arange(len(texts) - len(cit_without), len(texts))
+        ].astype(np.int64)
+        cit_types = np.array([m.request_type for _, m in cit_with + cit_without], dtype=object)
+        typed = cit_types != ""
+        if len(set(cit_types[typed])) >= 2:
             from sklearn.linear_model import LogisticRegression
 
-            rt_texts = [v for v, _ in rt_views]
-            x_rt = sp.hstack([words.transform(rt_texts), chars.transform(rt_texts)], format="csr")
             rt_clf = LogisticRegression(C=REQUEST_TYPE_C, max_iter=2000)
-            rt_clf.fit(x_rt, [kind for _, kind in rt_views])
+            rt_clf.fit(x_all[cit_rows[typed]], cit_types[typed].astype(str))
             rt_classes = rt_clf.classes_
             rt_weights = np.asarray(rt_clf.coef_.T, dtype=np.float32)
             rt_intercept = np.asarray(rt_clf.intercept_, dtype=np.float64)
