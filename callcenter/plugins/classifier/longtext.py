@@ -159,6 +159,28 @@ _CUES: dict[str, list[tuple[str, float]]] = {
         ("态度恶劣", 1.5),
     ],
 }
+#: (type, cue, weight) in the order of ``_CUES``, and one pattern that finds, at every position where a cue
+#: can start (the character class: the regex engine skips the other positions), the longest cue starting
+#: there (a lookahead, so that overlapping cues are all found); a cue that begins a longer one at the same
+#: position (怎么办 in 怎么办理) is added by ``_CUE_PREFIXES``. Half the time of an ``in`` test per cue.
+_CUE_LIST = [(kind, cue, w) for kind, cues in _CUES.items() for cue, w in cues]
+_CUE_FINDER = re.compile(
+    "(?=[{}])(?=({}))".format(
+        re.escape("".join(sorted({c[0] for _, c, _ in _CUE_LIST}))),
+        "|".join(map(re.escape, sorted({c for _, c, _ in _CUE_LIST}, key=lambda c: -len(c)))),
+    )
+)
+_CUE_PREFIXES = {cue: frozenset(c for _, c, _ in _CUE_LIST if cue.startswith(c)) for _, cue, _ in _CUE_LIST}
+
+
+def _cues_in(text: str) -> set[str]:
+    """The cue words found in ``text`` (each once): the same set as ``cue in text`` for every cue."""
+    found: set[str] = set()
+    for cue in set(_CUE_FINDER.findall(text)):
+        found |= _CUE_PREFIXES[cue]
+    return found
+
+
 #: The prior of the default type (what a message with no cue is).
 DEFAULT_TYPE = "投诉"
 DEFAULT_WEIGHT = 1.0
@@ -180,11 +202,13 @@ def request_type(
     probability of the answer."""
     weights = dict.fromkeys(REQUEST_TYPES, 0.0)
     weights[DEFAULT_TYPE] = DEFAULT_WEIGHT
-    for kind, cues in _CUES.items():
-        for cue, w in cues:
-            if subject and cue in subject:
+    in_subject, in_detail = _cues_in(subject), _cues_in(detail)
+    either = in_subject | in_detail
+    for kind, cue, w in _CUE_LIST:  # the order of ``_CUES``: the same sums, to the last bit
+        if cue in either:
+            if cue in in_subject:
                 weights[kind] += SUBJECT_WEIGHT * w
-            if detail and cue in detail:
+            if cue in in_detail:
                 weights[kind] += w
     best = max(REQUEST_TYPES, key=lambda k: weights[k])
     if not learned:
@@ -199,8 +223,9 @@ _DEFAULT_AGENCIES = str(DATA_DIR / AGENCIES_FILE)
 
 
 @lru_cache(maxsize=4)
-def _agencies(path: str) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """(first two characters → names, longest first; name → category)."""
+def _agencies(path: str) -> tuple[dict[str, list[str]], dict[str, str], re.Pattern[str]]:
+    """(first two characters → names, longest first; name → category; the names' first characters as one
+    character class)."""
     with open(path, encoding="utf-8", newline="") as fh:
         rows = {
             r["word"].strip(): r["category"].strip()
@@ -210,23 +235,27 @@ def _agencies(path: str) -> tuple[dict[str, list[str]], dict[str, str]]:
     by_prefix: dict[str, list[str]] = {}
     for word in sorted(rows, key=lambda w: (-len(w), w)):
         by_prefix.setdefault(word[:2], []).append(word)
-    return by_prefix, rows
+    firsts = "".join(sorted({w[0] for w in rows}))
+    return by_prefix, rows, re.compile(f"[{re.escape(firsts)}]" if firsts else "(?!)")
 
 
 def agency_categories(text: str, path: Path | None = None) -> dict[str, str]:
     """{agency name found in ``text``: category code}; scanned left to right, longest name first at each
-    position, so that 交通运输局 is found rather than a shorter name inside it (one dict look-up per
-    character: a regex alternation of 146 names costs ten times more)."""
-    by_prefix, rows = _agencies(str(path) if path else _DEFAULT_AGENCIES)
+    position, so that 交通运输局 is found rather than a shorter name inside it. Only the positions of a
+    name's first character are visited, with one dict look-up each (a regex alternation of 146 names
+    costs ten times more)."""
+    by_prefix, rows, starts = _agencies(str(path) if path else _DEFAULT_AGENCIES)
     found: dict[str, str] = {}
-    i, n = 0, len(text) - 1
-    while i < n:
+    done = 0  # end of the last name found
+    for m in starts.finditer(text):
+        i = m.start()
+        if i < done:
+            continue
         names = by_prefix.get(text[i : i + 2])
         if names is not None:
             for word in names:
                 if text.startswith(word, i):
                     found[word] = rows[word]
-                    i += len(word) - 1
+                    done = i + len(word)
                     break
-        i += 1
     return found

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -133,6 +133,31 @@ _LANDMARK_WORDS = (
     *("商场", "超市", "广场", "菜市场", "市场", "大厦", "体育馆", "图书馆", "派出所"),
 )
 _LANDMARK = re.compile(rf"({_HAN}{{2,10}}?(?:{'|'.join(_LANDMARK_WORDS)}))")
+#: The patterns above are lazy scans tried from every position. Each match contains its anchor (the last
+#: character of a road / compound ending, the 口 of an intersection, a landmark word) starting at most
+#: ``back`` characters after the match's start, so a scan can start ``back`` characters before the
+#: anchor's first occurrence and find the same matches — and is skipped when there is none
+#: (``_scan_from``; tests/plugins/classifier/test_places.py checks the windows against full scans).
+_ANCHORS: dict[re.Pattern[str], tuple[re.Pattern[str], int]] = {
+    _INTERSECTION: (re.compile("口"), 12 + 2 + 1 + 10 + 2 + 1 + 3),
+    _ROAD: (re.compile("[路街巷同道]"), 10 + 1),
+    _COMPOUND: (re.compile("[区园寓村里苑]"), 10 + 1),
+    # the landmark's anchor is its word itself (a character class of 市, 学 … would stop too often)
+    _LANDMARK: (re.compile("|".join(_LANDMARK_WORDS)), 10),
+}
+
+
+def _scan_from(pattern: re.Pattern[str], text: str) -> int | None:
+    """Where ``pattern``'s scan of ``text`` may start without missing a match (None: no match possible)."""
+    anchor, back = _ANCHORS[pattern]
+    first = anchor.search(text)
+    return None if first is None else max(0, first.start() - back)
+
+
+def _finditer(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)``, started where a match can first be (``_scan_from``)."""
+    start = _scan_from(pattern, text)
+    return iter(()) if start is None else pattern.finditer(text, start)
 
 
 def chinese_number(text: str) -> int | None:
@@ -215,11 +240,18 @@ class Gazetteer:
             if area.level not in {"district", "street", "community"}:
                 continue
             for alias, exact in self._aliases(area):
+                if len(alias) < 2:  # 城区 → 城: one character is no place name
+                    continue
                 entries = self.aliases.setdefault(alias, [])
                 if all(e.code != area.code for e in entries):
                     entries.append(_Entry(area.code, area.level, exact))
-        self.prefixes = {alias[:i] for alias in self.aliases for i in range(1, len(alias) + 1)}
-        self.max_len = max(len(a) for a in self.aliases)
+        # the scan's index: first two characters → aliases, longest first; and the first characters as
+        # one character class, so that the scan visits only the positions where a name can start
+        self._by_prefix: dict[str, list[str]] = {}
+        for alias in sorted(self.aliases, key=lambda a: (-len(a), a)):
+            self._by_prefix.setdefault(alias[:2], []).append(alias)
+        firsts = "".join(sorted({alias[0] for alias in self.aliases}))
+        self._starts = re.compile(f"[{re.escape(firsts)}]") if firsts else re.compile("(?!)")
 
     @classmethod
     def from_catalogue(cls, catalogue: Catalogue) -> Gazetteer:
@@ -265,28 +297,20 @@ class Gazetteer:
     def scan(self, text: str) -> list[tuple[int, int, str]]:
         """All alias occurrences (start, end, alias), longest first at each start, non-overlapping greedy."""
         found: list[tuple[int, int, str]] = []
-        prefixes, aliases, max_len = self.prefixes, self.aliases, self.max_len
-        n = len(text)
-        i = 0
-        while i < n:
-            if text[i] not in prefixes:  # most characters start no place name
-                i += 1
+        by_prefix = self._by_prefix
+        done = 0  # end of the last alias found: later starts only
+        for m in self._starts.finditer(text):
+            i = m.start()
+            if i < done:
                 continue
-            best = 0
-            end = min(n, i + max_len)
-            j = i + 1
-            while j <= end:
-                piece = text[i:j]
-                if piece not in prefixes:
+            names = by_prefix.get(text[i : i + 2])
+            if names is None:
+                continue
+            for alias in names:
+                if text.startswith(alias, i):
+                    done = i + len(alias)
+                    found.append((i, done, alias))
                     break
-                if piece in aliases:
-                    best = j
-                j += 1
-            if best:
-                found.append((i, best, text[i:best]))
-                i = best
-            else:
-                i += 1
         return found
 
 
@@ -410,24 +434,34 @@ def extract_places(text: str, gazetteer: Gazetteer | Catalogue, hint: Any = None
     return result
 
 
+#: compound endings that are common words too: such a compound counts only as a known place name
+_LOOSE_COMPOUND = ("村", "里", "苑", "社区")
+
+
+def _alias_suffix(piece: str, gz: Gazetteer) -> bool:
+    """Whether a suffix of ``piece`` of three characters or more is a place name of the gazetteer."""
+    return any(piece[i:] in gz.aliases for i in range(len(piece) - 2))
+
+
 def _patterns(text: str, gz: Gazetteer, result: PlaceResult) -> None:
-    # the patterns are lazy scans from every position; a substring test first skips most texts
-    cross = _INTERSECTION.search(text) if "口" in text else None
+    cross = next(_finditer(_INTERSECTION, text), None)
     if cross:
         first = _trim_lead(cross.group(1), gz)
         result.road = f"{first}与{cross.group(2)}交叉口"
     else:
-        for m in _ROAD.finditer(text):
+        for m in _finditer(_ROAD, text):
             road = _trim_lead(m.group(1), gz)
             if len(road) < 3 or road in _NOT_ROADS or "条" in road or road in gz.aliases:
                 continue
             result.road = road
             break
-    for m in _COMPOUND.finditer(text):
+    for m in _finditer(_COMPOUND, text):
+        if not m.group(2) and m.group(1).endswith(_LOOSE_COMPOUND) and not _alias_suffix(m.group(1), gz):
+            continue  # 家里, 我们村: the trimmed name (a suffix) would not be a known place either
         name = _trim_lead(m.group(1), gz)
         if len(name) < 3 or name in {"这个小区", "我们小区", "那个小区", "我们社区", "这个社区", "农村"}:
             continue
-        if name.endswith(("村", "里", "苑", "社区")) and name not in gz.aliases and not m.group(2):
+        if name.endswith(_LOOSE_COMPOUND) and name not in gz.aliases and not m.group(2):
             continue
         result.compound = name
         if m.group(2):
@@ -437,6 +471,6 @@ def _patterns(text: str, gz: Gazetteer, result: PlaceResult) -> None:
         b = _BUILDING.search(text)
         if b:
             result.building = str(chinese_number(b.group(1)))
-    lm = _LANDMARK.search(text) if any(word in text for word in _LANDMARK_WORDS) else None
+    lm = next(_finditer(_LANDMARK, text), None)
     if lm:
         result.landmark = _trim_lead(lm.group(1), gz)

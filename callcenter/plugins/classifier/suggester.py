@@ -67,6 +67,10 @@ SECOND_REQUEST_CUES = (
 
 
 _SECOND_CUE = re.compile("|".join(map(re.escape, SECOND_REQUEST_CUES)))
+#: ``suggest_many`` scores at most this many texts per vectorisation: a long message is a dozen rows of
+#: 769 scores, and beyond about a hundred messages the arrays outgrow the allocator's reused heap (each
+#: batch then pays fresh pages) without making the products any cheaper (docs/benchmarks.md, issue 16).
+BATCH_TEXTS = 128
 
 
 class ModelNotFound(FileNotFoundError):
@@ -547,7 +551,7 @@ class Suggester:
         subjects: list[str | None] | None = None,
         routing: Catalogue | None = None,
     ) -> list[SuggestionResult]:
-        """Batch version of ``suggest`` (one vectorisation for all valid texts)."""
+        """Batch version of ``suggest`` (one vectorisation per ``BATCH_TEXTS`` valid texts)."""
         results: list[SuggestionResult | None] = [None] * len(texts)
         valid: list[tuple[int, str, str | None]] = []
         for i, text in enumerate(texts):
@@ -563,13 +567,12 @@ class Suggester:
                 except NoSuggestion:
                     subject = None
             valid.append((i, clean, subject))
-        if valid:
-            scored = self._analyse([(t, s) for _, t, s in valid])
-            for sc, (i, clean, subject) in zip(scored, valid, strict=True):
-                hint = hints[i] if hints else None
-                results[i] = self._result(
-                    sc, hint, subject, clean, self.catalogue if routing is None else routing
-                )
+        rules = self.catalogue if routing is None else routing
+        for start in range(0, len(valid), BATCH_TEXTS):
+            batch = valid[start : start + BATCH_TEXTS]
+            scored = self._analyse([(t, s) for _, t, s in batch])
+            for sc, (i, clean, subject) in zip(scored, batch, strict=True):
+                results[i] = self._result(sc, hints[i] if hints else None, subject, clean, rules)
         return [r for r in results if r is not None]
 
 

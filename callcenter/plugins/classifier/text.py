@@ -18,6 +18,8 @@ MAX_TEXT_CHARS = 20_000
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"\s+")
+#: a letter or digit of any script: ``[^\W_]`` is exactly ``str.isalnum`` per character
+_ALNUM = re.compile(r"[^\W_]")
 
 
 class NoSuggestion(ValueError):
@@ -43,6 +45,27 @@ REASONS = {
 }
 
 
+#: Full-width ASCII forms and the ideographic space, which NFKC maps one to one onto ASCII (U+FF01–U+FF5E
+#: → U+0021–U+007E, U+3000 → space): most of what NFKC changes in Chinese text (，！？：（）).
+_WIDE = re.compile("[\uff01-\uff5e\u3000]")
+_NARROW = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "}
+
+
+def _narrow(match: re.Match[str]) -> str:
+    return _NARROW[match.group()]
+
+
+def nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, a quarter of its time on Chinese text: the full-width forms
+    are replaced by their ASCII characters, and when that leaves a text NFKC already holds as normalised
+    (its quick check) it is the answer — those characters decompose to exactly these ASCII characters,
+    so both texts have the same NFKD and so the same NFKC. Any other text is normalised in full."""
+    narrowed = _WIDE.sub(_narrow, text)
+    if unicodedata.is_normalized("NFKC", narrowed):
+        return narrowed
+    return unicodedata.normalize("NFKC", text)
+
+
 def check_text(text: object) -> str:
     """Validate and normalise ``text`` (NFKC, control characters removed, spaces collapsed).
 
@@ -52,10 +75,10 @@ def check_text(text: object) -> str:
         raise NoSuggestion("not_text", REASONS["not_text"])
     if len(text) > MAX_TEXT_CHARS:
         raise NoSuggestion("too_long", REASONS["too_long"])
-    cleaned = _SPACES.sub(" ", _CONTROL.sub("", unicodedata.normalize("NFKC", text))).strip()
+    cleaned = _SPACES.sub(" ", _CONTROL.sub("", nfkc(text))).strip()
     if not cleaned:
         raise NoSuggestion("empty", REASONS["empty"])
-    if not any(ch.isalnum() for ch in cleaned):
+    if not _ALNUM.search(cleaned):
         raise NoSuggestion("no_content", REASONS["no_content"])
     if not _CJK.search(cleaned):
         raise NoSuggestion("no_chinese", REASONS["no_chinese"])
