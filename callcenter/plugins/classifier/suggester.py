@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,10 +68,12 @@ SECOND_REQUEST_CUES = (
 
 
 _SECOND_CUE = re.compile("|".join(map(re.escape, SECOND_REQUEST_CUES)))
-#: ``suggest_many`` scores at most this many texts per vectorisation: a long message is a dozen rows of
-#: 769 scores, and beyond about a hundred messages the arrays outgrow the allocator's reused heap (each
-#: batch then pays fresh pages) without making the products any cheaper (docs/benchmarks.md, issue 16).
-BATCH_TEXTS = 128
+#: ``suggest_many`` scores its texts in batches of about this many characters (subjects included) per
+#: vectorisation, about 128 long messages or 2,500 short ones: a long message is a dozen rows of 769
+#: scores, and beyond that the arrays outgrow the allocator's reused heap (each batch then pays fresh
+#: pages) without making the products any cheaper; each batch also has a fixed cost that short texts
+#: would feel in small batches (docs/benchmarks.md, issue 16).
+BATCH_CHARS = 40_000
 
 
 class ModelNotFound(FileNotFoundError):
@@ -551,7 +554,7 @@ class Suggester:
         subjects: list[str | None] | None = None,
         routing: Catalogue | None = None,
     ) -> list[SuggestionResult]:
-        """Batch version of ``suggest`` (one vectorisation per ``BATCH_TEXTS`` valid texts)."""
+        """Batch version of ``suggest`` (one vectorisation per ``BATCH_CHARS`` characters of valid text)."""
         results: list[SuggestionResult | None] = [None] * len(texts)
         valid: list[tuple[int, str, str | None]] = []
         for i, text in enumerate(texts):
@@ -568,12 +571,29 @@ class Suggester:
                     subject = None
             valid.append((i, clean, subject))
         rules = self.catalogue if routing is None else routing
-        for start in range(0, len(valid), BATCH_TEXTS):
-            batch = valid[start : start + BATCH_TEXTS]
+        for batch in _batches(valid):
             scored = self._analyse([(t, s) for _, t, s in batch])
             for sc, (i, clean, subject) in zip(scored, batch, strict=True):
                 results[i] = self._result(sc, hints[i] if hints else None, subject, clean, rules)
         return [r for r in results if r is not None]
+
+
+def _batches(
+    items: Sequence[tuple[int, str, str | None]], limit: int = BATCH_CHARS
+) -> Iterator[list[tuple[int, str, str | None]]]:
+    """``items`` (index, text, subject) in consecutive batches of at most ``limit`` characters (a longer
+    text is a batch of its own)."""
+    batch: list[tuple[int, str, str | None]] = []
+    size = 0
+    for item in items:
+        n = len(item[1]) + len(item[2] or "")
+        if batch and size + n > limit:
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += n
+    if batch:
+        yield batch
 
 
 @dataclass

@@ -22,7 +22,7 @@ from callcenter.plugins.classifier import longtext, places
 from callcenter.plugins.classifier.corpus import DATA_DIR
 from callcenter.plugins.classifier.model import _GramTable
 from callcenter.plugins.classifier.places import Gazetteer, extract_places, gazetteer_of
-from callcenter.plugins.classifier.suggester import BATCH_TEXTS, Suggester
+from callcenter.plugins.classifier.suggester import BATCH_CHARS, Suggester, _batches
 from callcenter.plugins.classifier.text import _ALNUM, check_text, nfkc
 
 CORPUS = DATA_DIR / "citizen_corpus"
@@ -282,10 +282,26 @@ def test_gram_table_answers_like_a_dict(n: int) -> None:
 def test_batches_beyond_one_vectorisation_equal_single_suggestions(
     suggester: Suggester, corpus_texts: list[str]
 ) -> None:
-    texts = [*corpus_texts[: BATCH_TEXTS + 40], "", "hello"]
+    texts = [*corpus_texts[:300], "", "hello", *corpus_texts[300:360]]
     subjects = [t.partition("。")[0] if k % 2 else None for k, t in enumerate(texts)]
+    valid = [(k, t, s) for k, (t, s) in enumerate(zip(texts, subjects, strict=True)) if t.strip()]
+    batches = list(_batches(valid))
+    assert len(batches) >= 2 and [item for b in batches for item in b] == valid
+    assert all(sum(len(t) + len(s or "") for _, t, s in b) <= BATCH_CHARS for b in batches)
     batch = suggester.suggest_many(texts, subjects=subjects)
     assert len(batch) == len(texts)
-    for k in (0, BATCH_TEXTS - 1, BATCH_TEXTS, BATCH_TEXTS + 1, len(texts) - 3, len(texts) - 1):
+    first_end = len(batches[0]) - 1
+    for k in (0, first_end, first_end + 1, first_end + 2, 300, 301, len(texts) - 1):
         single = suggester.suggest(texts[k], subject=subjects[k])
         assert batch[k].to_dict() == single.to_dict(), k
+
+
+def test_batches_split_by_characters() -> None:
+    items = [(k, "字" * n, None) for k, n in enumerate([10, 20, 30, 100, 5])]
+    assert [[k for k, _, _ in b] for b in _batches(items, limit=60)] == [[0, 1, 2], [3], [4]]
+    assert [[k for k, _, _ in b] for b in _batches([(0, "长" * 500, "主题")], limit=60)] == [[0]]
+    assert [[k for k, _, _ in b] for b in _batches([(0, "字" * 30, "主" * 31), (1, "字", None)], 60)] == [
+        [0],
+        [1],
+    ]
+    assert list(_batches([])) == []
