@@ -231,8 +231,8 @@ class MatterModel:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the fitted fields only: the caches built at prediction time (``_wt``, ``_split``,
-        ``_cat_dense``, ``_ckeys``: every attribute whose name starts with ``_``) are rebuilt after
-        loading."""
+        ``_cat_dense``, ``_ckeys``, ``_name_list``: every attribute whose name starts with ``_``) are
+        rebuilt after loading."""
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
     def warm(self) -> None:
@@ -240,6 +240,7 @@ class MatterModel:
         self._class_weights()
         self._split_weights()
         self._char_keys()
+        self._names()
         if self.category_weights is not None:
             self.category_decision(sp.csr_matrix((1, self.weights.shape[0]), dtype=np.float32))
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from callcenter.catalogue import Area, Catalogue, codes_of
+from callcenter.plugins.classifier.names import NameIndex
 
 #: Two-character short forms that are safe on their own (unambiguous place names, not common words).
 SAFE_SHORT = {
@@ -137,7 +138,7 @@ _LANDMARK = re.compile(rf"({_HAN}{{2,10}}?(?:{'|'.join(_LANDMARK_WORDS)}))")
 #: character of a road / compound ending, the 口 of an intersection, a landmark word) starting at most
 #: ``back`` characters after the match's start, so a scan can start ``back`` characters before the
 #: anchor's first occurrence and find the same matches — and is skipped when there is none
-#: (``_scan_from``; tests/plugins/classifier/test_places.py checks the windows against full scans).
+#: (``_scan_from``; tests/plugins/classifier/test_fast_paths.py checks the windows against full scans).
 _ANCHORS: dict[re.Pattern[str], tuple[re.Pattern[str], int]] = {
     _INTERSECTION: (re.compile("口"), 12 + 2 + 1 + 10 + 2 + 1 + 3),
     _ROAD: (re.compile("[路街巷同道]"), 10 + 1),
@@ -245,13 +246,7 @@ class Gazetteer:
                 entries = self.aliases.setdefault(alias, [])
                 if all(e.code != area.code for e in entries):
                     entries.append(_Entry(area.code, area.level, exact))
-        # the scan's index: first two characters → aliases, longest first; and the first characters as
-        # one character class, so that the scan visits only the positions where a name can start
-        self._by_prefix: dict[str, list[str]] = {}
-        for alias in sorted(self.aliases, key=lambda a: (-len(a), a)):
-            self._by_prefix.setdefault(alias[:2], []).append(alias)
-        firsts = "".join(sorted({alias[0] for alias in self.aliases}))
-        self._starts = re.compile(f"[{re.escape(firsts)}]") if firsts else re.compile("(?!)")
+        self._index = NameIndex(self.aliases)
 
     @classmethod
     def from_catalogue(cls, catalogue: Catalogue) -> Gazetteer:
@@ -296,22 +291,7 @@ class Gazetteer:
 
     def scan(self, text: str) -> list[tuple[int, int, str]]:
         """All alias occurrences (start, end, alias), longest first at each start, non-overlapping greedy."""
-        found: list[tuple[int, int, str]] = []
-        by_prefix = self._by_prefix
-        done = 0  # end of the last alias found: later starts only
-        for m in self._starts.finditer(text):
-            i = m.start()
-            if i < done:
-                continue
-            names = by_prefix.get(text[i : i + 2])
-            if names is None:
-                continue
-            for alias in names:
-                if text.startswith(alias, i):
-                    done = i + len(alias)
-                    found.append((i, done, alias))
-                    break
-        return found
+        return self._index.scan(text)
 
 
 def _hint_codes(hint: Any) -> PlaceHint | None:

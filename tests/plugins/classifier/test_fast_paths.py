@@ -21,6 +21,7 @@ from callcenter.catalogue import Catalogue
 from callcenter.plugins.classifier import longtext, places
 from callcenter.plugins.classifier.corpus import DATA_DIR
 from callcenter.plugins.classifier.model import _GramTable
+from callcenter.plugins.classifier.names import NameIndex
 from callcenter.plugins.classifier.places import Gazetteer, extract_places, gazetteer_of
 from callcenter.plugins.classifier.suggester import BATCH_CHARS, Suggester, _batches
 from callcenter.plugins.classifier.text import _ALNUM, check_text, nfkc
@@ -109,6 +110,18 @@ def test_one_character_names_are_no_aliases(catalogue: Catalogue) -> None:
     assert gz.scan("住在城区") == [(2, 4, "城区")]
 
 
+def test_name_index_longest_first_without_overlaps() -> None:
+    index = NameIndex(["交通", "交通运输局", "运输局", "局", "东城区", "东华门街道"])
+    assert index.scan("找了交通运输局和东城区东华门街道") == [
+        (2, 7, "交通运输局"),
+        (8, 11, "东城区"),
+        (11, 16, "东华门街道"),
+    ]
+    assert index.scan("交通不便") == [(0, 2, "交通")]
+    assert index.scan("局") == []  # one character is no name
+    assert NameIndex([]).scan("任何文字") == []
+
+
 # --- place patterns, started at their anchors -------------------------------------------------------------
 
 
@@ -192,7 +205,7 @@ def test_patterns_equal_the_full_scans(catalogue: Catalogue, corpus_texts: list[
 
 
 def test_agency_scan_equals_the_longest_first_alternation(corpus_texts: list[str]) -> None:
-    _, rows, _ = longtext._agencies(longtext._DEFAULT_AGENCIES)
+    _, rows = longtext._agencies(longtext._DEFAULT_AGENCIES)
     alternation = re.compile("|".join(map(re.escape, sorted(rows, key=lambda w: (-len(w), w)))))
     found = 0
     for text in corpus_texts:
