@@ -205,13 +205,11 @@ def request_type(
     weights = dict.fromkeys(REQUEST_TYPES, 0.0)
     weights[DEFAULT_TYPE] = DEFAULT_WEIGHT
     in_subject, in_detail = _cues_in(subject), _cues_in(detail)
-    either = in_subject | in_detail
     for kind, cue, w in _CUE_LIST:  # the order of ``_CUES``: the same sums, to the last bit
-        if cue in either:
-            if cue in in_subject:
-                weights[kind] += SUBJECT_WEIGHT * w
-            if cue in in_detail:
-                weights[kind] += w
+        if cue in in_subject:
+            weights[kind] += SUBJECT_WEIGHT * w
+        if cue in in_detail:
+            weights[kind] += w
     best = max(REQUEST_TYPES, key=lambda k: weights[k])
     if not learned:
         return best, round(weights[best] / sum(weights.values()), 4)

@@ -87,15 +87,16 @@ DENSE_FEATURES = 8192
 _NOT_NONE = partial(operator.is_not, None)
 
 
-_GRAM_BITS = np.uint64(21)
+#: bits per code point in an n-gram's integer key (Unicode needs 21)
+GRAM_BITS = 21
 
 
 def _gram_key(gram: str) -> int:
-    """Integer key of a character n-gram (n ≤ 3): its code points, 21 bits each, first one highest. A key
-    is unique per n-gram because no code point is 0 inside a vocabulary n-gram (and so no key is 0)."""
+    """Integer key of a character n-gram (n ≤ 3): its code points, ``GRAM_BITS`` each, first one highest.
+    A key is unique per n-gram because no code point is 0 inside a vocabulary n-gram (and so no key is 0)."""
     key = 0
     for ch in gram:
-        key = (key << 21) | ord(ch)
+        key = (key << GRAM_BITS) | ord(ch)
     return key
 
 
@@ -231,7 +232,7 @@ class MatterModel:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the fitted fields only: the caches built at prediction time (``_wt``, ``_split``,
-        ``_cat_dense``, ``_ckeys``, ``_name_list``: every attribute whose name starts with ``_``) are
+        ``_cat_dense``, ``_grams``, ``_name_list``: every attribute whose name starts with ``_``) are
         rebuilt after loading."""
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
@@ -239,7 +240,7 @@ class MatterModel:
         """Build the prediction caches now, not on the first request."""
         self._class_weights()
         self._split_weights()
-        self._char_keys()
+        self._gram_table()
         self._names()
         if self.category_weights is not None:
             self.category_decision(sp.csr_matrix((1, self.weights.shape[0]), dtype=np.float32))
@@ -250,16 +251,16 @@ class MatterModel:
         so the raw tokenizer output is looked up."""
         return list(filter(_NOT_NONE, map(self.words.vocabulary_.get, raw_cut(text))))
 
-    def _char_keys(self) -> _GramTable:
+    def _gram_table(self) -> _GramTable:
         """The character n-gram vocabulary as a hash table over the n-grams' integer keys (``_gram_key``),
         built once, so that a batch is looked up by a few vectorised probes instead of a dictionary
         look-up per n-gram (or a binary search: four times slower)."""
-        cached = self.__dict__.get("_ckeys")
+        cached = self.__dict__.get("_grams")
         if cached is None:
             vocab = self.chars.vocabulary_
             keys = np.fromiter((_gram_key(g) for g in vocab), dtype=np.uint64, count=len(vocab))
             ids = np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))
-            cached = self.__dict__["_ckeys"] = _GramTable(keys, ids)
+            cached = self.__dict__["_grams"] = _GramTable(keys, ids)
         return cached
 
     def _char_ids(self, pieces: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -268,7 +269,7 @@ class MatterModel:
         (lower case, runs of white space made one space). Vectorised over the batch: the pieces are
         joined with NUL and n-grams that contain one are dropped (NUL is never in a vocabulary n-gram:
         no training text has one, ``check_text`` removes it)."""
-        table = self._char_keys()
+        table = self._gram_table()
         texts = [_WHITE_SPACES.sub(" ", p.lower()) for p in pieces]
         cp = np.frombuffer("\0".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
         # the piece of each position from the lengths (a NUL inside a piece is no boundary)
@@ -284,7 +285,7 @@ class MatterModel:
             key = cp[:m].copy()
             for k in range(1, n):
                 ok &= real[k : m + k]
-                key = (key << _GRAM_BITS) | cp[k : m + k]
+                key = (key << np.uint64(GRAM_BITS)) | cp[k : m + k]
             where = np.flatnonzero(ok)
             starts.append(where)
             keys.append(key[where])
